@@ -1,0 +1,176 @@
+"""Settings, read once from the environment (and an optional `.env`) and passed down.
+
+Nothing else in the package reads `os.environ`: tests and embedding apps build `Settings(...)` directly.
+A wrong value raises `ConfigError` naming the variable, so `persistream serve` can refuse to start with a
+message the operator can act on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer clearly and concisely; use Markdown where it helps."
+
+
+class ConfigError(ValueError):
+    """A setting has a value persistream cannot use. The message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite+aiosqlite:///persistream.db"
+    broadcast_url: str = "memory://"
+    provider: str = "demo"
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str | None = None
+    model: str = "gpt-4.1-mini"
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    max_prompt_chars: int = 16000
+    flush_chars: int = 1000
+    flush_ms: int = 500
+    pending_timeout: float = 300.0
+    stream_timeout: float = 60.0
+    allowed_origins: tuple[str, ...] = ()
+    # Seconds between two tokens of the offline demo model.
+    demo_token_delay: float = 0.03
+    # Seconds an observer waits on pub/sub before it reads the database anyway.
+    observer_poll_interval: float = 1.0
+    # Request timeout and retries for the openai SDK (its defaults are 600 s and 2 retries).
+    openai_timeout: float = 60.0
+    openai_max_retries: int = 1
+
+    def __post_init__(self) -> None:
+        _check_positive("PERSISTREAM_MAX_PROMPT_CHARS", self.max_prompt_chars)
+        _check_positive("PERSISTREAM_FLUSH_CHARS", self.flush_chars)
+        _check_positive("PERSISTREAM_FLUSH_MS", self.flush_ms)
+        _check_positive("PERSISTREAM_PENDING_TIMEOUT", self.pending_timeout)
+        _check_positive("PERSISTREAM_STREAM_TIMEOUT", self.stream_timeout)
+        if self.provider not in ("openai", "demo"):
+            raise ConfigError(f"PERSISTREAM_PROVIDER must be 'openai' or 'demo', not {self.provider!r}")
+        if not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ConfigError(
+                "PERSISTREAM_DATABASE_URL must be an async SQLAlchemy URL starting with "
+                "'sqlite+aiosqlite://' or 'postgresql+asyncpg://'"
+            )
+        if not self.broadcast_url.startswith(("memory://", "redis://", "rediss://", "postgres://")):
+            raise ConfigError(
+                "PERSISTREAM_BROADCAST_URL must start with 'memory://', 'redis://', 'rediss://' or 'postgres://'"
+            )
+        for origin in self.allowed_origins:
+            if origin != "*" and not _looks_like_origin(origin):
+                raise ConfigError(
+                    f"PERSISTREAM_ALLOWED_ORIGINS has {origin!r}, which is not '*' or an origin "
+                    "like 'http://localhost:5173'"
+                )
+
+    @property
+    def sweep_interval(self) -> float:
+        """How often the sweeper looks for timed-out streams: a fraction of the shortest timeout."""
+        return min(5.0, max(0.05, min(self.pending_timeout, self.stream_timeout) / 4))
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """How often a process refreshes the heartbeat of the streams it generates."""
+        return min(5.0, max(0.05, self.stream_timeout / 4))
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
+        """Read settings from `environ` (default `os.environ`), with `env_file` filling unset variables."""
+        values: dict[str, str] = {}
+        if env_file is not None and Path(env_file).is_file():
+            values.update(_read_env_file(Path(env_file)))
+        values.update(os.environ if environ is None else environ)
+        return cls._from_mapping(values)
+
+    @classmethod
+    def _from_mapping(cls, env: Mapping[str, str]) -> Settings:
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            return value if value not in (None, "") else None
+
+        kwargs: dict[str, object] = {}
+        text_vars = {
+            "PERSISTREAM_DATABASE_URL": "database_url",
+            "PERSISTREAM_BROADCAST_URL": "broadcast_url",
+            "OPENAI_API_KEY": "openai_api_key",
+            "OPENAI_BASE_URL": "openai_base_url",
+            "PERSISTREAM_MODEL": "model",
+            "PERSISTREAM_SYSTEM_PROMPT": "system_prompt",
+        }
+        for name, attr in text_vars.items():
+            if (value := get(name)) is not None:
+                kwargs[attr] = value
+        int_vars = {
+            "PERSISTREAM_MAX_PROMPT_CHARS": "max_prompt_chars",
+            "PERSISTREAM_FLUSH_CHARS": "flush_chars",
+            "PERSISTREAM_FLUSH_MS": "flush_ms",
+        }
+        for name, attr in int_vars.items():
+            if (value := get(name)) is not None:
+                kwargs[attr] = _parse_int(name, value)
+        float_vars = {
+            "PERSISTREAM_PENDING_TIMEOUT": "pending_timeout",
+            "PERSISTREAM_STREAM_TIMEOUT": "stream_timeout",
+            "PERSISTREAM_DEMO_TOKEN_DELAY": "demo_token_delay",
+        }
+        for name, attr in float_vars.items():
+            if (value := get(name)) is not None:
+                kwargs[attr] = _parse_float(name, value)
+        provider = get("PERSISTREAM_PROVIDER")
+        if provider is None:
+            provider = "openai" if get("OPENAI_API_KEY") else "demo"
+        kwargs["provider"] = provider.strip().lower()
+        if (origins := get("PERSISTREAM_ALLOWED_ORIGINS")) is not None:
+            kwargs["allowed_origins"] = tuple(o.strip().rstrip("/") for o in origins.split(",") if o.strip())
+        if kwargs.get("demo_token_delay", 0.0) < 0:  # type: ignore[operator]
+            raise ConfigError("PERSISTREAM_DEMO_TOKEN_DELAY must be zero or more seconds")
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+
+def _parse_int(name: str, value: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _parse_float(name: str, value: str) -> float:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {value!r}") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ConfigError(f"{name} must be a finite number, not {value!r}")
+    return number
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not value > 0:
+        raise ConfigError(f"{name} must be greater than zero, not {value!r}")
+
+
+def _looks_like_origin(origin: str) -> bool:
+    scheme, sep, rest = origin.partition("://")
+    return bool(sep) and scheme in ("http", "https") and bool(rest) and "/" not in rest
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    """A minimal `.env` reader: KEY=VALUE lines, `#` comments, optional quotes around the value."""
+    values: dict[str, str] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values

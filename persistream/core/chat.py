@@ -1,0 +1,158 @@
+"""Chat on top of the engine: threads of prompts whose answers are persistent streams.
+
+Validation of user input lives here (the contract's BAD_USER_INPUT and NOT_FOUND cases), so every entry point,
+GraphQL or Python, refuses the same things before anything is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from persistream.core.engine import StreamEngine
+from persistream.core.errors import BadInput, NotFound
+from persistream.core.events import StreamBody, StreamEvent, StreamStatus
+from persistream.core.ids import new_id
+from persistream.db import queries
+from persistream.db.models import MessageRow, ThreadRow
+from persistream.db.queries import StreamSnapshot
+from persistream.llm.base import ChatMessage, ChatModel
+
+MAX_LAST = 1000
+TITLE_CHARS = 60
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: str
+    thread_id: str
+    prompt: str
+    response_stream_id: str
+    created_at: datetime
+    response: StreamBody
+
+
+@dataclass(frozen=True)
+class ThreadView:
+    id: str
+    title: str
+    created_at: datetime
+
+
+class ChatService:
+    def __init__(self, engine: StreamEngine, model: ChatModel, *, system_prompt: str, max_prompt_chars: int) -> None:
+        self.engine = engine
+        self.model = model
+        self.system_prompt = system_prompt
+        self.max_prompt_chars = max_prompt_chars
+
+    async def send_message(self, prompt: str, thread_id: str | None = None) -> MessageView:
+        if not prompt.strip():
+            raise BadInput("The prompt is empty.")
+        if len(prompt) > self.max_prompt_chars:
+            raise BadInput(f"The prompt is longer than {self.max_prompt_chars} characters.")
+        thread: ThreadRow | None = None
+        if thread_id is not None:
+            thread = await queries.get_thread(self.engine.db, thread_id)
+            if thread is None:
+                raise NotFound("No thread with that id.")
+        stored = await queries.add_message(
+            self.engine.db,
+            thread=thread,
+            thread_id=new_id(),
+            message_id=new_id(),
+            stream_id=new_id(),
+            prompt=prompt,
+            title=make_title(prompt),
+        )
+        if stored is None:
+            raise NotFound("No thread with that id.")
+        _, message = stored
+        return _message_view(message, StreamBody(message.response_stream_id, "", StreamStatus.PENDING))
+
+    def stream_chat(self, stream_id: str) -> AsyncIterator[StreamEvent]:
+        return self.engine.drive(stream_id, lambda: self._answer(stream_id))
+
+    async def _answer(self, stream_id: str) -> AsyncIterator[str]:
+        return self.model.stream(await self.conversation_for(stream_id))
+
+    async def conversation_for(self, stream_id: str) -> list[ChatMessage]:
+        """The system prompt, the thread's earlier prompts and answers, then the prompt this stream answers."""
+        conversation = [ChatMessage("system", self.system_prompt)]
+        message = await queries.message_by_stream(self.engine.db, stream_id)
+        if message is None:  # a bare stream (Python API): nothing to answer
+            return conversation
+        history = await queries.list_messages(self.engine.db, [message.thread_id])
+        earlier = [m for m in history if (m.created_at, m.id) < (message.created_at, message.id)]
+        bodies = await queries.read_texts(self.engine.db, [m.response_stream_id for m in earlier])
+        for m in earlier:
+            conversation.append(ChatMessage("user", m.prompt))
+            answer = (
+                "".join(c.text for c in bodies[m.response_stream_id].chunks) if m.response_stream_id in bodies else ""
+            )
+            if answer:
+                conversation.append(ChatMessage("assistant", answer))
+        conversation.append(ChatMessage("user", message.prompt))
+        return conversation
+
+    async def messages(self, thread_id: str, last: int = 50) -> list[MessageView]:
+        check_last(last)
+        if await queries.get_thread(self.engine.db, thread_id) is None:
+            raise NotFound("No thread with that id.")
+        return await self._views(await queries.list_messages(self.engine.db, [thread_id], last))
+
+    async def threads(self, last: int = 50) -> list[ThreadView]:
+        check_last(last)
+        rows = await queries.list_threads(self.engine.db, last)
+        return [ThreadView(r.id, r.title, r.created_at.replace(tzinfo=UTC)) for r in rows]
+
+    async def thread_messages(self, thread_ids: list[str]) -> dict[str, list[MessageView]]:
+        """Messages of several threads in a constant number of queries (for `threads { messages }`)."""
+        views = await self._views(await queries.list_messages(self.engine.db, thread_ids))
+        grouped: dict[str, list[MessageView]] = {tid: [] for tid in thread_ids}
+        for view in views:
+            grouped[view.thread_id].append(view)
+        return grouped
+
+    async def delete_thread(self, thread_id: str) -> bool:
+        if await queries.get_thread(self.engine.db, thread_id) is None:
+            raise NotFound("No thread with that id.")
+        messages = await queries.list_messages(self.engine.db, [thread_id])
+        for message in messages:  # a live answer is cancelled first, so its observers end cleanly
+            await self.engine.cancel(message.response_stream_id)
+        if not await queries.delete_thread(self.engine.db, thread_id):
+            raise NotFound("No thread with that id.")
+        return True
+
+    async def _views(self, messages: list[MessageRow]) -> list[MessageView]:
+        bodies = await queries.read_texts(self.engine.db, [m.response_stream_id for m in messages])
+        return [_message_view(m, _body(m.response_stream_id, bodies.get(m.response_stream_id))) for m in messages]
+
+
+def check_last(last: int) -> None:
+    if not 1 <= last <= MAX_LAST:
+        raise BadInput(f"last must be between 1 and {MAX_LAST}.")
+
+
+def make_title(prompt: str) -> str:
+    words = " ".join(prompt.split())
+    return words if len(words) <= TITLE_CHARS else words[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def _body(stream_id: str, snapshot: StreamSnapshot | None) -> StreamBody:
+    if snapshot is None:
+        return StreamBody(stream_id, "", StreamStatus.CANCELLED)
+    text = "".join(c.text for c in snapshot.chunks)
+    return StreamBody(stream_id, text, StreamStatus(snapshot.stream.status), snapshot.stream.error)
+
+
+def _message_view(message: MessageRow, body: StreamBody) -> MessageView:
+    return MessageView(
+        id=message.id,
+        thread_id=message.thread_id,
+        prompt=message.prompt,
+        response_stream_id=message.response_stream_id,
+        created_at=message.created_at.replace(tzinfo=UTC),
+        response=body,
+    )

@@ -1,0 +1,258 @@
+"""The streaming engine: persistent text streams, usable from any Python code, with or without GraphQL.
+
+    engine = StreamEngine.from_urls("sqlite+aiosqlite:///app.db")
+    async with engine:
+        stream_id = await engine.create_stream()
+        async for event in engine.drive(stream_id, lambda: my_async_iterator()):
+            ...
+        body = await engine.body(stream_id)
+
+Ownership: generation tasks, the hub, the sweeper and the heartbeat belong to the engine. A subscription (or any
+caller of `drive`/`observe`) only reads; abandoning its iterator never stops a generation: `cancel` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from types import TracebackType
+from typing import Self
+
+from persistream.core import sweeper
+from persistream.core.errors import NotFound
+from persistream.core.events import StreamBody, StreamEvent, StreamStatus
+from persistream.core.generation import Generation, GenerationLimits
+from persistream.core.hub import Hub, Kind
+from persistream.core.ids import new_id
+from persistream.core.observer import observe
+from persistream.db import queries
+from persistream.db.database import Database
+from persistream.db.models import utcnow
+
+log = logging.getLogger("persistream.engine")
+
+TextSource = AsyncIterator[str]
+SourceFactory = Callable[[], TextSource | Awaitable[TextSource]]
+
+# A cancel sent to another process's generation is forced after this long without an answer from it.
+REMOTE_CANCEL_GRACE = 3.0
+
+
+class StreamEngine:
+    def __init__(
+        self,
+        db: Database,
+        hub: Hub,
+        *,
+        flush_chars: int = 1000,
+        flush_ms: int = 500,
+        pending_timeout: float = 300.0,
+        stream_timeout: float = 60.0,
+        observer_poll_interval: float = 1.0,
+        sweep: bool = True,
+    ) -> None:
+        self.db = db
+        self.hub = hub
+        self.hub.on_cancel_request = self._on_cancel_request
+        self.limits = GenerationLimits(
+            flush_chars=flush_chars, flush_seconds=flush_ms / 1000, silence_timeout=stream_timeout
+        )
+        self.pending_timeout = pending_timeout
+        self.stream_timeout = stream_timeout
+        self.observer_poll_interval = observer_poll_interval
+        self.sweep_enabled = sweep
+        self._generations: dict[str, Generation] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._background: list[asyncio.Task[None]] = []
+        self._create_tables = False
+
+    @classmethod
+    def from_urls(
+        cls,
+        database_url: str = "sqlite+aiosqlite:///persistream.db",
+        broadcast_url: str = "memory://",
+        **options: object,
+    ) -> StreamEngine:
+        """An engine that owns its database and hub and creates the tables it needs on start."""
+        engine = cls(Database(database_url), Hub(broadcast_url), **options)  # type: ignore[arg-type]
+        engine._create_tables = True
+        return engine
+
+    # --- lifecycle -----------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._create_tables:
+            await self.db.create_tables()
+        await self.hub.start()
+        heartbeat = max(0.05, min(5.0, self.stream_timeout / 4))
+        self._background.append(
+            asyncio.create_task(
+                sweeper.keep_alive(self.db, lambda: list(self._generations), self._stop_local, heartbeat),
+                name="persistream-heartbeat",
+            )
+        )
+        if self.sweep_enabled:
+            interval = max(0.05, min(5.0, min(self.pending_timeout, self.stream_timeout) / 4))
+            self._background.append(
+                asyncio.create_task(
+                    sweeper.sweep_forever(
+                        self.db,
+                        self.hub,
+                        pending_timeout=self.pending_timeout,
+                        stream_timeout=self.stream_timeout,
+                        interval=interval,
+                    ),
+                    name="persistream-sweeper",
+                )
+            )
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop every generation (their buffered text is stored), then the background tasks and the hub."""
+        for generation in list(self._generations.values()):
+            generation.request_stop(StreamStatus.ERROR, "The server stopped before the answer was complete.")
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=grace)
+        for task in [*self._tasks, *self._background]:
+            task.cancel()
+        for task in [*self._tasks, *self._background]:
+            with contextlib.suppress(BaseException):
+                await task
+        self._background.clear()
+        await self.hub.stop()
+        if self._create_tables:
+            await self.db.close()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # --- streams -------------------------------------------------------------------------------------------
+
+    async def create_stream(self) -> str:
+        """A new PENDING stream, to be driven by `drive`."""
+        stream_id = new_id()
+        await queries.create_stream(self.db, stream_id)
+        return stream_id
+
+    async def drive(self, stream_id: str, source: SourceFactory) -> AsyncIterator[StreamEvent]:
+        """Claim a PENDING stream and generate it from `source()`, yielding tokens as they come.
+
+        `source` is called only by the claimer. On a stream already claimed or final this starts nothing and
+        is exactly `observe(stream_id, 0)`. Leaving the loop early does not stop the generation.
+        """
+        generation = await self.start_generation(stream_id, source)
+        if generation is None:
+            async for event in self.observe(stream_id, 0):
+                yield event
+            return
+        async for event in generation.feed.events(stream_id):
+            yield event
+
+    async def start_generation(self, stream_id: str, source: SourceFactory) -> Generation | None:
+        """The claim: start generating if the stream is PENDING; None if it is not (someone else has it)."""
+        generation_id = new_id()
+        if not await queries.claim_stream(self.db, stream_id, generation_id):
+            if await queries.get_stream(self.db, stream_id) is None:
+                raise NotFound("No stream with that id.")
+            return None
+
+        async def open_source() -> TextSource:
+            opened = source()
+            return await opened if isinstance(opened, Awaitable) else opened
+
+        generation = Generation(
+            stream_id=stream_id,
+            generation_id=generation_id,
+            source_factory=open_source,
+            db=self.db,
+            hub=self.hub,
+            limits=self.limits,
+        )
+        self._generations[stream_id] = generation
+        task = asyncio.create_task(self._run(generation), name=f"generate-{stream_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        await self.hub.publish({"k": Kind.STATUS, "s": stream_id, "st": StreamStatus.STREAMING.value})
+        log.info("stream %s claimed", stream_id)
+        return generation
+
+    async def _run(self, generation: Generation) -> None:
+        try:
+            await generation.run()
+        except Exception:
+            log.exception("stream %s: generation crashed", generation.stream_id)
+        finally:
+            self._generations.pop(generation.stream_id, None)
+
+    def observe(self, stream_id: str, from_offset: int = 0) -> AsyncIterator[StreamEvent]:
+        """The persisted text after `from_offset`, then each chunk as it is stored, until the final status."""
+        return observe(self.db, self.hub, stream_id, from_offset, poll_interval=self.observer_poll_interval)
+
+    async def body(self, stream_id: str) -> StreamBody:
+        snapshot = await queries.read_after_offset(self.db, stream_id, 0)
+        if snapshot is None:
+            raise NotFound("No stream with that id.")
+        text = "".join(c.text for c in snapshot.chunks)
+        return StreamBody(stream_id, text, StreamStatus(snapshot.stream.status), snapshot.stream.error)
+
+    async def cancel(self, stream_id: str) -> StreamBody:
+        """Stop a live stream, keeping its text (CANCELLED). Idempotent; a final stream is left as it is."""
+        row = await queries.get_stream(self.db, stream_id)
+        if row is None:
+            raise NotFound("No stream with that id.")
+        if row.status == "PENDING" and await queries.cancel_pending(self.db, stream_id):
+            await self.hub.publish({"k": Kind.FINAL, "s": stream_id, "st": "CANCELLED"})
+            log.info("stream %s cancelled before it started", stream_id)
+            return await self.body(stream_id)
+        local = self._generations.get(stream_id)
+        if local is not None:
+            local.request_stop(StreamStatus.CANCELLED)
+            await local.done.wait()
+        elif await queries.request_cancel(self.db, stream_id):
+            await self.hub.publish({"k": Kind.CANCEL, "s": stream_id})
+            await self._await_remote_cancel(stream_id)
+        return await self.body(stream_id)
+
+    async def _await_remote_cancel(self, stream_id: str) -> None:
+        """Wait for another process to stop its generation; force the final status if it never answers."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + REMOTE_CANCEL_GRACE
+        while loop.time() < deadline:
+            row = await queries.get_stream(self.db, stream_id)
+            if row is None or row.status in queries.FINAL_STATUSES:
+                return
+            await asyncio.sleep(0.05)
+        # A live process sees the request within a second (hub message, or its stop check): this one is gone
+        # or stuck, so the database decides without it (its unflushed tail is lost, as with any dead process).
+        if await queries.force_final(self.db, stream_id, "CANCELLED", None, stale_before=utcnow()):
+            await self.hub.publish({"k": Kind.FINAL, "s": stream_id, "st": "CANCELLED"})
+
+    async def delete(self, stream_ids: list[str]) -> None:
+        """Cancel what is live among `stream_ids`, then delete them and their chunks."""
+        for stream_id in stream_ids:
+            with contextlib.suppress(NotFound):
+                await self.cancel(stream_id)
+        await queries.delete_streams(self.db, stream_ids)
+
+    # --- stop requests -------------------------------------------------------------------------------------
+
+    def _on_cancel_request(self, stream_id: str) -> None:
+        generation = self._generations.get(stream_id)
+        if generation is not None:
+            generation.request_stop(StreamStatus.CANCELLED)
+
+    def _stop_local(self, stream_id: str) -> None:
+        # Cancel requested elsewhere, or the stream was finalized under us: either way the generation stops,
+        # and it reports whatever final status the database holds.
+        self._on_cancel_request(stream_id)
+
+    @property
+    def live_generations(self) -> int:
+        return len(self._generations)

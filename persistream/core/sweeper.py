@@ -1,0 +1,85 @@
+"""Background upkeep of one process: heartbeats for its own generations, and the timeout sweep for everyone's.
+
+- Heartbeat: every `heartbeat_interval` this process marks the streams it generates as alive, and asks the
+  database which of them must stop (a cancel requested from another process, or a stream taken away). The
+  hub's cancel message is the fast path; this poll is the one that cannot be lost.
+- Sweep: streams PENDING for longer than the pending timeout, and STREAMING streams whose heartbeat is older
+  than the stream timeout (their process died), become TIMEOUT. Every decision is one conditional UPDATE, so any
+  number of processes can sweep at once and a stream is finalized once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+
+from persistream.core.hub import Hub, Kind
+from persistream.db import queries
+from persistream.db.database import Database
+from persistream.db.models import utcnow
+
+log = logging.getLogger("persistream.sweeper")
+
+# How often the stop check runs while this process generates anything (cancel must land within a second).
+STOP_CHECK_INTERVAL = 0.5
+
+
+def pending_timeout_message(seconds: float) -> str:
+    return f"Nobody started this answer within {seconds:g} seconds."
+
+
+def silent_timeout_message(seconds: float) -> str:
+    return f"The answer stopped making progress for {seconds:g} seconds."
+
+
+async def keep_alive(
+    db: Database, live_ids: Callable[[], list[str]], on_stop: Callable[[str], None], heartbeat_interval: float
+) -> None:
+    """Refresh heartbeats and deliver stop requests to local generations, forever."""
+    since_beat = heartbeat_interval
+    while True:
+        interval = min(STOP_CHECK_INTERVAL, heartbeat_interval)
+        await asyncio.sleep(interval)
+        since_beat += interval
+        ids = live_ids()
+        if not ids:
+            continue
+        try:
+            if since_beat >= heartbeat_interval:
+                since_beat = 0.0
+                to_stop = await queries.refresh_heartbeats(db, ids)
+            else:
+                to_stop = await queries.streams_to_stop(db, ids)
+        except Exception as exc:
+            log.warning("heartbeat failed (%s); retrying", type(exc).__name__)
+            continue
+        for stream_id in to_stop:
+            on_stop(stream_id)
+
+
+async def sweep_forever(
+    db: Database, hub: Hub, *, pending_timeout: float, stream_timeout: float, interval: float
+) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await sweep_once(db, hub, pending_timeout=pending_timeout, stream_timeout=stream_timeout)
+        except Exception as exc:
+            log.warning("sweep failed (%s); retrying", type(exc).__name__)
+
+
+async def sweep_once(db: Database, hub: Hub, *, pending_timeout: float, stream_timeout: float) -> list[str]:
+    now = utcnow()
+    finalized = await queries.sweep_timeouts(
+        db,
+        pending_before=now - timedelta(seconds=pending_timeout),
+        silent_before=now - timedelta(seconds=stream_timeout),
+        pending_error=pending_timeout_message(pending_timeout),
+        silent_error=silent_timeout_message(stream_timeout),
+    )
+    for stream_id in finalized:
+        log.info("stream %s timed out", stream_id)
+        await hub.publish({"k": Kind.FINAL, "s": stream_id, "st": "TIMEOUT"})
+    return finalized

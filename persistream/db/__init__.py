@@ -1,0 +1,3 @@
+from persistream.db.database import Database
+
+__all__ = ["Database"]

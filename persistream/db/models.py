@@ -1,0 +1,65 @@
+"""SQLModel tables. The database is the source of truth for every stream.
+
+Invariants kept by `queries.py` (the only writer):
+- `StreamRow.status` moves PENDING -> STREAMING -> final, or PENDING -> final; a final status never changes.
+- Chunks of a stream are numbered 1, 2, 3... without gaps; `StreamRow.last_seq` and `StreamRow.length` always
+  describe the chunks stored (they are written in the same transaction as the chunk).
+- `ChunkRow.end_offset` is the length, in code points, of the stream's text up to and including that chunk.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Aware UTC; SQLModel stores it as UTC on every database and reads it back aware."""
+    return datetime.now(UTC)
+
+
+class ThreadRow(SQLModel, table=True):
+    __tablename__ = "threads"
+
+    id: str = Field(primary_key=True, max_length=36)
+    # Who may see the thread; reserved for identity (NULL: the anonymous, shared owner).
+    owner: str | None = Field(default=None, index=True, max_length=200)
+    title: str
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class StreamRow(SQLModel, table=True):
+    __tablename__ = "streams"
+
+    id: str = Field(primary_key=True, max_length=36)
+    status: str = Field(default="PENDING", index=True, max_length=16)
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    # Refreshed by the generating process while it is alive; the sweeper times out streams whose heartbeat stops.
+    heartbeat_at: datetime | None = None
+    length: int = 0
+    last_seq: int = 0
+    # The claim token of the one generation allowed to append to this stream.
+    generation_id: str | None = Field(default=None, max_length=36)
+    cancel_requested: bool = False
+
+
+class ChunkRow(SQLModel, table=True):
+    __tablename__ = "chunks"
+
+    stream_id: str = Field(foreign_key="streams.id", primary_key=True, max_length=36, ondelete="CASCADE")
+    seq: int = Field(primary_key=True)
+    text: str
+    end_offset: int
+
+
+class MessageRow(SQLModel, table=True):
+    __tablename__ = "messages"
+
+    id: str = Field(primary_key=True, max_length=36)
+    thread_id: str = Field(foreign_key="threads.id", index=True, max_length=36, ondelete="CASCADE")
+    prompt: str
+    response_stream_id: str = Field(foreign_key="streams.id", unique=True, max_length=36)
+    created_at: datetime = Field(default_factory=utcnow, index=True)

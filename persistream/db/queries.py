@@ -1,0 +1,394 @@
+"""Every read and write persistream makes, each one short transaction.
+
+State changes are conditional updates (`UPDATE ... WHERE status = ...`), so racing writers, in this process or in
+another, can never both win: exactly one claim, one final status, one sweeper decision per stream.
+Reads that combine a stream and its chunks read the stream row first and only the chunks it accounts for
+(`seq <= last_seq`), so a reader never sees a final status without the text that precedes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, update
+from sqlmodel import col, select
+
+from persistream.db.database import Database
+from persistream.db.models import ChunkRow, MessageRow, StreamRow, ThreadRow, utcnow
+
+LIVE_STATUSES = ("PENDING", "STREAMING")
+FINAL_STATUSES = ("DONE", "ERROR", "TIMEOUT", "CANCELLED")
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    seq: int
+    text: str
+    end_offset: int
+
+
+@dataclass(frozen=True)
+class StreamSnapshot:
+    """A stream row and the chunks after some point, read consistently."""
+
+    stream: StreamRow
+    chunks: list[StoredChunk]
+
+
+# --- streams -----------------------------------------------------------------------------------------------
+
+
+async def create_stream(db: Database, stream_id: str) -> StreamRow:
+    row = StreamRow(id=stream_id)
+    async with db.session() as session:
+        session.add(row)
+        await session.commit()
+    return row
+
+
+async def get_stream(db: Database, stream_id: str) -> StreamRow | None:
+    async with db.session() as session:
+        return await session.get(StreamRow, stream_id)
+
+
+async def claim_stream(db: Database, stream_id: str, generation_id: str) -> bool:
+    """PENDING -> STREAMING for exactly one caller, whatever races."""
+    now = utcnow()
+    statement = (
+        update(StreamRow)
+        .where(col(StreamRow.id) == stream_id, col(StreamRow.status) == "PENDING")
+        .values(status="STREAMING", generation_id=generation_id, heartbeat_at=now, updated_at=now)
+        .returning(col(StreamRow.id))
+    )
+    async with db.session() as session:
+        claimed = (await session.execute(statement)).first() is not None
+        await session.commit()
+    return claimed
+
+
+async def append_chunk(
+    db: Database,
+    stream_id: str,
+    generation_id: str,
+    chunk: StoredChunk,
+    *,
+    final_status: str | None = None,
+    error: str | None = None,
+) -> bool:
+    """Store one chunk (and optionally the final status with it) if `generation_id` still owns the live stream.
+
+    Returns False when the stream is no longer this generation's to write (cancelled by force, timed out by a
+    sweeper, deleted): the generation must stop.
+    """
+    now = utcnow()
+    values: dict[str, object] = {
+        "last_seq": chunk.seq,
+        "length": chunk.end_offset,
+        "heartbeat_at": now,
+        "updated_at": now,
+    }
+    if final_status is not None:
+        values.update(status=final_status, error=error)
+    statement = (
+        update(StreamRow)
+        .where(
+            col(StreamRow.id) == stream_id,
+            col(StreamRow.status) == "STREAMING",
+            col(StreamRow.generation_id) == generation_id,
+            col(StreamRow.last_seq) == chunk.seq - 1,
+        )
+        .values(**values)
+        .returning(col(StreamRow.id))
+    )
+    async with db.session() as session:
+        if (await session.execute(statement)).first() is None:
+            await session.rollback()
+            return False
+        await session.execute(
+            insert(ChunkRow).values(stream_id=stream_id, seq=chunk.seq, text=chunk.text, end_offset=chunk.end_offset)
+        )
+        await session.commit()
+    return True
+
+
+async def finish_generation(db: Database, stream_id: str, generation_id: str, status: str, error: str | None) -> bool:
+    """The generation's own final status (its last chunk already stored). False if it no longer owns the stream."""
+    statement = (
+        update(StreamRow)
+        .where(
+            col(StreamRow.id) == stream_id,
+            col(StreamRow.status) == "STREAMING",
+            col(StreamRow.generation_id) == generation_id,
+        )
+        .values(status=status, error=error, updated_at=utcnow())
+        .returning(col(StreamRow.id))
+    )
+    async with db.session() as session:
+        done = (await session.execute(statement)).first() is not None
+        await session.commit()
+    return done
+
+
+async def cancel_pending(db: Database, stream_id: str) -> bool:
+    """PENDING -> CANCELLED: nothing generates it, so the database alone decides."""
+    return await _finalize_where(db, stream_id, "CANCELLED", None, status="PENDING")
+
+
+async def request_cancel(db: Database, stream_id: str) -> bool:
+    """Ask whichever process generates a STREAMING stream to stop it. False if it is not STREAMING."""
+    statement = (
+        update(StreamRow)
+        .where(col(StreamRow.id) == stream_id, col(StreamRow.status) == "STREAMING")
+        .values(cancel_requested=True)
+        .returning(col(StreamRow.id))
+    )
+    async with db.session() as session:
+        requested = (await session.execute(statement)).first() is not None
+        await session.commit()
+    return requested
+
+
+async def force_final(db: Database, stream_id: str, status: str, error: str | None, *, stale_before: datetime) -> bool:
+    """Finalize a STREAMING stream whose generation has stopped answering (heartbeat older than `stale_before`)."""
+    return await _finalize_where(db, stream_id, status, error, status="STREAMING", stale_before=stale_before)
+
+
+async def _finalize_where(
+    db: Database,
+    stream_id: str,
+    final: str,
+    error: str | None,
+    *,
+    status: str,
+    stale_before: datetime | None = None,
+) -> bool:
+    conditions = [col(StreamRow.id) == stream_id, col(StreamRow.status) == status]
+    if stale_before is not None:
+        conditions.append(col(StreamRow.heartbeat_at) < stale_before)
+    statement = (
+        update(StreamRow)
+        .where(*conditions)
+        .values(status=final, error=error, updated_at=utcnow())
+        .returning(col(StreamRow.id))
+    )
+    async with db.session() as session:
+        done = (await session.execute(statement)).first() is not None
+        await session.commit()
+    return done
+
+
+async def refresh_heartbeats(db: Database, stream_ids: Sequence[str]) -> set[str]:
+    """Mark the given generations alive; returns those that must stop (cancel requested, or no longer theirs)."""
+    if not stream_ids:
+        return set()
+    async with db.session() as session:
+        await session.execute(
+            update(StreamRow)
+            .where(col(StreamRow.id).in_(stream_ids), col(StreamRow.status) == "STREAMING")
+            .values(heartbeat_at=utcnow())
+        )
+        await session.commit()
+    return await streams_to_stop(db, stream_ids)
+
+
+async def streams_to_stop(db: Database, stream_ids: Sequence[str]) -> set[str]:
+    """Of the given generations, those that must stop: cancel requested, or the stream no longer STREAMING."""
+    async with db.session() as session:
+        rows = await session.execute(
+            select(StreamRow.id, StreamRow.status, StreamRow.cancel_requested).where(col(StreamRow.id).in_(stream_ids))
+        )
+        present = {row.id: (row.status, row.cancel_requested) for row in rows}
+    return {sid for sid in stream_ids if sid not in present or present[sid][0] != "STREAMING" or present[sid][1]}
+
+
+async def sweep_timeouts(
+    db: Database, *, pending_before: datetime, silent_before: datetime, pending_error: str, silent_error: str
+) -> list[str]:
+    """TIMEOUT for streams nobody drove in time and for generations whose heartbeat stopped.
+
+    Each row changes in one conditional UPDATE, so sweepers in several processes never decide twice.
+    """
+    now = utcnow()
+    finalized: list[str] = []
+    statements = [
+        update(StreamRow)
+        .where(col(StreamRow.status) == "PENDING", col(StreamRow.created_at) < pending_before)
+        .values(status="TIMEOUT", error=pending_error, updated_at=now)
+        .returning(col(StreamRow.id)),
+        update(StreamRow)
+        .where(col(StreamRow.status) == "STREAMING", col(StreamRow.heartbeat_at) < silent_before)
+        .values(status="TIMEOUT", error=silent_error, updated_at=now)
+        .returning(col(StreamRow.id)),
+    ]
+    async with db.session() as session:
+        for statement in statements:
+            finalized.extend(row[0] for row in await session.execute(statement))
+        await session.commit()
+    return finalized
+
+
+async def read_after_seq(db: Database, stream_id: str, after_seq: int) -> StreamSnapshot | None:
+    """The stream and its chunks numbered after `after_seq`."""
+    async with db.session() as session:
+        stream = await session.get(StreamRow, stream_id)
+        if stream is None:
+            return None
+        if stream.last_seq <= after_seq:
+            return StreamSnapshot(stream, [])
+        rows = await session.execute(
+            select(ChunkRow.seq, ChunkRow.text, ChunkRow.end_offset)
+            .where(
+                col(ChunkRow.stream_id) == stream_id,
+                col(ChunkRow.seq) > after_seq,
+                col(ChunkRow.seq) <= stream.last_seq,
+            )
+            .order_by(col(ChunkRow.seq))
+        )
+        return StreamSnapshot(stream, [StoredChunk(r.seq, r.text, r.end_offset) for r in rows])
+
+
+async def read_after_offset(db: Database, stream_id: str, from_offset: int) -> StreamSnapshot | None:
+    """The stream and the chunks that hold text after code point `from_offset`."""
+    async with db.session() as session:
+        stream = await session.get(StreamRow, stream_id)
+        if stream is None:
+            return None
+        if stream.length <= from_offset:
+            return StreamSnapshot(stream, [])
+        rows = await session.execute(
+            select(ChunkRow.seq, ChunkRow.text, ChunkRow.end_offset)
+            .where(
+                col(ChunkRow.stream_id) == stream_id,
+                col(ChunkRow.end_offset) > from_offset,
+                col(ChunkRow.seq) <= stream.last_seq,
+            )
+            .order_by(col(ChunkRow.seq))
+        )
+        return StreamSnapshot(stream, [StoredChunk(r.seq, r.text, r.end_offset) for r in rows])
+
+
+async def read_texts(db: Database, stream_ids: Iterable[str]) -> dict[str, StreamSnapshot]:
+    """Whole bodies of several streams in two queries (history, message lists)."""
+    ids = list(dict.fromkeys(stream_ids))
+    if not ids:
+        return {}
+    async with db.session() as session:
+        streams = (await session.execute(select(StreamRow).where(col(StreamRow.id).in_(ids)))).scalars().all()
+        limits = {s.id: s.last_seq for s in streams}
+        rows = await session.execute(
+            select(ChunkRow.stream_id, ChunkRow.seq, ChunkRow.text, ChunkRow.end_offset)
+            .where(col(ChunkRow.stream_id).in_(ids))
+            .order_by(col(ChunkRow.stream_id), col(ChunkRow.seq))
+        )
+        chunks: dict[str, list[StoredChunk]] = {sid: [] for sid in limits}
+        for r in rows:
+            if r.stream_id in limits and r.seq <= limits[r.stream_id]:
+                chunks[r.stream_id].append(StoredChunk(r.seq, r.text, r.end_offset))
+    return {s.id: StreamSnapshot(s, chunks[s.id]) for s in streams}
+
+
+async def delete_streams(db: Database, stream_ids: Sequence[str]) -> None:
+    async with db.session() as session:
+        await session.execute(delete(ChunkRow).where(col(ChunkRow.stream_id).in_(stream_ids)))
+        await session.execute(delete(StreamRow).where(col(StreamRow.id).in_(stream_ids)))
+        await session.commit()
+
+
+# --- threads and messages ----------------------------------------------------------------------------------
+
+
+async def get_thread(db: Database, thread_id: str) -> ThreadRow | None:
+    async with db.session() as session:
+        return await session.get(ThreadRow, thread_id)
+
+
+async def add_message(
+    db: Database,
+    *,
+    thread: ThreadRow | None,
+    thread_id: str,
+    message_id: str,
+    stream_id: str,
+    prompt: str,
+    title: str,
+    owner: str | None = None,
+) -> tuple[ThreadRow, MessageRow] | None:
+    """Store the prompt and its PENDING stream, in a new thread when `thread` is None. None if the thread vanished."""
+    async with db.session() as session:
+        if thread is None:
+            thread = ThreadRow(id=thread_id, title=title, owner=owner)
+            session.add(thread)
+        elif await session.get(ThreadRow, thread.id) is None:
+            return None
+        stream = StreamRow(id=stream_id)
+        message = MessageRow(id=message_id, thread_id=thread.id, prompt=prompt, response_stream_id=stream_id)
+        session.add(stream)
+        await session.flush()
+        session.add(message)
+        await session.commit()
+    return thread, message
+
+
+async def list_threads(db: Database, last: int, owner: str | None = None) -> list[ThreadRow]:
+    statement = (
+        select(ThreadRow)
+        .where(col(ThreadRow.owner).is_(None) if owner is None else col(ThreadRow.owner) == owner)
+        .order_by(col(ThreadRow.created_at).desc(), col(ThreadRow.id).desc())
+        .limit(last)
+    )
+    async with db.session() as session:
+        return list((await session.execute(statement)).scalars().all())
+
+
+async def list_messages(db: Database, thread_ids: Sequence[str], last: int | None = None) -> list[MessageRow]:
+    """Messages of the threads, oldest first; with `last`, only the newest `last` of one thread."""
+    statement = select(MessageRow).where(col(MessageRow.thread_id).in_(thread_ids))
+    async with db.session() as session:
+        if last is None:
+            statement = statement.order_by(col(MessageRow.created_at), col(MessageRow.id))
+            return list((await session.execute(statement)).scalars().all())
+        statement = statement.order_by(col(MessageRow.created_at).desc(), col(MessageRow.id).desc()).limit(last)
+        return list(reversed((await session.execute(statement)).scalars().all()))
+
+
+async def message_by_stream(db: Database, stream_id: str) -> MessageRow | None:
+    async with db.session() as session:
+        rows = await session.execute(select(MessageRow).where(col(MessageRow.response_stream_id) == stream_id))
+        return rows.scalars().first()
+
+
+async def delete_thread(db: Database, thread_id: str) -> bool:
+    """Delete the thread, its messages, streams and chunks in one transaction. False if it did not exist."""
+    async with db.session() as session:
+        if await session.get(ThreadRow, thread_id) is None:
+            return False
+        stream_ids = list(
+            (
+                await session.execute(
+                    select(MessageRow.response_stream_id).where(col(MessageRow.thread_id) == thread_id)
+                )
+            ).scalars()
+        )
+        await session.execute(delete(MessageRow).where(col(MessageRow.thread_id) == thread_id))
+        if stream_ids:
+            await session.execute(delete(ChunkRow).where(col(ChunkRow.stream_id).in_(stream_ids)))
+            await session.execute(delete(StreamRow).where(col(StreamRow.id).in_(stream_ids)))
+        await session.execute(delete(ThreadRow).where(col(ThreadRow.id) == thread_id))
+        await session.commit()
+    return True
+
+
+async def count_rows(db: Database) -> dict[str, int]:
+    """Row counts per table (tests and health checks)."""
+    counts: dict[str, int] = {}
+    async with db.session() as session:
+        for name, model in (
+            ("threads", ThreadRow),
+            ("messages", MessageRow),
+            ("streams", StreamRow),
+            ("chunks", ChunkRow),
+        ):
+            counts[name] = (await session.execute(select(func.count()).select_from(model))).scalar_one()
+    return counts

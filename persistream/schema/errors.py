@@ -1,0 +1,82 @@
+"""Every GraphQL error carries `extensions.code`; nothing unexpected reaches a client beyond a fixed message."""
+
+from __future__ import annotations
+
+import logging
+
+from graphql.error import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from persistream.core.errors import PersistreamError
+from persistream.redact import redact
+
+log = logging.getLogger("persistream.graphql")
+
+INTERNAL_MESSAGE = "Internal server error."
+
+
+def _is_document_error(error: GraphQLError) -> bool:
+    # Parse, validation and variable errors are raised by graphql-core itself and carry no original error.
+    return error.original_error is None
+
+
+def _code_of(error: GraphQLError) -> str:
+    if isinstance(error.original_error, PersistreamError):
+        return error.original_error.code
+    message = error.message
+    if message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    if message.startswith(
+        (
+            "Variable '$",
+            "Argument '",
+            "Int cannot",
+            "String cannot",
+            "ID cannot",
+            "Expected value of type",
+            "Int cannot represent",
+        )
+    ):
+        return "BAD_USER_INPUT"
+    return "GRAPHQL_VALIDATION_FAILED"
+
+
+class ErrorCodes(MaskErrors):
+    """Adds the contract's code to each error and masks whatever is neither ours nor a document error."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=self._should_mask, error_message=INTERNAL_MESSAGE)
+
+    @staticmethod
+    def _should_mask(error: GraphQLError) -> bool:
+        return not (isinstance(error.original_error, PersistreamError) or _is_document_error(error))
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed: list[GraphQLError] = []
+        for error in errors:
+            if self._should_mask(error):
+                original = error.original_error
+                # One line, no traceback: the exception type, its innermost frame and a bounded message.
+                log.error(
+                    "unexpected error in %s: %s at %s: %s",
+                    ".".join(str(p) for p in error.path or ()) or "operation",
+                    type(original).__name__,
+                    _where(original),
+                    redact(str(original).splitlines()[0] if str(original) else "")[:200],
+                )
+                masked = self.anonymise_error(error)
+                masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+                processed.append(masked)
+            else:
+                error.extensions = {**(error.extensions or {}), "code": _code_of(error)}
+                processed.append(error)
+        return processed
+
+
+def _where(exc: BaseException | None) -> str:
+    tb = exc.__traceback__ if exc is not None else None
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return "?"
+    return f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}"

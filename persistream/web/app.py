@@ -1,0 +1,131 @@
+"""create_app(settings) -> the Starlette application: routes, lifespan, and the objects they share.
+
+Nothing connects at import or construction time; the lifespan opens the database, the hub and the engine, and
+closes them in reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from persistream.config import Settings
+from persistream.core.chat import ChatService
+from persistream.core.engine import StreamEngine
+from persistream.core.hub import Hub
+from persistream.db.database import Database
+from persistream.llm import ChatModel, create_model
+from persistream.web.graphql_view import STATIC_DIR, PersistreamGraphQL
+from persistream.web.origins import OriginGuard
+
+log = logging.getLogger("persistream.web")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    hub: Hub
+    engine: StreamEngine
+    model: ChatModel
+    chat: ChatService
+
+
+def build_services(settings: Settings, model: ChatModel | None = None) -> Services:
+    db = Database(settings.database_url)
+    hub = Hub(settings.broadcast_url)
+    engine = StreamEngine(
+        db,
+        hub,
+        flush_chars=settings.flush_chars,
+        flush_ms=settings.flush_ms,
+        pending_timeout=settings.pending_timeout,
+        stream_timeout=settings.stream_timeout,
+        observer_poll_interval=settings.observer_poll_interval,
+    )
+    model = model or create_model(settings)
+    chat = ChatService(engine, model, system_prompt=settings.system_prompt, max_prompt_chars=settings.max_prompt_chars)
+    return Services(settings, db, hub, engine, model, chat)
+
+
+def create_app(settings: Settings, *, model: ChatModel | None = None) -> Starlette:
+    services = build_services(settings, model)
+    graphql = PersistreamGraphQL(services.chat, settings.allowed_origins)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await services.db.create_tables()
+        await services.engine.start()
+        log.info(
+            "persistream ready: provider=%s database=%s broadcast=%s",
+            services.model.name,
+            _scheme(settings.database_url),
+            _scheme(settings.broadcast_url),
+        )
+        try:
+            yield
+        finally:
+            await services.engine.stop()
+            await services.model.aclose()
+            await services.db.close()
+
+    async def index(_request: Request) -> Response:
+        return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-cache"})
+
+    async def healthz(_request: Request) -> Response:
+        database = "ok"
+        try:
+            async with services.db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            database = "down"
+        broadcast = "up" if services.hub.connected else "down"
+        status = "ok" if database == "ok" and broadcast == "up" else "degraded"
+        body = {
+            "status": status,
+            "database": database,
+            "broadcast": broadcast,
+            "generations": services.engine.live_generations,
+            "observers": services.hub.watcher_count,
+        }
+        return JSONResponse(body, status_code=200 if database == "ok" else 503)
+
+    middleware = [Middleware(OriginGuard, allowed_origins=settings.allowed_origins)]
+    if settings.allowed_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.allowed_origins),
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["content-type", "authorization"],
+            )
+        )
+    app = Starlette(
+        routes=[
+            Route("/", index),
+            Route("/healthz", healthz),
+            Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
+            WebSocketRoute("/graphql", graphql),
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        ],
+        middleware=middleware,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app
+
+
+def _scheme(url: str) -> str:
+    """The URL without credentials or host, for logs."""
+    return url.split("://", 1)[0]

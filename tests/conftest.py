@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.fake_openai import SECRET_KEY, FakeOpenAI
+from tests.support.server import ServerProcess
+
+ServerFactory = Callable[..., ServerProcess]
+
+
+@pytest.fixture(scope="session")
+def fake_openai() -> Iterator[FakeOpenAI]:
+    fake = FakeOpenAI()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+def server_env(fake: FakeOpenAI, db_path: Path, **overrides: str) -> dict[str, str]:
+    env = {
+        "PERSISTREAM_DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
+        "PERSISTREAM_BROADCAST_URL": "memory://",
+        "PERSISTREAM_PROVIDER": "openai",
+        "OPENAI_API_KEY": SECRET_KEY,
+        "OPENAI_BASE_URL": fake.base_url,
+        "PERSISTREAM_MODEL": "test-model",
+        "PERSISTREAM_FLUSH_MS": "100",
+    }
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture(scope="module")
+def module_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("server")
+
+
+@pytest.fixture(scope="module")
+def server(fake_openai: FakeOpenAI, module_tmp: Path) -> Iterator[ServerProcess]:
+    """One server per test module, on its own SQLite file, with the fake OpenAI server behind it."""
+    process = ServerProcess(
+        server_env(fake_openai, module_tmp / "persistream.db"), log_path=module_tmp / "server.log"
+    ).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def make_server(fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[ServerFactory]:
+    """Servers with custom settings for one test; all are stopped at its end."""
+    started: list[ServerProcess] = []
+
+    def make(db_path: Path | None = None, **env: str) -> ServerProcess:
+        process = ServerProcess(
+            server_env(fake_openai, db_path or tmp_path / "persistream.db", **env),
+            log_path=tmp_path / f"server-{len(started)}.log",
+        ).start()
+        started.append(process)
+        return process
+
+    yield make
+    for process in started:
+        process.stop()

@@ -1,0 +1,152 @@
+"""An OpenAI-compatible chat completions server for tests, speaking the real streaming wire format
+(server-sent events of `chat.completion.chunk`, then `data: [DONE]`), so the real openai SDK runs against it.
+
+What it answers is chosen by a marker in the last user message: `script(name)` picks a registered `Script`;
+anything else gets the default script. Every request is recorded, with when its connection closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from tests.support.net import free_port
+
+MARKER = re.compile(r"script\(([\w.-]+)\)")
+SECRET_KEY = "sk-test-SECRET-key-0123456789abcdef"
+
+
+@dataclass
+class Script:
+    tokens: list[str]
+    delay: float = 0.0
+    # Before the first token, answer with this HTTP status and an error body instead of a stream.
+    fail_status: int | None = None
+    # After this many tokens, send an error frame (`data: {"error": ...}`) and end the stream.
+    error_after: int | None = None
+    # After this many tokens, send nothing more but keep the connection open.
+    hang_after: int | None = None
+
+
+@dataclass
+class Recorded:
+    messages: list[dict[str, Any]]
+    model: str
+    authorization: str | None
+    started: float = field(default_factory=time.monotonic)
+    closed_at: float | None = None
+    tokens_sent: int = 0
+    finished: bool = False
+
+
+def default_tokens(prompt: str) -> list[str]:
+    words = f"You said: {prompt}. This is a scripted answer. It has three sentences!".split(" ")
+    return [w if i == 0 else " " + w for i, w in enumerate(words)]
+
+
+class FakeOpenAI:
+    def __init__(self) -> None:
+        self.scripts: dict[str, Script] = {}
+        self.requests: list[Recorded] = []
+        self.port = free_port()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def add(self, name: str, script: Script) -> str:
+        """Register a script; returns the marker to put in a prompt."""
+        self.scripts[name] = script
+        return f"script({name})"
+
+    def requests_for(self, name: str) -> list[Recorded]:
+        marker = f"script({name})"
+        return [r for r in self.requests if r.messages and marker in str(r.messages[-1].get("content", ""))]
+
+    # --- serving -------------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        app = Starlette(routes=[Route("/v1/chat/completions", self._completions, methods=["POST"])])
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("fake OpenAI server did not start")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    async def _completions(self, request: Request) -> Response:
+        body = await request.json()
+        record = Recorded(body["messages"], body.get("model", ""), request.headers.get("authorization"))
+        self.requests.append(record)
+        last = str(body["messages"][-1].get("content", ""))
+        match = MARKER.search(last)
+        script = self.scripts.get(match.group(1)) if match else None
+        if script is None:
+            script = Script(default_tokens(last))
+        if script.fail_status is not None:
+            record.closed_at = time.monotonic()
+            return JSONResponse(
+                {
+                    "error": {
+                        "message": f"Upstream failure; key {SECRET_KEY} rejected",
+                        "type": "server_error",
+                    }
+                },
+                status_code=script.fail_status,
+            )
+        return StreamingResponse(self._stream(script, record, body.get("model", "m")), media_type="text/event-stream")
+
+    async def _stream(self, script: Script, record: Recorded, model: str) -> AsyncIterator[str]:
+        created = int(time.time())
+
+        def frame(delta: dict[str, Any], finish: str | None = None) -> str:
+            chunk = {
+                "id": "chatcmpl-test",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+
+        try:
+            yield frame({"role": "assistant", "content": ""})
+            for index, token in enumerate(script.tokens):
+                if script.error_after is not None and index == script.error_after:
+                    error = {"error": {"message": f"model overloaded; key {SECRET_KEY}", "type": "server_error"}}
+                    yield f"data: {json.dumps(error)}\n\n"
+                    return
+                if script.hang_after is not None and index == script.hang_after:
+                    await asyncio.sleep(3600)
+                if script.delay:
+                    await asyncio.sleep(script.delay)
+                yield frame({"content": token})
+                record.tokens_sent += 1
+            yield frame({}, "stop")
+            yield "data: [DONE]\n\n"
+            record.finished = True
+        finally:
+            record.closed_at = time.monotonic()
