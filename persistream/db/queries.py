@@ -68,38 +68,23 @@ async def claim_stream(db: Database, stream_id: str, generation_id: str) -> bool
     return claimed
 
 
-async def append_chunk(
-    db: Database,
-    stream_id: str,
-    generation_id: str,
-    chunk: StoredChunk,
-    *,
-    final_status: str | None = None,
-    error: str | None = None,
-) -> bool:
-    """Store one chunk (and optionally the final status with it) if `generation_id` still owns the live stream.
+async def append_chunks(db: Database, stream_id: str, generation_id: str, chunks: Sequence[StoredChunk]) -> bool:
+    """Store consecutive chunks in one transaction if `generation_id` still owns the live stream.
 
     Returns False when the stream is no longer this generation's to write (cancelled by force, timed out by a
     sweeper, deleted): the generation must stop.
     """
     now = utcnow()
-    values: dict[str, object] = {
-        "last_seq": chunk.seq,
-        "length": chunk.end_offset,
-        "heartbeat_at": now,
-        "updated_at": now,
-    }
-    if final_status is not None:
-        values.update(status=final_status, error=error)
+    last = chunks[-1]
     statement = (
         update(StreamRow)
         .where(
             col(StreamRow.id) == stream_id,
             col(StreamRow.status) == "STREAMING",
             col(StreamRow.generation_id) == generation_id,
-            col(StreamRow.last_seq) == chunk.seq - 1,
+            col(StreamRow.last_seq) == chunks[0].seq - 1,
         )
-        .values(**values)
+        .values(last_seq=last.seq, length=last.end_offset, heartbeat_at=now, updated_at=now)
         .returning(col(StreamRow.id))
     )
     async with db.session() as session:
@@ -107,7 +92,8 @@ async def append_chunk(
             await session.rollback()
             return False
         await session.execute(
-            insert(ChunkRow).values(stream_id=stream_id, seq=chunk.seq, text=chunk.text, end_offset=chunk.end_offset)
+            insert(ChunkRow),
+            [{"stream_id": stream_id, "seq": c.seq, "text": c.text, "end_offset": c.end_offset} for c in chunks],
         )
         await session.commit()
     return True
