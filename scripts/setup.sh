@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what persistream needs into ./.venv (and the page's vendored JavaScript), idempotently.
+# Usage: scripts/setup.sh [--test]   (--test also installs the test tools: Node test client, Chromium)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_tests=0
+[ "${1:-}" = "--test" ] && want_tests=1
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "setup: persistream needs Python 3.11 or newer (found: $("$python" --version 2>&1))" >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$python" -m venv .venv
+fi
+extras=""
+[ "$want_tests" = 1 ] && extras="[test]"
+# Reinstall only when the declared dependencies changed since the last install.
+stamp=".venv/.persistream-installed$extras"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing Python packages$extras"
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e ".$extras"
+  touch "$stamp"
+fi
+
+# The chat page's and GraphiQL's JavaScript, pinned in a lock file and installed from the npm registry.
+if [ -x scripts/build_assets.sh ]; then
+  if command -v npm >/dev/null 2>&1; then
+    scripts/build_assets.sh
+  else
+    echo "setup: npm not found; the chat page and GraphiQL will fall back to what is available" >&2
+  fi
+fi
+
+if [ "$want_tests" = 1 ]; then
+  if [ -f tests/node/package-lock.json ] && [ ! -d tests/node/node_modules ]; then
+    echo "setup: installing the Node test client"
+    npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+  fi
+  if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "setup: installing Chromium for the browser tests"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      echo "setup: install Chromium (e.g. 'sudo apt-get install chromium') to run the browser tests" >&2
+    fi
+  fi
+fi
