@@ -148,9 +148,15 @@ class Generation:
                     seconds = _format_seconds(self._limits.silence_timeout)
                     status, error = StreamStatus.TIMEOUT, f"The model sent nothing for {seconds} seconds."
                     break
-                await asyncio.wait({reader, stopper}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(
+                    {reader, stopper, persister}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
                 if self._stop.is_set():
                     status, error = self._stop_outcome or (StreamStatus.CANCELLED, None)
+                    break
+                if persister.done():  # it only returns early after asking to stop; anything else is a crash
+                    log.error("stream %s: persister stopped unexpectedly", self.stream_id)
+                    status, error = StreamStatus.ERROR, "The answer could not be saved."
                     break
                 if reader.done():
                     status, error = self._outcome_of(reader)
