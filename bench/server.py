@@ -6,7 +6,9 @@ that sends one frame per token, in one process so both are measured on the same 
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import time
 from collections.abc import AsyncIterator, Sequence
 
 import uvicorn
@@ -20,12 +22,17 @@ from persistream.web.app import create_app
 TOKEN = "tok "
 
 
-def token_count(prompt: str) -> int:
-    """The prompt says how many tokens to produce: 'tokens=N'."""
+def prompt_setting(prompt: str, name: str, default: float) -> float:
+    """The prompt says what to produce: 'tokens=N' (how many), 'interval=S' (seconds between tokens; 0 = never wait)."""
     for word in prompt.split():
-        if word.startswith("tokens="):
-            return int(word.removeprefix("tokens="))
-    return 1000
+        if word.startswith(f"{name}="):
+            return float(word.removeprefix(f"{name}="))
+    return default
+
+
+def stamp() -> str:
+    """A token carrying the wall-clock time it was produced, so a client on this machine can measure latency."""
+    return f"{time.time():.6f} "
 
 
 class ZeroDelayModel:
@@ -34,8 +41,15 @@ class ZeroDelayModel:
     name = "zero-delay"
 
     async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
-        for _ in range(token_count(messages[-1].content)):
-            yield TOKEN
+        prompt = messages[-1].content
+        count, interval = int(prompt_setting(prompt, "tokens", 1000)), prompt_setting(prompt, "interval", 0)
+        if not interval:
+            for _ in range(count):
+                yield TOKEN
+            return
+        for _ in range(count):  # a paced model: each token stamped with when it was produced
+            await asyncio.sleep(interval)
+            yield stamp()
 
     async def aclose(self) -> None:
         return None
@@ -44,9 +58,13 @@ class ZeroDelayModel:
 async def raw_tokens(websocket: WebSocket) -> None:
     """Baseline: one text frame per token, nothing else."""
     await websocket.accept()
-    count = int(await websocket.receive_text())
-    for _ in range(count):
-        await websocket.send_text(TOKEN)
+    count, _, interval = (await websocket.receive_text()).partition(" ")
+    for _ in range(int(count)):
+        if interval:
+            await asyncio.sleep(float(interval))
+            await websocket.send_text(stamp())
+        else:
+            await websocket.send_text(TOKEN)
     await websocket.send_text("")
     await websocket.close()
 
