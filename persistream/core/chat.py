@@ -52,6 +52,8 @@ class ChatService:
             raise BadInput("The prompt is empty.")
         if len(prompt) > self.max_prompt_chars:
             raise BadInput(f"The prompt is longer than {self.max_prompt_chars} characters.")
+        if not _is_encodable(prompt):
+            raise BadInput("The prompt is not valid Unicode text.")
         thread: ThreadRow | None = None
         if thread_id is not None:
             thread = await queries.get_thread(self.engine.db, thread_id)
@@ -133,6 +135,15 @@ class ChatService:
 def check_last(last: int) -> None:
     if not 1 <= last <= MAX_LAST:
         raise BadInput(f"last must be between 1 and {MAX_LAST}.")
+
+
+def _is_encodable(text: str) -> bool:
+    """False for text no database or model can take: a lone surrogate (JSON allows `"\\ud800"`) has no UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def make_title(prompt: str) -> str:

@@ -16,8 +16,10 @@ INTERNAL_MESSAGE = "Internal server error."
 
 
 def _is_document_error(error: GraphQLError) -> bool:
-    # Parse, validation and variable errors are raised by graphql-core itself and carry no original error.
-    return error.original_error is None
+    # Parse and validation errors are raised by graphql-core itself and carry no original error. A variable of
+    # the wrong type is reported before execution (no path) with the scalar's own GraphQLError as its original.
+    original = error.original_error
+    return original is None or (error.path is None and isinstance(original, GraphQLError))
 
 
 def _code_of(error: GraphQLError) -> str:

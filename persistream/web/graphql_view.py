@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from persistream.core.chat import ChatService
 
@@ -18,7 +20,54 @@ GRAPHIQL_PAGE = STATIC_DIR / "graphiql.html"
 GRAPHIQL_ASSETS = STATIC_DIR / "vendor" / "graphiql"
 
 
+def _shape_error(message: object) -> str | None:
+    """Why a WebSocket message is not one the protocols define, or None. Strawberry's handlers index into
+    messages without checking their types, so a JSON list, a null or a numeric id would otherwise crash the
+    connection with a traceback in the log instead of a protocol error."""
+    if not isinstance(message, dict):
+        return "Message must be a JSON object"
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "Message type must be a string"
+    if kind in ("subscribe", "start", "complete", "stop") and not isinstance(message.get("id"), str):
+        return "Message id must be a string"
+    if kind in ("subscribe", "start"):
+        payload = message.get("payload")
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return "Payload must be an object with a query string"
+        for key in ("variables", "extensions"):
+            if not isinstance(payload.get(key) or {}, dict):
+                return f"Payload {key} must be an object"
+        if not isinstance(payload.get("operationName") or "", str):
+            return "Payload operationName must be a string"
+    return None
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[dict[str, Any], None]):
+    async def handle_message(self, message: Any) -> None:
+        if (error := _shape_error(message)) is not None:
+            await self.handle_invalid_message(error)  # closes with 4400, as the protocol says
+            return
+        await super().handle_message(message)
+
+
+class LegacyWSHandler(BaseGraphQLWSHandler[dict[str, Any], None]):
+    async def handle_message(self, message: Any) -> None:
+        if (error := _shape_error(message)) is not None:
+            # The legacy protocol answers a bad message with an `error` and keeps the socket.
+            op_id = message.get("id") if isinstance(message, dict) else None
+            reply: dict[str, Any] = {"type": "error", "payload": {"message": error}}
+            if isinstance(op_id, str):
+                reply["id"] = op_id
+            await self.websocket.send_json(reply)
+            return
+        await super().handle_message(message)
+
+
 class PersistreamGraphQL(GraphQL[dict[str, Any], None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     def __init__(self, chat: ChatService, allowed_origins: tuple[str, ...], **kwargs: Any) -> None:
         from persistream.schema import schema
 

@@ -1,0 +1,136 @@
+"""Settings from the environment: the contract's defaults, every variable read, and a wrong value refused with a
+message that names the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from persistream.config import DEFAULT_SYSTEM_PROMPT, ConfigError, Settings
+
+
+def from_env(env: dict[str, str], env_file: Path | None = None) -> Settings:
+    return Settings.from_env(env, env_file=env_file)
+
+
+def test_defaults_are_the_contracts() -> None:
+    settings = from_env({})
+    assert settings.database_url == "sqlite+aiosqlite:///persistream.db"
+    assert settings.broadcast_url == "memory://"
+    assert settings.provider == "demo"
+    assert settings.openai_api_key is None
+    assert settings.openai_base_url is None
+    assert settings.model == "gpt-4.1-mini"
+    assert settings.system_prompt == DEFAULT_SYSTEM_PROMPT
+    assert settings.max_prompt_chars == 16000
+    assert (settings.flush_chars, settings.flush_ms) == (1000, 500)
+    assert (settings.pending_timeout, settings.stream_timeout) == (300, 60)
+    assert settings.allowed_origins == ()
+
+
+def test_every_variable_is_read() -> None:
+    settings = from_env(
+        {
+            "PERSISTREAM_DATABASE_URL": "postgresql+asyncpg://u:p@db/app",
+            "PERSISTREAM_BROADCAST_URL": "redis://cache:6379",
+            "PERSISTREAM_PROVIDER": " OpenAI ",
+            "OPENAI_API_KEY": "sk-abc",
+            "OPENAI_BASE_URL": "http://127.0.0.1:11434/v1",
+            "PERSISTREAM_MODEL": "llama3",
+            "PERSISTREAM_SYSTEM_PROMPT": "Be terse.",
+            "PERSISTREAM_MAX_PROMPT_CHARS": "20",
+            "PERSISTREAM_FLUSH_CHARS": " 64 ",
+            "PERSISTREAM_FLUSH_MS": "250",
+            "PERSISTREAM_PENDING_TIMEOUT": "1.5",
+            "PERSISTREAM_STREAM_TIMEOUT": "2",
+            "PERSISTREAM_ALLOWED_ORIGINS": "http://localhost:5173/, https://app.example.com ,,",
+        }
+    )
+    assert settings.database_url == "postgresql+asyncpg://u:p@db/app"
+    assert settings.broadcast_url == "redis://cache:6379"
+    assert settings.provider == "openai"
+    assert settings.openai_api_key == "sk-abc"
+    assert settings.openai_base_url == "http://127.0.0.1:11434/v1"
+    assert settings.model == "llama3"
+    assert settings.system_prompt == "Be terse."
+    assert settings.max_prompt_chars == 20
+    assert (settings.flush_chars, settings.flush_ms) == (64, 250)
+    assert (settings.pending_timeout, settings.stream_timeout) == (1.5, 2.0)
+    assert settings.allowed_origins == ("http://localhost:5173", "https://app.example.com")
+
+
+def test_provider_defaults_to_openai_when_a_key_is_set() -> None:
+    assert from_env({"OPENAI_API_KEY": "sk-x"}).provider == "openai"
+    assert from_env({"OPENAI_API_KEY": ""}).provider == "demo"
+    assert from_env({"OPENAI_API_KEY": "sk-x", "PERSISTREAM_PROVIDER": "demo"}).provider == "demo"
+
+
+def test_empty_values_mean_unset() -> None:
+    assert from_env({"PERSISTREAM_FLUSH_MS": "", "PERSISTREAM_MODEL": ""}) == from_env({})
+
+
+def test_the_key_never_shows_in_repr() -> None:
+    assert "sk-secret" not in repr(from_env({"OPENAI_API_KEY": "sk-secret"}))
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PERSISTREAM_FLUSH_MS", "abc"),
+        ("PERSISTREAM_FLUSH_MS", "0"),
+        ("PERSISTREAM_FLUSH_MS", "1.5"),
+        ("PERSISTREAM_FLUSH_CHARS", "-1"),
+        ("PERSISTREAM_MAX_PROMPT_CHARS", "lots"),
+        ("PERSISTREAM_MAX_PROMPT_CHARS", "0"),
+        ("PERSISTREAM_PENDING_TIMEOUT", "soon"),
+        ("PERSISTREAM_PENDING_TIMEOUT", "0"),
+        ("PERSISTREAM_STREAM_TIMEOUT", "nan"),
+        ("PERSISTREAM_STREAM_TIMEOUT", "inf"),
+        ("PERSISTREAM_STREAM_TIMEOUT", "-5"),
+        ("PERSISTREAM_DEMO_TOKEN_DELAY", "-0.1"),
+        ("PERSISTREAM_PROVIDER", "anthropic"),
+        ("PERSISTREAM_DATABASE_URL", "sqlite:///sync-driver.db"),
+        ("PERSISTREAM_DATABASE_URL", "mysql://db/app"),
+        ("PERSISTREAM_BROADCAST_URL", "kafka://broker"),
+        ("PERSISTREAM_ALLOWED_ORIGINS", "localhost:5173"),
+        ("PERSISTREAM_ALLOWED_ORIGINS", "http://ok.example, ftp://files.example"),
+        ("PERSISTREAM_ALLOWED_ORIGINS", "http://app.example/path"),
+    ],
+)
+def test_a_wrong_value_names_its_variable(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        from_env({variable: value})
+    assert variable in str(raised.value)
+
+
+def test_env_file_fills_unset_variables_only(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "# comment\n"
+        "\n"
+        "PERSISTREAM_MODEL='from-file'\n"
+        'export PERSISTREAM_SYSTEM_PROMPT="Hello = world"\n'
+        "PERSISTREAM_FLUSH_MS=300\n"
+        "not a setting\n",
+        encoding="utf-8",
+    )
+    settings = from_env({"PERSISTREAM_FLUSH_MS": "700"}, env_file)
+    assert settings.model == "from-file"
+    assert settings.system_prompt == "Hello = world"
+    assert settings.flush_ms == 700  # the environment wins over the file
+    assert from_env({}, tmp_path / "missing.env") == from_env({})
+
+
+def test_a_wrong_value_in_the_env_file_names_its_variable(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("PERSISTREAM_FLUSH_CHARS=many\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="PERSISTREAM_FLUSH_CHARS"):
+        from_env({}, env_file)
+
+
+def test_derived_intervals_follow_the_shortest_timeout() -> None:
+    settings = from_env({"PERSISTREAM_PENDING_TIMEOUT": "1", "PERSISTREAM_STREAM_TIMEOUT": "2"})
+    assert settings.sweep_interval == pytest.approx(0.25)
+    assert settings.heartbeat_interval == pytest.approx(0.5)
+    assert from_env({}).sweep_interval == 5.0
