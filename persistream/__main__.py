@@ -1,11 +1,18 @@
-"""The `persistream` command: `serve` runs the server, `export-schema` prints the GraphQL schema."""
+"""The `persistream` command: `serve` runs the server, `migrate` brings the database schema to this version,
+`export-schema` prints the GraphQL schema."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import copy
 import logging
+import logging.config
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from persistream.config import ConfigError, Settings
 
@@ -22,6 +29,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--workers", type=int, default=1, help="server processes (needs a shared database and broadcast URL)"
     )
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    migrate = commands.add_parser(
+        "migrate", help="apply the database schema migrations (PERSISTREAM_DATABASE_URL) up to this version's"
+    )
+    migrate.add_argument("--revision", default="head", help="stop at this revision instead of the newest")
+    migrate.add_argument(
+        "--check", action="store_true", help="only say whether the schema is up to date (exit status 1 if not)"
+    )
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     args = parser.parse_args(argv)
 
@@ -35,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"persistream: configuration error: {exc}", file=sys.stderr)
         return 2
+    if args.command == "migrate":
+        return _run_database_task(_migrate(settings.database_url, args.revision, args.check))
     if args.workers < 1:
         print("persistream: --workers must be 1 or more", file=sys.stderr)
         return 2
@@ -51,25 +67,102 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _serve(settings, args.host, args.port, args.workers, args.log_level)
 
 
+def _run_database_task(task: Coroutine[Any, Any, int]) -> int:
+    """Run a command's database work; an unreachable database is a one-line message, not a traceback."""
+    try:
+        return asyncio.run(task)
+    except (OSError, TimeoutError, SQLAlchemyError) as exc:
+        print(f"persistream: cannot use the database: {_describe(exc)}", file=sys.stderr)
+        return 2
+
+
+async def _migrate(database_url: str, revision: str, check: bool) -> int:
+    from persistream.db.database import Database
+
+    db = Database(database_url, statement_timeout=None)
+    try:
+        if check:
+            state = await db.schema_state()
+            problem = state.problem()
+            print(f"persistream: schema at revision {state.current or 'none'}, newest is {state.head}")
+            if problem:
+                print(f"persistream: {problem}", file=sys.stderr)
+            return 1 if problem else 0
+        before, after = await db.upgrade(revision)
+    finally:
+        await db.close()
+    if before == after:
+        print(f"persistream: database schema already at revision {after}")
+    else:
+        print(f"persistream: database schema upgraded from revision {before or 'none'} to {after}")
+    return 0
+
+
+async def _prepare_database(database_url: str) -> int:
+    """Before serving: migrate the embedded SQLite database; refuse a shared one that is not at this version."""
+    from persistream.db.database import Database
+    from persistream.db.migrations import SchemaNotReady
+
+    db = Database(database_url, statement_timeout=None)
+    try:
+        await db.prepare_schema()
+    except SchemaNotReady as exc:
+        print(f"persistream: cannot start: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        await db.close()
+    return 0
+
+
+def _describe(exc: BaseException) -> str:
+    """The error's kind and first line, without a traceback (the URL's password never appears in either)."""
+    cause = exc.__cause__ or exc
+    first = str(cause).strip().splitlines()[0][:200] if str(cause).strip() else ""
+    return f"{type(cause).__name__}: {first}" if first else type(cause).__name__
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _log_config(log_level: str) -> dict[str, Any]:
+    """uvicorn's logging, plus persistream's own loggers, applied in every worker process (they start afresh)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["persistream"] = {"format": LOG_FORMAT}
+    config["handlers"]["persistream"] = {
+        "formatter": "persistream",
+        "class": "logging.StreamHandler",
+        "stream": "ext://sys.stderr",
+    }
+    config["root"] = {"handlers": ["persistream"], "level": log_level.upper()}
+    # Alembic narrates every schema check at INFO; persistream logs the upgrades it makes itself.
+    config["loggers"]["alembic"] = {"level": "WARNING"}
+    return config
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int, log_level: str) -> int:
     import uvicorn
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_config = _log_config(log_level)
+    logging.config.dictConfig(log_config)
+    # Checked once here, before any worker starts: several workers must not race to migrate one SQLite file.
+    if status := _run_database_task(_prepare_database(settings.database_url)):
+        return status
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "log_config": log_config,
+        "ws_max_size": 1 << 20,
+    }
     if workers > 1:
         # Each worker process reads the same environment and builds its own app.
-        uvicorn.run(
-            "persistream.web.asgi:create_app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level=log_level,
-            ws_max_size=1 << 20,
-        )
+        uvicorn.run("persistream.web.asgi:create_app_from_env", factory=True, workers=workers, **options)
         return 0
     from persistream.web.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, ws_max_size=1 << 20)
+    uvicorn.run(create_app(settings), **options)
     return 0
 
 

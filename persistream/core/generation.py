@@ -20,6 +20,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
+from sqlalchemy.exc import DataError, IntegrityError, NotSupportedError, ProgrammingError
+
 from persistream.core.chunker import Chunker
 from persistream.core.events import StreamEvent, StreamStatus
 from persistream.core.hub import Hub, Kind
@@ -31,6 +33,8 @@ from persistream.llm.base import ModelError
 log = logging.getLogger("persistream.generation")
 
 SourceFactory = Callable[[], Awaitable[AsyncIterator[str]]]
+
+DB_UNAVAILABLE = "The answer could not be saved: the database is unavailable."
 
 # Longest a source that never suspends may run before the generation lets other tasks run.
 SOURCE_TIME_SLICE = 0.002
@@ -148,9 +152,7 @@ class Generation:
                     seconds = _format_seconds(self._limits.silence_timeout)
                     status, error = StreamStatus.TIMEOUT, f"The model sent nothing for {seconds} seconds."
                     break
-                await asyncio.wait(
-                    {reader, stopper, persister}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
-                )
+                await asyncio.wait({reader, stopper, persister}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
                 if self._stop.is_set():
                     status, error = self._stop_outcome or (StreamStatus.CANCELLED, None)
                     break
@@ -186,10 +188,7 @@ class Generation:
             with contextlib.suppress(BaseException):
                 await persister
             if self._persist_failed:
-                status, error = (
-                    StreamStatus.ERROR,
-                    "The answer could not be saved: the database is unavailable.",
-                )
+                status, error = StreamStatus.ERROR, DB_UNAVAILABLE
             stored = False
             if not self._lost:
                 stored = (
@@ -281,7 +280,12 @@ class Generation:
                 return
 
     async def _store_chunks(self, texts: list[str]) -> bool:
-        """Store the cut chunks waiting (several when the database was slower than the model) in one transaction."""
+        """Store the cut chunks waiting (several when the database was slower than the model) in one transaction.
+
+        Through a database outage the same chunks are retried (text cut meanwhile waits in `_pending` and is
+        stored after them), while tokens keep reaching the driver. Past `db_outage_limit` the answer ends in ERROR
+        and the driver is told at once; the final status itself is stored when the database is back.
+        """
         chunks: list[StoredChunk] = []
         seq, end = self._seq, self.persisted_length
         for text in texts:
@@ -290,13 +294,19 @@ class Generation:
         result = await self._retry_db(
             lambda: queries.append_chunks(self._db, self.stream_id, self.generation_id, chunks)
         )
+        if result is False:
+            # Refused: either an earlier try stored these very chunks before its connection broke, or the stream
+            # is no longer ours (cancelled by force, timed out by a sweeper, deleted).
+            landed = await self._retry_db(lambda: self._landed(chunks[-1]))
+            if landed is False:
+                self._lost = True
+                self.request_stop(StreamStatus.CANCELLED)
+                return False
+            result = landed
         if result is None:
             self._persist_failed = True
+            self.feed.finish(StreamStatus.ERROR, DB_UNAVAILABLE, self.persisted_length)
             self.request_stop(StreamStatus.ERROR)
-            return False
-        if result is False and not await self._landed(chunks[-1]):
-            self._lost = True
-            self.request_stop(StreamStatus.CANCELLED)
             return False
         self._seq, self.persisted_length = seq, end
         for chunk in chunks:
@@ -317,19 +327,40 @@ class Generation:
         )
 
     async def _retry_db(self, operation: Callable[[], Awaitable[bool]]) -> bool | None:
-        """Run a write, retrying with backoff through a short outage; None if the database stayed away."""
+        """Run a database call, retrying with backoff through a short outage; None if the database stayed away.
+
+        Only errors a retry can cure are retried (a lost or refused connection, a timeout, a busy or restarting
+        server); a refused statement (constraint, syntax, data) is as final as an outage past the limit.
+        """
         deadline = time.monotonic() + self._limits.db_outage_limit
         delay = 0.05
+        failures = 0
         while True:
             try:
-                return await operation()
+                result = await operation()
             except Exception as exc:
-                if time.monotonic() + delay > deadline:
-                    log.error("stream %s: database unavailable, giving up (%s)", self.stream_id, type(exc).__name__)
+                failures += 1
+                remaining = deadline - time.monotonic()
+                if not _is_transient(exc) or remaining <= 0:
+                    log.error(
+                        "stream %s: giving up on the database after %d tries (%s)",
+                        self.stream_id,
+                        failures,
+                        type(exc).__name__,
+                    )
                     return None
-                log.warning("stream %s: database write failed (%s); retrying", self.stream_id, type(exc).__name__)
-                await asyncio.sleep(delay)
+                if failures == 1:
+                    log.warning("stream %s: database write failed (%s); retrying", self.stream_id, type(exc).__name__)
+                await asyncio.sleep(min(delay, remaining))  # the last try comes at the deadline
                 delay = min(delay * 2, 1.0)
+                continue
+            if failures:
+                log.info("stream %s: database reachable again after %d failed tries", self.stream_id, failures)
+            return result
+
+
+def _is_transient(exc: Exception) -> bool:
+    return not isinstance(exc, (IntegrityError, ProgrammingError, DataError, NotSupportedError))
 
 
 def _format_seconds(seconds: float) -> str:

@@ -4,11 +4,13 @@ Why not one broadcaster subscription per observer: broadcaster 0.3.1 loses subsc
 subscriptions to a channel race, keeps unbounded queues, and never recovers once its listener dies. So each
 process holds exactly one subscription to one channel, and:
 - watchers (one per observer) get bounded queues; one that overflows is marked stale and reads the database;
-- a ping published by this process every `ping_interval` must come back; when it does not (the link died
-  silently) or the subscription fails, the hub reconnects with backoff and marks every watcher stale so each
-  one catches up from the database;
-- publishes are serialised (the Postgres backend fails on concurrent publishes) and never raise: pub/sub is a
-  hint, the database is the source of truth.
+- `publish` never waits and never raises: it appends to a bounded outbox that one sender task drains in order
+  (the Postgres backend fails on concurrent publishes), so a slow or dead link never slows a generation;
+- the link is one unit: a failed or stuck publish, a dead subscription, or a ping of this process that does not
+  come back within `3 * ping_interval` (the backend's listener died silently) tears it down, and the hub
+  reconnects with backoff;
+- whenever the link goes down or comes back, every watcher is marked stale, so each observer catches up from the
+  database (anything published meanwhile is lost: pub/sub is a hint, the database is the source of truth).
 Messages are small JSON objects: {"k": kind, "s": stream id, ...}; kinds are listed in `Kind`.
 """
 
@@ -30,6 +32,12 @@ log = logging.getLogger("persistream.hub")
 CHANNEL = "persistream"
 # broadcaster's Postgres backend (NOTIFY) refuses payloads of 8000 bytes or more; stay well below.
 MAX_PAYLOAD_BYTES = 7000
+# Seconds allowed to connect and subscribe, for one publish, and for each step of closing a broken link.
+CONNECT_TIMEOUT = 5.0
+PUBLISH_TIMEOUT = 2.0
+CLOSE_TIMEOUT = 1.0
+# Reconnection backoff, in seconds: doubles from the first to the last.
+BACKOFF_FIRST, BACKOFF_MAX = 0.1, 2.0
 
 
 class Kind:
@@ -37,10 +45,14 @@ class Kind:
     STATUS = "s"  # s, st (a live status: STREAMING)
     FINAL = "f"  # s, st (final status)
     CANCEL = "x"  # s: please stop your generation of s
-    PING = "p"  # o (origin process), n (nonce)
+    PING = "p"  # o (origin process)
 
 
 Message = dict[str, Any]
+
+
+class LinkDown(ConnectionError):
+    """The broadcast link stopped working; the hub reconnects."""
 
 
 class Watcher:
@@ -85,6 +97,7 @@ class Hub:
         *,
         ping_interval: float = 2.0,
         watcher_limit: int = 1024,
+        outbox_limit: int = 10_000,
         on_cancel_request: Callable[[str], None] | None = None,
     ) -> None:
         self.url = url
@@ -95,8 +108,11 @@ class Hub:
         self.connected = False
         self.reconnects = 0
         self._watchers: dict[str, set[Watcher]] = {}
-        self._broadcast: Broadcast | None = None
-        self._publish_lock = asyncio.Lock()
+        self._outbox: deque[str] = deque(maxlen=outbox_limit)
+        self._outbox_wake = asyncio.Event()
+        self._outbox_empty = asyncio.Event()
+        self._outbox_empty.set()
+        self._overflow_logged = False
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._last_ping_seen = 0.0
@@ -110,12 +126,17 @@ class Hub:
         if not self.connected:
             log.warning("broadcast link not up after %.1f s; observers will read the database until it is", wait)
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def stop(self, drain: float = 1.0) -> None:
+        """Send what is still in the outbox (final statuses of the generations just stopped), then disconnect."""
+        if self._task is None:
+            return
+        if self.connected:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._outbox_empty.wait(), drain)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
 
     # --- watchers ------------------------------------------------------------------------------------------
 
@@ -139,81 +160,108 @@ class Hub:
     # --- publishing ----------------------------------------------------------------------------------------
 
     async def publish(self, message: Message) -> bool:
-        """Send `message` to every process; False (and logged) when the link is down. Never raises."""
+        """Queue `message` for every process; False when the link is down (it is dropped). Never waits or raises."""
         payload = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
         if len(payload.encode()) > MAX_PAYLOAD_BYTES and "d" in message:
             # Too large for every backend: observers fetch the text from the database instead.
             payload = json.dumps({k: v for k, v in message.items() if k != "d"}, separators=(",", ":"))
-        broadcast = self._broadcast
-        if broadcast is None or not self.connected:
+        if not self.connected:
             return False
-        try:
-            async with self._publish_lock:
-                await asyncio.wait_for(broadcast.publish(CHANNEL, payload), timeout=2.0)
-        except Exception as exc:  # the link is a hint; the listener's watchdog handles reconnection
-            log.warning("publish failed (%s); observers will catch up from the database", type(exc).__name__)
-            return False
+        self._enqueue(payload)
         return True
 
-    # --- the listener --------------------------------------------------------------------------------------
+    def _enqueue(self, payload: str) -> None:
+        if len(self._outbox) == self._outbox.maxlen and not self._overflow_logged:
+            # The oldest message is dropped; observers that needed it find the gap and read the database.
+            log.warning("broadcast outbox full; dropping the oldest messages")
+            self._overflow_logged = True
+        self._outbox.append(payload)
+        self._outbox_empty.clear()
+        self._outbox_wake.set()
+
+    # --- the link ------------------------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        backoff = 0.1
-        first = True
+        backoff = BACKOFF_FIRST
         loop = asyncio.get_running_loop()
+        down_since: float | None = None
         while True:
             broadcast = Broadcast(self.url)
+            subscription: contextlib.AbstractAsyncContextManager[Any] | None = None
             try:
-                await asyncio.wait_for(broadcast.connect(), timeout=5.0)
-                async with broadcast.subscribe(CHANNEL) as subscriber:
-                    self._broadcast = broadcast
-                    self.connected = True
-                    self._last_ping_seen = loop.time()
-                    if not first:
-                        self.reconnects += 1
-                        log.info("broadcast link restored; observers catch up from the database")
-                    first = False
-                    self._ready.set()
-                    # Anything published while the link was down is lost: every watcher re-reads the database.
-                    self._mark_all_stale()
-                    backoff = 0.1
-                    await self._listen(subscriber, loop)
+                await asyncio.wait_for(broadcast.connect(), CONNECT_TIMEOUT)
+                subscription = broadcast.subscribe(CHANNEL)
+                subscriber = await asyncio.wait_for(subscription.__aenter__(), CONNECT_TIMEOUT)
+                self._last_ping_seen = loop.time()
+                self.connected = True
+                if down_since is not None:
+                    self.reconnects += 1
+                    log.info("broadcast link restored after %.1f s", loop.time() - down_since)
+                    down_since = None
+                self._ready.set()
+                backoff = BACKOFF_FIRST
+                # Anything published while the link was down is lost: every watcher re-reads the database.
+                self._mark_all_stale()
+                await self._serve_link(broadcast, subscriber, loop)
             except asyncio.CancelledError:
-                self.connected = False
-                await self._close(broadcast)
+                self._link_lost()
+                await self._close(broadcast, subscription)
                 raise
             except Exception as exc:
-                if self.connected or first:
+                if down_since is None:
+                    down_since = loop.time()
                     log.warning("broadcast link down (%s: %s); reconnecting", type(exc).__name__, _short(exc))
-            self.connected = False
-            self._mark_all_stale()
-            await self._close(broadcast)
+                else:
+                    log.debug("broadcast reconnect failed (%s)", type(exc).__name__)
+            self._link_lost()
+            await self._close(broadcast, subscription)
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 3.0)
+            backoff = min(backoff * 2, BACKOFF_MAX)
 
-    async def _listen(self, subscriber: Any, loop: asyncio.AbstractEventLoop) -> None:
-        pinger = asyncio.create_task(self._ping_forever())
+    async def _serve_link(self, broadcast: Broadcast, subscriber: Any, loop: asyncio.AbstractEventLoop) -> None:
+        """Receive, send and watch the pings until one of them finds the link broken (raises LinkDown)."""
+        tasks = [
+            asyncio.create_task(self._receive(subscriber)),
+            asyncio.create_task(self._send(broadcast)),
+            asyncio.create_task(self._watchdog(loop)),
+        ]
         try:
-            while True:
-                try:
-                    event = await asyncio.wait_for(subscriber.get(), timeout=self.ping_interval)
-                except TimeoutError:
-                    event = None
-                if event is not None:
-                    self._dispatch(event.message)
-                if loop.time() - self._last_ping_seen > 3 * self.ping_interval:
-                    raise ConnectionError("no ping came back: the subscription is dead")
-                if pinger.done():
-                    pinger.result()  # re-raise what killed it
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+            raise LinkDown("a link task ended")
         finally:
-            pinger.cancel()
-            with contextlib.suppress(BaseException):
-                await pinger
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _ping_forever(self) -> None:
+    async def _receive(self, subscriber: Any) -> None:
         while True:
-            await self.publish({"k": Kind.PING, "o": self.process_id})
+            event = await subscriber.get()  # raises broadcaster's Unsubscribed when the subscription ends
+            self._dispatch(event.message)
+
+    async def _send(self, broadcast: Broadcast) -> None:
+        while True:
+            if not self._outbox:
+                self._outbox_empty.set()
+                self._outbox_wake.clear()
+                await self._outbox_wake.wait()
+                continue
+            payload = self._outbox[0]
+            try:
+                await asyncio.wait_for(broadcast.publish(CHANNEL, payload), PUBLISH_TIMEOUT)
+            except Exception as exc:
+                raise LinkDown(f"publish failed: {type(exc).__name__}: {_short(exc)}") from exc
+            if self._outbox and self._outbox[0] is payload:
+                self._outbox.popleft()
+
+    async def _watchdog(self, loop: asyncio.AbstractEventLoop) -> None:
+        ping = json.dumps({"k": Kind.PING, "o": self.process_id}, separators=(",", ":"))
+        while True:
+            self._enqueue(ping)
             await asyncio.sleep(self.ping_interval)
+            if loop.time() - self._last_ping_seen > 3 * self.ping_interval:
+                raise LinkDown("no ping came back: the subscription is dead")
 
     def _dispatch(self, payload: str) -> None:
         try:
@@ -236,16 +284,38 @@ class Hub:
         for watcher in tuple(self._watchers.get(stream_id, ())):
             watcher.push(message)
 
+    def _link_lost(self) -> None:
+        self.connected = False
+        # Queued messages would reach nobody reliably now; observers catch up from the database instead.
+        self._outbox.clear()
+        self._outbox_empty.set()
+        self._overflow_logged = False
+        self._mark_all_stale()
+
     def _mark_all_stale(self) -> None:
         for watchers in self._watchers.values():
             for watcher in watchers:
                 watcher.mark_stale()
 
-    async def _close(self, broadcast: Broadcast) -> None:
-        if self._broadcast is broadcast:
-            self._broadcast = None
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(broadcast.disconnect(), timeout=2.0)
+    async def _close(
+        self, broadcast: Broadcast, subscription: contextlib.AbstractAsyncContextManager[Any] | None
+    ) -> None:
+        """Close a link that may be half open or dead, each step bounded in time, leaking no task.
+
+        broadcaster 0.3.1's own `disconnect` re-raises its listener's error before closing the backend and fails
+        outright after a failed `connect`, so the listener task and the backend are closed here directly.
+        """
+        if subscription is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(subscription.__aexit__(None, None, None), CLOSE_TIMEOUT)
+        listener: asyncio.Task[None] | None = getattr(broadcast, "_listener_task", None)
+        if listener is not None:
+            listener.cancel()
+            await asyncio.wait([listener], timeout=CLOSE_TIMEOUT)
+        backend = getattr(broadcast, "_backend", None)
+        if backend is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(backend.disconnect(), CLOSE_TIMEOUT)
 
 
 def _short(exc: BaseException) -> str:

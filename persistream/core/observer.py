@@ -10,6 +10,7 @@ Invariants for one observer:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 from persistream.core.errors import BadInput, NotFound
@@ -18,6 +19,8 @@ from persistream.core.hub import Hub, Kind, Message
 from persistream.db import queries
 from persistream.db.database import Database
 from persistream.db.queries import StoredChunk, StreamSnapshot
+
+log = logging.getLogger("persistream.observer")
 
 
 class _Position:
@@ -67,19 +70,28 @@ async def observe(
         if position.status.is_final:
             return
 
+        read_failed = False
         while True:
             messages, stale = await watcher.next(poll_interval)
             reported = position.status
             parts: list[str] = []
-            must_read = stale
+            must_read = stale or read_failed
             for message in messages:
                 must_read |= _apply(position, message, parts)
             if must_read:
-                fresh = await queries.read_after_seq(db, stream_id, position.last_seq)
-                if fresh is None:  # deleted while observed: it was cancelled first
-                    yield StreamEvent(stream_id, "".join(parts), position.offset, StreamStatus.CANCELLED)
-                    return
-                parts.append(position.take_snapshot(fresh))
+                try:
+                    fresh = await queries.read_after_seq(db, stream_id, position.last_seq)
+                except Exception as exc:
+                    # The database is away for a moment (a restart): stay subscribed and read again at the next
+                    # message or poll, instead of failing every observer of every stream.
+                    log.debug("stream %s: observer read failed (%s); retrying", stream_id, type(exc).__name__)
+                    read_failed = True
+                else:
+                    read_failed = False
+                    if fresh is None:  # deleted while observed: it was cancelled first
+                        yield StreamEvent(stream_id, "".join(parts), position.offset, StreamStatus.CANCELLED)
+                        return
+                    parts.append(position.take_snapshot(fresh))
             delta = "".join(parts)
             if position.status.is_final:
                 # Ended shorter than where the observer stands: report the final length so it can cut its copy.

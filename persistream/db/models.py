@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 
@@ -31,6 +32,8 @@ class ThreadRow(SQLModel, table=True):
 
 class StreamRow(SQLModel, table=True):
     __tablename__ = "streams"
+    # The sweeper looks for STREAMING streams whose heartbeat is older than the stream timeout.
+    __table_args__ = (Index("ix_streams_status_heartbeat_at", "status", "heartbeat_at"),)
 
     id: str = Field(primary_key=True, max_length=36)
     status: str = Field(default="PENDING", index=True, max_length=16)

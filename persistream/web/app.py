@@ -65,7 +65,8 @@ def create_app(settings: Settings, *, model: ChatModel | None = None) -> Starlet
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        await services.db.create_tables()
+        # SQLite is migrated; PostgreSQL must already be at this version (SchemaNotReady says to run migrate).
+        await services.db.prepare_schema()
         await services.engine.start()
         log.info(
             "persistream ready: provider=%s database=%s broadcast=%s",

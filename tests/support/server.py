@@ -17,9 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServerProcess:
-    def __init__(self, env: dict[str, str], *, log_path: Path, port: int | None = None) -> None:
+    def __init__(self, env: dict[str, str], *, log_path: Path, port: int | None = None, workers: int = 1) -> None:
         self.env = env
         self.port = port or free_port()
+        self.workers = workers
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -50,6 +51,8 @@ class ServerProcess:
                     str(self.port),
                     "--log-level",
                     "info",
+                    "--workers",
+                    str(self.workers),
                 ],
                 env=env,
                 cwd=ROOT,

@@ -1,0 +1,98 @@
+"""The hub over real backends, in one process: what the server-level tests cannot see from outside.
+
+- a burst of concurrent publishes reaches a watcher complete and in order over Redis and over PostgreSQL NOTIFY
+  (whose backend fails on concurrent publishes unless they are serialised), and a chunk too large for NOTIFY
+  arrives without its text instead of breaking the link;
+- a Redis that stops answering (SIGSTOP: connections stay open, nothing comes back) is detected, watchers are
+  told to read the database, and the link comes back when Redis does, without the hub ever hanging.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from persistream.core.hub import Hub, Kind, Message, Watcher
+from tests.scale.conftest import REDIS_URL, pg_url
+from tests.scale.faults import RedisServer
+
+pytestmark = pytest.mark.scale
+
+
+async def drain(watcher: Watcher, count: int, timeout: float = 10.0) -> list[Message]:
+    received: list[Message] = []
+    deadline = time.monotonic() + timeout
+    while len(received) < count and time.monotonic() < deadline:
+        items, _ = await watcher.next(0.2)
+        received += items
+    return received
+
+
+async def wait_connected(hub: Hub, value: bool, timeout: float) -> float:
+    deadline = time.monotonic() + timeout
+    while hub.connected is not value:
+        assert time.monotonic() < deadline, f"hub.connected not {value} within {timeout} s"
+        await asyncio.sleep(0.02)
+    return time.monotonic()
+
+
+@pytest.mark.parametrize("backend", ["redis", "postgres"])
+async def test_concurrent_publishes_arrive_complete_and_in_order(backend: str, pg_database: str) -> None:
+    url = REDIS_URL if backend == "redis" else pg_url(pg_database, driver="postgres")
+    sender, receiver = Hub(url), Hub(url)
+    await sender.start()
+    await receiver.start()
+    try:
+        assert sender.connected and receiver.connected
+        with receiver.watch("stream-1") as watcher:
+            messages = [{"k": Kind.CHUNK, "s": "stream-1", "q": q, "e": q, "d": "é" * (q % 7)} for q in range(1, 301)]
+            sent = await asyncio.gather(*(sender.publish(m) for m in messages))
+            assert all(sent)
+            # 3000 three-byte characters: over NOTIFY's 8000-byte limit, so it travels without its text.
+            await sender.publish({"k": Kind.CHUNK, "s": "stream-1", "q": 301, "e": 3301, "d": "€" * 3000})
+            received = await drain(watcher, 301)
+        assert received[:300] == messages
+        assert received[300] == {"k": Kind.CHUNK, "s": "stream-1", "q": 301, "e": 3301}
+        assert sender.connected and receiver.connected and sender.reconnects == receiver.reconnects == 0
+    finally:
+        await sender.stop()
+        await receiver.stop()
+
+
+async def test_a_redis_that_stops_answering_is_detected_and_survived(tmp_path: Path) -> None:
+    redis = RedisServer(tmp_path / "redis.log").start()
+    assert redis.process is not None
+    hub = Hub(redis.url, ping_interval=0.3)
+    await hub.start()
+    try:
+        assert hub.connected
+        with hub.watch("s") as watcher:
+            assert await hub.publish({"k": Kind.FINAL, "s": "s", "st": "DONE"})
+            assert (await drain(watcher, 1))[0]["st"] == "DONE"
+
+            os.kill(redis.process.pid, signal.SIGSTOP)
+            stopped = time.monotonic()
+            down = await wait_connected(hub, False, timeout=8)
+            assert down - stopped < 4, "a silent Redis went unnoticed"
+            _, stale = await watcher.next(0.1)
+            assert stale, "watchers were not sent to the database"
+            assert not await hub.publish({"k": Kind.FINAL, "s": "s", "st": "DONE"})  # dropped, never blocks
+
+            os.kill(redis.process.pid, signal.SIGCONT)
+            resumed = time.monotonic()
+            up = await wait_connected(hub, True, timeout=12)
+            assert up - resumed < 8
+            assert await hub.publish({"k": Kind.FINAL, "s": "s", "st": "CANCELLED"})
+            received = await drain(watcher, 1)
+            assert [m.get("st") for m in received] == ["CANCELLED"]
+        assert hub.reconnects >= 1
+    finally:
+        await hub.stop()
+        if redis.process.poll() is None:
+            os.kill(redis.process.pid, signal.SIGCONT)
+        redis.kill()

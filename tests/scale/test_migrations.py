@@ -1,0 +1,170 @@
+"""Schema migrations on SQLite and PostgreSQL: from an empty database, and from the previous revision with data.
+
+`persistream migrate` runs as a real command; the schema it leaves must be exactly the models' (Alembic finds
+no difference), and a server refuses a PostgreSQL database that is behind while it migrates SQLite itself.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import SQLModel
+
+from persistream.db import models  # noqa: F401  (the tables on SQLModel.metadata)
+from persistream.db.migrations import head_revision
+from tests.scale.conftest import ScaleServerFactory, create_database, drop_database, pg_url
+from tests.support.server import ROOT
+
+pytestmark = pytest.mark.scale
+
+PREVIOUS = "0001"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'migrated.db'}"
+        return
+    name = create_database(migrate=False)
+    yield pg_url(name)
+    drop_database(name)
+
+
+def persistream(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSISTREAM_", "OPENAI_"))}
+    env["PERSISTREAM_DATABASE_URL"] = database_url
+    return subprocess.run(
+        [sys.executable, "-m", "persistream", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+
+
+def _schema_diff(conn: Connection) -> list[object]:
+    return list(compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata))
+
+
+async def inspect_database(url: str, *statements: str) -> tuple[list[object], list[list[object]]]:
+    """The differences between the database's schema and the models, and the rows each statement returns."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            diff = await conn.run_sync(_schema_diff)
+            rows = [[tuple(r) for r in (await conn.execute(text(s))).all()] for s in statements]
+    finally:
+        await engine.dispose()
+    return diff, rows  # type: ignore[return-value]
+
+
+async def execute(url: str, *statements: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for statement in statements:
+                await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def test_migrate_an_empty_database_to_the_newest_revision(empty_database: str) -> None:
+    check = persistream("migrate", "--check", database_url=empty_database)
+    assert check.returncode == 1 and "no persistream schema yet" in check.stderr, check
+
+    result = persistream("migrate", database_url=empty_database)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"persistream: database schema upgraded from revision none to {head_revision()}"
+    diff, (versions,) = await inspect_database(empty_database, "SELECT version_num FROM alembic_version")
+    assert diff == [] and versions == [(head_revision(),)]
+
+    again = persistream("migrate", database_url=empty_database)
+    assert again.stdout.strip() == f"persistream: database schema already at revision {head_revision()}"
+    assert persistream("migrate", "--check", database_url=empty_database).returncode == 0
+
+
+async def test_migrate_from_the_previous_revision_keeps_the_data(empty_database: str) -> None:
+    result = persistream("migrate", "--revision", PREVIOUS, database_url=empty_database)
+    assert result.returncode == 0, result.stderr
+    await execute(
+        empty_database,
+        "INSERT INTO threads (id, owner, title, created_at) "
+        "VALUES ('00000000-0000-4000-8000-000000000001', NULL, 'Kept', '2026-01-02 03:04:05+00')",
+        "INSERT INTO streams (id, status, error, created_at, updated_at, heartbeat_at, length, last_seq, "
+        "generation_id, cancel_requested) VALUES ('00000000-0000-4000-8000-000000000002', 'DONE', NULL, "
+        "'2026-01-02 03:04:05+00', '2026-01-02 03:04:06+00', NULL, 11, 2, NULL, false)",
+        "INSERT INTO chunks (stream_id, seq, text, end_offset) VALUES "
+        "('00000000-0000-4000-8000-000000000002', 1, 'Hello ', 6), "
+        "('00000000-0000-4000-8000-000000000002', 2, 'world', 11)",
+        "INSERT INTO messages (id, thread_id, prompt, response_stream_id, created_at) VALUES "
+        "('00000000-0000-4000-8000-000000000003', '00000000-0000-4000-8000-000000000001', 'Hi?', "
+        "'00000000-0000-4000-8000-000000000002', '2026-01-02 03:04:05+00')",
+    )
+    check = persistream("migrate", "--check", database_url=empty_database)
+    assert check.returncode == 1
+    assert f"at revision {PREVIOUS} but this version needs {head_revision()}" in check.stderr
+
+    result = persistream("migrate", database_url=empty_database)
+    assert result.returncode == 0, result.stderr
+    assert f"from revision {PREVIOUS} to {head_revision()}" in result.stdout
+    diff, (threads, texts, messages) = await inspect_database(
+        empty_database,
+        "SELECT id, title FROM threads",
+        "SELECT seq, text, end_offset FROM chunks ORDER BY seq",
+        "SELECT prompt, response_stream_id FROM messages",
+    )
+    assert diff == []
+    assert threads == [("00000000-0000-4000-8000-000000000001", "Kept")]
+    assert texts == [(1, "Hello ", 6), (2, "world", 11)]
+    assert messages == [("Hi?", "00000000-0000-4000-8000-000000000002")]
+
+
+async def test_a_database_made_before_migrations_is_adopted(empty_database: str) -> None:
+    engine = create_async_engine(empty_database)
+    try:
+        async with engine.begin() as conn:
+            # What persistream did before it shipped migrations; the newest tables minus the newest revision's index.
+            await conn.run_sync(SQLModel.metadata.create_all)
+            await conn.execute(text("DROP INDEX ix_streams_status_heartbeat_at"))
+    finally:
+        await engine.dispose()
+    result = persistream("migrate", database_url=empty_database)
+    assert result.returncode == 0, result.stderr
+    assert f"from revision {PREVIOUS} to {head_revision()}" in result.stdout
+    diff, _ = await inspect_database(empty_database)
+    assert diff == []
+
+
+@pytest.fixture
+def unmigrated_postgres() -> Iterator[str]:
+    name = create_database(migrate=False)
+    yield pg_url(name)
+    drop_database(name)
+
+
+async def test_server_refuses_a_postgres_database_behind_and_migrates_sqlite_itself(
+    unmigrated_postgres: str, make_scale_server: ScaleServerFactory, tmp_path: Path
+) -> None:
+    url = unmigrated_postgres
+    assert persistream("migrate", "--revision", PREVIOUS, database_url=url).returncode == 0
+    refused = persistream("serve", "--port", "1", database_url=url)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines()[-1] == (
+        f"persistream: cannot start: the database schema is at revision {PREVIOUS} but this version needs "
+        f"{head_revision()}: run `persistream migrate`"
+    )
+    assert "Traceback" not in refused.stderr
+    assert persistream("migrate", database_url=url).returncode == 0
+    make_scale_server(url)  # starts now: ServerProcess.start waits for /healthz
+
+    # The embedded default: the first run migrates its SQLite file with no extra step.
+    sqlite_url = f"sqlite+aiosqlite:///{tmp_path / 'first-run.db'}"
+    make_scale_server(sqlite_url, "memory://")
+    diff, (versions,) = await inspect_database(sqlite_url, "SELECT version_num FROM alembic_version")
+    assert diff == [] and versions == [(head_revision(),)]
