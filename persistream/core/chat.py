@@ -53,7 +53,7 @@ class ChatService:
         if len(prompt) > self.max_prompt_chars:
             raise BadInput(f"The prompt is longer than {self.max_prompt_chars} characters.")
         if not _is_encodable(prompt):
-            raise BadInput("The prompt is not valid Unicode text.")
+            raise BadInput("The prompt contains characters that cannot be stored (NUL or a lone surrogate).")
         thread: ThreadRow | None = None
         if thread_id is not None:
             thread = await queries.get_thread(self.engine.db, thread_id)
@@ -138,7 +138,10 @@ def check_last(last: int) -> None:
 
 
 def _is_encodable(text: str) -> bool:
-    """False for text no database or model can take: a lone surrogate (JSON allows `"\\ud800"`) has no UTF-8."""
+    """False for text not every database can store: a lone surrogate (JSON allows `"\\ud800"`) has no UTF-8, and
+    PostgreSQL text cannot hold NUL."""
+    if "\x00" in text:
+        return False
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

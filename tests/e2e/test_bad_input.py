@@ -251,7 +251,7 @@ async def test_prompts_empty_too_long_or_not_text(
     before = await dump(server, db_path)
     mutation = "mutation($p: String!, $t: ID) { sendMessage(prompt: $p, threadId: $t) { id } }"
     too_long = ["x" * (MAX_PROMPT + 1), "🎉" * (MAX_PROMPT + 1), "a" * 100_000]
-    for prompt in ["", " ", "\n\t \r\n", "\u3000\u00a0", *too_long, "lone \ud800 surrogate"]:
+    for prompt in ["", " ", "\n\t \r\n", "\u3000\u00a0", *too_long, "lone \ud800 surrogate", "nul \x00 char"]:
         for target in (None, seed.thread_id):
             assert await http_code(server, mutation, {"p": prompt, "t": target}) == "BAD_USER_INPUT", repr(prompt)
     async with GraphQLWS(server.graphql_ws) as client:
