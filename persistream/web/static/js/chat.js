@@ -1,0 +1,399 @@
+// The chat page: threads, the open thread's turns, the composer, and which stream each answer follows.
+//
+// Who drives: the tab that sent a prompt subscribes with streamChat, which claims the PENDING stream and starts
+// the model. Everyone else (other tabs, this tab after a reload) observes with streamBody from the offset its
+// copy has. A tab that reloads before its stream was claimed drives it again (it remembers what it sent in
+// sessionStorage), so a stream is never left waiting for a driver that is gone.
+
+import { FINAL } from "./answer.js";
+import { CANCEL, GraphQLError, MESSAGES, request, SEND, THREADS } from "./api.js";
+import { Live, socketUrl } from "./live.js";
+import { Turn } from "./turn.js";
+
+const THREAD_POLL_MS = 2500; // how soon a prompt sent from another tab shows up in the open thread
+const POLL_LAST = 10; // a poll asks for this many newest messages; a bigger gap triggers a full reload
+const THREADS_POLL_MS = 10_000; // how soon a chat started in another tab shows up in the list
+const BANNER_DELAY_MS = 700; // a socket that is only connecting is not worth a banner
+const USER_SCROLL_MS = 1000; // a scroll this soon after input is the reader's, not the layout's
+const DRIVEN_KEY = "persistream.driving";
+
+const $ = (id) => document.getElementById(id);
+
+function threadFromUrl() {
+  return new URLSearchParams(window.location.search).get("thread");
+}
+
+function threadUrl(threadId) {
+  return threadId ? `/?thread=${encodeURIComponent(threadId)}` : "/";
+}
+
+class Chat {
+  constructor() {
+    this.input = $("composer-input");
+    this.sendButton = $("send");
+    this.notice = $("notice");
+    this.list = $("messages");
+    this.scroller = $("scroller");
+    this.intro = $("intro");
+    this.threadList = $("threads");
+    this.threadsEmpty = $("threads-empty");
+    this.title = $("thread-title");
+    this.jump = $("jump");
+    this.connection = $("connection");
+
+    this.threadId = null;
+    this.threads = [];
+    this.threadsKey = "";
+    this.turns = new Map(); // message id -> Turn
+    this.view = 0; // bumped on every thread switch: answers for a thread no longer shown are dropped
+    this.sending = false;
+    this.sends = 0;
+    this.stick = true; // follow the answer down unless the reader scrolled up
+    this.lastScrollTop = 0;
+    this.lastUserInput = -Infinity;
+    this.bannerTimer = undefined;
+    this.live = new Live(socketUrl(), (state) => this.showConnection(state));
+  }
+
+  start() {
+    $("composer").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.send();
+    });
+    this.input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.send();
+      }
+    });
+    this.input.addEventListener("input", () => {
+      this.autosize();
+      if (this.notice.textContent) this.notify("");
+    });
+    $("new-chat").addEventListener("click", () => {
+      this.closeSidebar();
+      this.openThread(null);
+      this.input.focus();
+    });
+    $("toggle-sidebar").addEventListener("click", () => this.toggleSidebar());
+    $("scrim").addEventListener("click", () => this.closeSidebar());
+    document.addEventListener("keydown", (event) => {
+      if (event.key === "Escape" && document.body.classList.contains("sidebar-open")) {
+        this.closeSidebar();
+        $("toggle-sidebar").focus();
+      }
+    });
+    for (const type of ["wheel", "touchmove", "keydown", "pointerdown"]) {
+      this.scroller.addEventListener(type, () => (this.lastUserInput = performance.now()), { passive: true });
+    }
+    // Letting go of the bottom must win at once: a smooth scroll takes a few frames, and a render in between
+    // would pull the reader back down.
+    this.scroller.addEventListener("wheel", (event) => event.deltaY < 0 && this.unstick(), { passive: true });
+    this.scroller.addEventListener("keydown", (event) => {
+      if (["PageUp", "ArrowUp", "Home"].includes(event.key)) this.unstick();
+    });
+    this.scroller.addEventListener("scroll", () => this.onScroll(), { passive: true });
+    this.jump.addEventListener("click", () => {
+      this.stick = true;
+      this.scrollToBottom();
+    });
+    window.addEventListener("popstate", () => this.openThread(threadFromUrl(), { push: false }));
+    window.addEventListener("focus", () => this.loadThreads());
+    setInterval(() => this.pollThread(), THREAD_POLL_MS);
+    setInterval(() => this.loadThreads(), THREADS_POLL_MS);
+
+    this.input.disabled = false;
+    this.sendButton.disabled = false;
+    document.body.dataset.ready = "true";
+    this.openThread(threadFromUrl(), { push: false });
+    this.loadThreads();
+    this.input.focus();
+  }
+
+  // --- threads -------------------------------------------------------------------------------------------
+
+  async loadThreads() {
+    let threads;
+    try {
+      ({ threads } = await request(THREADS));
+    } catch {
+      return; // the list stays as it was; the next poll tries again
+    }
+    const key = JSON.stringify(threads.map((t) => [t.id, t.title]));
+    this.threads = threads;
+    if (key !== this.threadsKey) {
+      // Only redraw when something changed, so keyboard focus in the list survives the polling.
+      this.threadsKey = key;
+      this.renderThreads();
+    }
+    this.updateTitle();
+  }
+
+  renderThreads() {
+    const items = this.threads.map((thread) => {
+      const item = document.createElement("li");
+      const link = document.createElement("a");
+      link.className = "thread-link";
+      link.href = threadUrl(thread.id);
+      link.textContent = thread.title || "Untitled chat";
+      link.title = thread.title;
+      link.dataset.threadId = thread.id;
+      link.addEventListener("click", (event) => {
+        if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+        event.preventDefault();
+        this.closeSidebar();
+        if (thread.id !== this.threadId) this.openThread(thread.id);
+        this.input.focus();
+      });
+      item.append(link);
+      return item;
+    });
+    this.threadList.replaceChildren(...items);
+    this.threadsEmpty.hidden = items.length > 0;
+    this.markActiveThread();
+  }
+
+  markActiveThread() {
+    for (const link of this.threadList.querySelectorAll("a.thread-link")) {
+      if (link.dataset.threadId === this.threadId) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
+  }
+
+  updateTitle() {
+    const thread = this.threads.find((t) => t.id === this.threadId);
+    const title = this.threadId ? (thread?.title ?? "Chat") : "New chat";
+    this.title.textContent = title;
+    document.title = `${title} · persistream`;
+  }
+
+  async openThread(threadId, { push = true } = {}) {
+    const view = ++this.view;
+    for (const turn of this.turns.values()) turn.dispose();
+    this.turns.clear();
+    this.list.replaceChildren();
+    this.lastScrollTop = 0;
+    this.stick = true;
+    this.jump.hidden = true;
+    this.threadId = threadId;
+    if (push) window.history.pushState(null, "", threadUrl(threadId));
+    this.intro.hidden = Boolean(threadId);
+    this.markActiveThread();
+    this.updateTitle();
+    this.notify("");
+    if (!threadId) return;
+    try {
+      const { messages } = await request(MESSAGES, { thread: threadId });
+      if (view !== this.view) return;
+      this.merge(messages);
+      this.scrollToBottom();
+    } catch (error) {
+      if (view !== this.view) return;
+      const gone = error instanceof GraphQLError && ["NOT_FOUND", "BAD_USER_INPUT"].includes(error.code);
+      this.notify(gone ? "This chat does not exist (any more)." : `Could not load this chat: ${error.message}`, true);
+    }
+  }
+
+  // Prompts sent from other tabs appear here; their answers are observed live.
+  async pollThread() {
+    const { view, sends, threadId } = this;
+    if (!threadId || this.sending) return;
+    let messages;
+    try {
+      ({ messages } = await request(MESSAGES, { thread: threadId, last: POLL_LAST }));
+      // More new messages than the window holds: fetch the whole thread so none is skipped.
+      if (this.turns.size > 0 && messages.length === POLL_LAST && !messages.some((m) => this.turns.has(m.id))) {
+        ({ messages } = await request(MESSAGES, { thread: threadId }));
+      }
+    } catch {
+      return;
+    }
+    // A send that started meanwhile must add (and drive) its own message, not see it arrive as an observer.
+    if (view !== this.view || sends !== this.sends || this.sending) return;
+    this.merge(messages);
+  }
+
+  merge(messages) {
+    const driven = this.driven();
+    for (const message of messages) {
+      if (this.turns.has(message.id)) continue;
+      const drive = message.response.status === "PENDING" && driven.has(message.responseStreamId);
+      this.addTurn(message, { drive });
+    }
+  }
+
+  // --- turns ---------------------------------------------------------------------------------------------
+
+  addTurn(message, { drive }) {
+    const turn = new Turn(message, {
+      onStop: (t) => this.stop(t),
+      onRendered: () => this.afterRender(),
+    });
+    this.turns.set(message.id, turn);
+    this.list.append(turn.root);
+    if (turn.live) {
+      turn.follow = this.live.follow(
+        turn.streamId,
+        { drive, fromOffset: turn.answer.offset },
+        {
+          onEvent: (event) => {
+            turn.apply(event);
+            if (FINAL.has(event.status)) this.forgetDriven(turn.streamId);
+          },
+          onFatal: (message) => turn.showProblem(`This answer can no longer be followed: ${message}`),
+        },
+      );
+    }
+    return turn;
+  }
+
+  async stop(turn) {
+    try {
+      const { cancelStream: body } = await request(CANCEL, { id: turn.streamId });
+      // The subscription brings the final status; only when nothing follows the stream is the answer drawn
+      // from the mutation's reply.
+      if (!turn.follow && turn.live) turn.replace(body);
+    } catch (error) {
+      turn.stopButtonFailed();
+      this.notify(`Could not stop the answer: ${error.message}`, true);
+    }
+  }
+
+  // --- sending -------------------------------------------------------------------------------------------
+
+  async send() {
+    if (this.sending) return;
+    const prompt = this.input.value;
+    if (!prompt.trim()) {
+      this.notify("Please write a message first.", true);
+      this.input.focus();
+      return;
+    }
+    this.sending = true;
+    this.sends += 1;
+    this.sendButton.disabled = true;
+    this.notify("");
+    const { view, threadId } = this;
+    try {
+      const { sendMessage: message } = await request(SEND, { prompt, thread: threadId });
+      this.rememberDriven(message.responseStreamId);
+      if (this.input.value === prompt) {
+        this.input.value = "";
+        this.autosize();
+      }
+      if (view !== this.view) {
+        // The reader switched chats while this was sent: drive it anyway, or it would wait for a driver.
+        this.live.follow(message.responseStreamId, { drive: true }, { onEvent: () => {} });
+        return;
+      }
+      if (!threadId) {
+        this.threadId = message.threadId;
+        window.history.pushState(null, "", threadUrl(message.threadId));
+        this.intro.hidden = true;
+        this.loadThreads();
+      }
+      this.stick = true;
+      this.addTurn(message, { drive: true });
+      this.scrollToBottom();
+    } catch (error) {
+      const reason = error instanceof GraphQLError ? error.message : "the server could not be reached.";
+      this.notify(`Not sent: ${reason}`, true);
+    } finally {
+      this.sending = false;
+      this.sendButton.disabled = false;
+      this.input.focus();
+    }
+  }
+
+  driven() {
+    try {
+      return new Set(JSON.parse(sessionStorage.getItem(DRIVEN_KEY) ?? "[]"));
+    } catch {
+      return new Set();
+    }
+  }
+
+  rememberDriven(streamId) {
+    const ids = [...this.driven(), streamId].slice(-50);
+    sessionStorage.setItem(DRIVEN_KEY, JSON.stringify(ids));
+  }
+
+  forgetDriven(streamId) {
+    const ids = this.driven();
+    if (ids.delete(streamId)) sessionStorage.setItem(DRIVEN_KEY, JSON.stringify([...ids]));
+  }
+
+  // --- screen --------------------------------------------------------------------------------------------
+
+  notify(text, isError = false) {
+    this.notice.textContent = text;
+    this.notice.classList.toggle("error", Boolean(text) && isError);
+  }
+
+  autosize() {
+    this.input.style.height = "auto";
+    this.input.style.height = `${this.input.scrollHeight}px`;
+  }
+
+  onScroll() {
+    const top = this.scroller.scrollTop;
+    const byReader = performance.now() - this.lastUserInput < USER_SCROLL_MS;
+    if (byReader && top < this.lastScrollTop - 2) this.stick = false;
+    else if (this.nearBottom()) this.stick = true;
+    this.lastScrollTop = top;
+    this.jump.hidden = this.stick;
+  }
+
+  unstick() {
+    if (this.scroller.scrollHeight <= this.scroller.clientHeight) return; // nothing to scroll yet
+    this.stick = false;
+    this.jump.hidden = false;
+  }
+
+  nearBottom() {
+    const { scrollTop, scrollHeight, clientHeight } = this.scroller;
+    return scrollHeight - scrollTop - clientHeight < 48;
+  }
+
+  afterRender() {
+    if (this.stick) this.scrollToBottom();
+    else this.jump.hidden = false;
+  }
+
+  scrollToBottom() {
+    this.scroller.scrollTop = this.scroller.scrollHeight;
+    this.lastScrollTop = this.scroller.scrollTop;
+  }
+
+  showConnection({ connected, following }) {
+    clearTimeout(this.bannerTimer);
+    if (connected || following === 0) {
+      this.connection.hidden = true;
+      return;
+    }
+    this.bannerTimer = setTimeout(() => {
+      this.connection.textContent = "Connection lost, reconnecting…";
+      this.connection.hidden = false;
+    }, BANNER_DELAY_MS);
+  }
+
+  toggleSidebar() {
+    const open = !document.body.classList.contains("sidebar-open");
+    document.body.classList.toggle("sidebar-open", open);
+    $("toggle-sidebar").setAttribute("aria-expanded", String(open));
+    $("scrim").hidden = !open;
+    if (open) (this.threadList.querySelector("a") ?? $("new-chat")).focus();
+  }
+
+  closeSidebar() {
+    document.body.classList.remove("sidebar-open");
+    $("toggle-sidebar").setAttribute("aria-expanded", "false");
+    $("scrim").hidden = true;
+  }
+}
+
+export function start() {
+  const chat = new Chat();
+  chat.start();
+  return chat;
+}

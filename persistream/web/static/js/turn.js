@@ -1,0 +1,117 @@
+// One prompt and its answer on screen. The answer's text lives in an AnswerState; the DOM is redrawn from it,
+// at most every RENDER_MS while tokens pour in (Markdown is re-rendered whole, so a long fast answer would
+// otherwise re-render on every event), and at once when the status changes.
+
+import { AnswerState, FINAL, LIVE } from "./answer.js";
+import { renderMarkdown } from "./markdown.js";
+
+const RENDER_MS = 50;
+
+const LABELS = {
+  PENDING: "Thinking…",
+  STREAMING: "Writing…",
+  DONE: "Done",
+  ERROR: "Error",
+  TIMEOUT: "Timed out",
+  CANCELLED: "Stopped",
+};
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+export class Turn {
+  // message: a Message from the API; onStop(turn) asks to cancel; onRendered() after every redraw.
+  constructor(message, { onStop, onRendered }) {
+    this.message = message;
+    this.streamId = message.responseStreamId;
+    this.answer = new AnswerState(message.response);
+    this.onRendered = onRendered;
+    this.follow = null;
+    this.timer = undefined;
+    this.renderedStatus = null;
+
+    this.root = element("li", "turn");
+    this.root.dataset.messageId = message.id;
+
+    const prompt = element("div", "prompt");
+    prompt.append(element("span", "who visually-hidden", "You:"), element("p", "prompt-text", message.prompt));
+
+    this.article = element("article", "answer");
+    this.article.dataset.streamId = this.streamId;
+    this.article.setAttribute("aria-label", "Answer");
+    this.body = element("div", "answer-body markdown");
+    const footer = element("div", "answer-footer");
+    this.state = element("span", "answer-state");
+    this.errorText = element("span", "answer-error");
+    this.stopButton = element("button", "button stop", "Stop");
+    this.stopButton.type = "button";
+    this.stopButton.addEventListener("click", () => {
+      this.stopButton.disabled = true;
+      this.stopButton.textContent = "Stopping…";
+      onStop(this);
+    });
+    footer.append(this.state, this.errorText, this.stopButton);
+    this.article.append(this.body, footer);
+    this.root.append(prompt, this.article);
+    this.render();
+  }
+
+  get live() {
+    return LIVE.has(this.answer.status);
+  }
+
+  apply(event) {
+    const statusBefore = this.answer.status;
+    if (!this.answer.apply(event)) return;
+    if (this.answer.status !== statusBefore) this.render();
+    else this.scheduleRender();
+  }
+
+  // Shows a state the page itself decided on (the stream could not be followed, or a cancel's answer).
+  replace(body) {
+    this.answer = new AnswerState(body);
+    this.render();
+  }
+
+  showProblem(message) {
+    this.errorText.textContent = message;
+    this.article.dataset.problem = "true";
+  }
+
+  stopButtonFailed() {
+    this.stopButton.disabled = false;
+    this.stopButton.textContent = "Stop";
+  }
+
+  scheduleRender() {
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => this.render(), RENDER_MS);
+  }
+
+  render() {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const { text, status, error } = this.answer;
+    this.body.innerHTML = renderMarkdown(text);
+    if (status !== this.renderedStatus) {
+      this.renderedStatus = status;
+      this.article.dataset.status = status;
+      this.article.setAttribute("aria-busy", String(LIVE.has(status)));
+      this.state.textContent = LABELS[status] ?? status;
+      this.stopButton.hidden = !LIVE.has(status);
+      if (FINAL.has(status)) this.follow = null;
+    }
+    if (!this.article.dataset.problem) this.errorText.textContent = error ?? "";
+    this.onRendered?.();
+  }
+
+  dispose() {
+    clearTimeout(this.timer);
+    this.follow?.stop();
+    this.follow = null;
+  }
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs the browser libraries pinned in persistream/web/frontend/package-lock.json from the npm registry and
+# copies the few files the chat page and GraphiQL load into persistream/web/static/vendor/ (not committed).
+# There is no bundling: the page loads these files as they ship. Idempotent; `npm ci` runs only when the lock file
+# changed since the last install. Needs node and npm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+front=persistream/web/frontend
+modules=$front/node_modules
+vendor=persistream/web/static/vendor
+
+stamp=$modules/.persistream-installed
+if [ ! -f "$stamp" ] || [ "$front/package-lock.json" -nt "$stamp" ] || [ "$front/package.json" -nt "$stamp" ]; then
+  echo "build_assets: installing the pinned npm packages"
+  npm ci --prefix "$front" --no-audit --no-fund --loglevel=error
+  touch "$stamp"
+fi
+
+# Assemble beside node_modules, then swap in whole: the server never sees a half-copied vendor/ (GraphiQL falls
+# back to its CDN page only when vendor/graphiql/ is absent, so a partial copy would be served broken).
+staging=$modules/.vendor-staging
+rm -rf "$staging"
+mkdir -p "$staging"
+
+copy() {  # copy PACKAGE TARGET_DIR FILE... (paths relative to the package), plus the package's licence
+  local package=$1 target=$staging/$2
+  shift 2
+  mkdir -p "$target"
+  for file in "$@"; do
+    cp "$modules/$package/$file" "$target/"
+  done
+  for licence in "$modules/$package"/LICENSE*; do
+    [ -f "$licence" ] && cp "$licence" "$target/"
+  done
+}
+
+# The chat page: ES modules, imported by relative path.
+copy marked marked lib/marked.esm.js
+copy dompurify dompurify dist/purify.es.mjs
+# graphql-ws's client module imports a shared chunk whose name carries a hash; copy it along by pattern.
+copy graphql-ws graphql-ws dist/client.js
+for chunk in "$modules"/graphql-ws/dist/common-*.js; do
+  cp "$chunk" "$staging/graphql-ws/"
+done
+# GraphiQL: classic scripts with globals (React, ReactDOM, GraphiQL), as the graphiql package ships them.
+copy react react umd/react.production.min.js
+copy react-dom react-dom umd/react-dom.production.min.js
+copy graphiql graphiql graphiql.min.js graphiql.min.css
+
+rm -rf "$vendor"
+mv "$staging" "$vendor"
+echo "build_assets: vendor files ready in $vendor"
