@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
@@ -50,6 +52,12 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[dict[str, Any], None]):
             return
         await super().handle_message(message)
 
+    async def handle_task_exception(self, error: Exception) -> None:
+        # A client that leaves while an event is being sent to it is normal (a closed tab), not a server error:
+        # Strawberry would log it with a stack trace.
+        if not isinstance(error, WebSocketDisconnected):
+            await super().handle_task_exception(error)
+
 
 class LegacyWSHandler(BaseGraphQLWSHandler[dict[str, Any], None]):
     async def handle_message(self, message: Any) -> None:
@@ -62,6 +70,11 @@ class LegacyWSHandler(BaseGraphQLWSHandler[dict[str, Any], None]):
             await self.websocket.send_json(reply)
             return
         await super().handle_message(message)
+
+    async def handle_async_results(self, *args: Any, **kwargs: Any) -> None:
+        # As above: a client gone mid-send would leave the task failed and asyncio would log its stack trace.
+        with contextlib.suppress(WebSocketDisconnected):
+            await super().handle_async_results(*args, **kwargs)
 
 
 class PersistreamGraphQL(GraphQL[dict[str, Any], None]):
