@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import WebSocketRoute, expect
 
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import BODY
@@ -140,3 +142,35 @@ def test_stop_mid_answer_cancels_in_both_tabs_with_the_same_kept_text(
     a.page.wait_for_timeout(300)
     assert a.text(answer_a) == kept
     assert b.text(answer_b) == kept
+
+
+def test_a_tab_reloaded_before_its_answer_was_claimed_drives_it(
+    offline: OfflineContext, chat_server: ServerProcess, fake_openai: FakeOpenAI
+) -> None:
+    """If the sending tab goes away between sendMessage and streamChat, the stream would wait for a driver until
+    it timed out; the same tab, reloaded, remembers what it sent and drives it."""
+    answer_text = "Driven after the reload, by the tab that asked."
+    marker = fake_openai.add("redrive", Script(words(answer_text), delay=0.01))
+    page = offline.context.new_page()
+    hold = {"sockets": True}
+
+    def route(ws: WebSocketRoute) -> None:
+        # While held, the page's socket reaches nobody: its streamChat never arrives and the stream stays PENDING.
+        if not hold["sockets"]:
+            ws.connect_to_server()
+
+    page.route_web_socket(re.compile(r"/graphql$"), route)
+    chat = ChatPage(page, chat_server.url).open()
+    answer = chat.send(f"Drive me later {marker}")
+    stream_id = chat.stream_id(answer)
+    expect(answer.locator(".answer-state")).to_have_text("Thinking…")
+    page.wait_for_timeout(300)
+    assert stored_body(chat_server, stream_id)["status"] == "PENDING"
+
+    hold["sockets"] = False
+    page.reload()
+    chat.wait_ready()
+    answer = chat.answer_for(stream_id)
+    chat.wait_status(answer, "DONE")
+    assert chat.text(answer) == answer_text
+    assert len(fake_openai.requests_for("redrive")) == 1

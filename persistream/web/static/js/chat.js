@@ -314,13 +314,20 @@ class Chat {
   }
 
   rememberDriven(streamId) {
-    const ids = [...this.driven(), streamId].slice(-50);
-    sessionStorage.setItem(DRIVEN_KEY, JSON.stringify(ids));
+    this.storeDriven([...this.driven(), streamId].slice(-50));
   }
 
   forgetDriven(streamId) {
     const ids = this.driven();
-    if (ids.delete(streamId)) sessionStorage.setItem(DRIVEN_KEY, JSON.stringify([...ids]));
+    if (ids.delete(streamId)) this.storeDriven([...ids]);
+  }
+
+  storeDriven(ids) {
+    try {
+      sessionStorage.setItem(DRIVEN_KEY, JSON.stringify(ids));
+    } catch {
+      // Storage refused (private mode, quota): only the re-drive after a reload is lost.
+    }
   }
 
   // --- screen --------------------------------------------------------------------------------------------
