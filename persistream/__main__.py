@@ -118,7 +118,10 @@ def _describe(exc: BaseException) -> str:
     """The error's kind and first line, without a traceback (the URL's password never appears in either)."""
     cause = exc.__cause__ or exc
     first = str(cause).strip().splitlines()[0][:200] if str(cause).strip() else ""
-    return f"{type(cause).__name__}: {first}" if first else type(cause).__name__
+    name = type(cause).__name__
+    if name in ("Error", "DBAPIError") and first:  # the driver's generic wrapper: the message says it all
+        return first
+    return f"{name}: {first}" if first else name
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -65,7 +65,9 @@ async def test_observers_and_driver_survive_a_redis_restart(
 
     redis.kill()
     killed = time.monotonic()
-    await asyncio.sleep(OUTAGE)  # the outage itself: the answer goes on meanwhile
+    for server in (a, b):  # the health view tells operators the link is down
+        await wait_health(server, "broadcast", "down", timeout=5)
+    await asyncio.sleep(max(0.0, killed + OUTAGE - time.monotonic()))  # the answer goes on meanwhile
     redis.start()
     back = time.monotonic()
 
