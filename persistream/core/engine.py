@@ -65,6 +65,7 @@ class StreamEngine:
         self.sweep_enabled = sweep
         self._generations: dict[str, Generation] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._claims: set[asyncio.Task[Generation | None]] = set()
         self._background: list[asyncio.Task[None]] = []
         self._create_tables = False
 
@@ -147,13 +148,24 @@ class StreamEngine:
         `source` is called only by the claimer. On a stream already claimed or final this starts nothing and
         is exactly `observe(stream_id, 0)`. Leaving the loop early does not stop the generation.
         """
-        generation = await self.start_generation(stream_id, source)
+        claim = asyncio.create_task(self.start_generation(stream_id, source), name=f"claim-{stream_id}")
+        self._claims.add(claim)
+        claim.add_done_callback(self._claim_done)
+        # Shielded: a driver that leaves during the claim (a closed tab) must neither interrupt its database write
+        # half-way (a cancelled aiosqlite statement can keep SQLite's write lock until the busy timeout, failing
+        # every other writer) nor leave the stream claimed with no generation. Once asked, the answer is the server's.
+        generation = await asyncio.shield(claim)
         if generation is None:
             async for event in self.observe(stream_id, 0):
                 yield event
             return
         async for event in generation.feed.events(stream_id):
             yield event
+
+    def _claim_done(self, claim: asyncio.Task[Generation | None]) -> None:
+        self._claims.discard(claim)
+        if not claim.cancelled():
+            claim.exception()  # retrieved: a driver that left no longer awaits it (NotFound is its own answer)
 
     async def start_generation(self, stream_id: str, source: SourceFactory) -> Generation | None:
         """The claim: start generating if the stream is PENDING; None if it is not (someone else has it)."""
