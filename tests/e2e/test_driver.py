@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import time
 
 import pytest
 
@@ -126,4 +127,38 @@ async def test_driver_that_leaves_does_not_stop_the_answer(
         [request] = fake_openai.requests_for(name)
         await wait_closed(request)
         assert request.finished
+    assert_clean_log(server)
+
+
+async def test_driver_that_leaves_while_claiming(server: ServerProcess, fake_openai: FakeOpenAI) -> None:
+    """A driver that drops its connection right after subscribing, around the moment of the claim: a claimed
+    stream is answered in full, an unclaimed one stays PENDING untouched, and the database stays writable (a
+    claim cut off half-way must not keep SQLite's write lock and fail everyone else's writes)."""
+    tokens = [" Short", " answer", "."]
+    expected = "".join(tokens)
+    streams: list[tuple[str, str]] = []
+    for _ in range(20):
+        asked_at = time.monotonic()
+        stream_id, name = await start_stream(server, fake_openai, Script(tokens, delay=0.005))
+        assert time.monotonic() - asked_at < 3, "sendMessage waited on a locked database"
+        streams.append((stream_id, name))
+        async with GraphQLWS(server.graphql_ws) as client:
+            tap = Tap.driver(client, stream_id)
+            await asyncio.sleep(random.uniform(0, 0.015))  # a random moment around the claim, on purpose
+            client.ws.transport.abort()
+            with contextlib.suppress(ConnectionError):
+                await tap.task
+
+    claimed = 0
+    for stream_id, name in streams:
+        body = await query_body(server, stream_id)
+        if body["status"] == "PENDING":  # the subscription never reached the claim
+            assert (body["text"], fake_openai.requests_for(name)) == ("", [])
+            continue
+        claimed += 1
+        body = await wait_final(server, stream_id)
+        assert (body["text"], body["status"]) == (expected, "DONE"), body
+        assert len(fake_openai.requests_for(name)) == 1
+    assert claimed, "no driver got as far as the claim: the test proved nothing"
+    assert "database is locked" not in server.log()
     assert_clean_log(server)
