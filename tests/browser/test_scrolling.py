@@ -29,6 +29,17 @@ def scroll_top(page: Page) -> float:
     return result
 
 
+def settled_scroll_top(page: Page) -> float:
+    last = scroll_top(page)
+    for _ in range(100):
+        page.wait_for_timeout(100)
+        now = scroll_top(page)
+        if now == last:
+            return now
+        last = now
+    raise AssertionError("the conversation never stopped scrolling")
+
+
 def test_autoscroll_follows_the_answer_unless_the_reader_scrolled_up(
     offline: OfflineContext, chat_server: ServerProcess, fake_openai: FakeOpenAI
 ) -> None:
@@ -50,8 +61,7 @@ def test_autoscroll_follows_the_answer_unless_the_reader_scrolled_up(
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.wheel(0, -400)
     expect(page.locator("#jump")).to_be_visible()
-    page.wait_for_timeout(300)  # let the wheel's smooth scroll settle
-    held = scroll_top(page)
+    held = settled_scroll_top(page)  # the wheel scrolls smoothly, over a few frames
 
     chat.wait_status(answer, "DONE")
     page.wait_for_timeout(100)

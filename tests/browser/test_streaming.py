@@ -89,7 +89,8 @@ ANSWER_RELOAD = (
 def test_reload_mid_answer_ends_with_exactly_the_full_answer(
     offline: OfflineContext, chat_server: ServerProcess, fake_openai: FakeOpenAI
 ) -> None:
-    marker = fake_openai.add("reload", Script(words(ANSWER_RELOAD), delay=0.04))
+    # Slow enough that the reloaded page, even on a busy machine, is back before the answer ends.
+    marker = fake_openai.add("reload", Script(words(ANSWER_RELOAD), delay=0.1))
     chat = ChatPage(offline.context.new_page(), chat_server.url).open()
     answer = chat.send(f"Keep talking {marker}")
     stream_id = chat.stream_id(answer)

@@ -1,6 +1,7 @@
 // GraphiQL on the server's own assets. Queries and mutations go over HTTP, subscriptions over the WebSocket
 // (GraphiQL's fetcher speaks graphql-transport-ws). The editors' contents are kept in the URL so a query can be
-// shared or bookmarked: /graphql?query=...&variables=...
+// shared or bookmarked: /graphql?q=...&variables=... (not `query`: a GET with `query` is a GraphQL request, and
+// the server would run it instead of serving this page).
 (function () {
   "use strict";
 
@@ -44,9 +45,9 @@ query Threads {
     React.createElement(GraphiQL, {
       fetcher,
       defaultQuery: DEFAULT_QUERY,
-      query: params.get("query") ?? undefined,
+      query: params.get("q") ?? undefined,
       variables: params.get("variables") ?? undefined,
-      onEditQuery: (value) => remember("query", value),
+      onEditQuery: (value) => remember("q", value),
       onEditVariables: (value) => remember("variables", value),
       defaultEditorToolsVisibility: true,
       isHeadersEditorEnabled: true,
