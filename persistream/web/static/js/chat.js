@@ -7,6 +7,7 @@
 
 import { FINAL } from "./answer.js";
 import { CANCEL, GraphQLError, MESSAGES, request, SEND, THREADS } from "./api.js";
+import { AutoScroll } from "./autoscroll.js";
 import { Live, socketUrl } from "./live.js";
 import { Turn } from "./turn.js";
 
@@ -14,7 +15,6 @@ const THREAD_POLL_MS = 2500; // how soon a prompt sent from another tab shows up
 const POLL_LAST = 10; // a poll asks for this many newest messages; a bigger gap triggers a full reload
 const THREADS_POLL_MS = 10_000; // how soon a chat started in another tab shows up in the list
 const BANNER_DELAY_MS = 700; // a socket that is only connecting is not worth a banner
-const USER_SCROLL_MS = 1000; // a scroll this soon after input is the reader's, not the layout's
 const DRIVEN_KEY = "persistream.driving";
 
 const $ = (id) => document.getElementById(id);
@@ -38,7 +38,6 @@ class Chat {
     this.threadList = $("threads");
     this.threadsEmpty = $("threads-empty");
     this.title = $("thread-title");
-    this.jump = $("jump");
     this.connection = $("connection");
 
     this.threadId = null;
@@ -48,9 +47,7 @@ class Chat {
     this.view = 0; // bumped on every thread switch: answers for a thread no longer shown are dropped
     this.sending = false;
     this.sends = 0;
-    this.stick = true; // follow the answer down unless the reader scrolled up
-    this.lastScrollTop = 0;
-    this.lastUserInput = -Infinity;
+    this.scroll = new AutoScroll(this.scroller, $("jump"));
     this.bannerTimer = undefined;
     this.live = new Live(socketUrl(), (state) => this.showConnection(state));
   }
@@ -82,20 +79,6 @@ class Chat {
         this.closeSidebar();
         $("toggle-sidebar").focus();
       }
-    });
-    for (const type of ["wheel", "touchmove", "keydown", "pointerdown"]) {
-      this.scroller.addEventListener(type, () => (this.lastUserInput = performance.now()), { passive: true });
-    }
-    // Letting go of the bottom must win at once: a smooth scroll takes a few frames, and a render in between
-    // would pull the reader back down.
-    this.scroller.addEventListener("wheel", (event) => event.deltaY < 0 && this.unstick(), { passive: true });
-    this.scroller.addEventListener("keydown", (event) => {
-      if (["PageUp", "ArrowUp", "Home"].includes(event.key)) this.unstick();
-    });
-    this.scroller.addEventListener("scroll", () => this.onScroll(), { passive: true });
-    this.jump.addEventListener("click", () => {
-      this.stick = true;
-      this.scrollToBottom();
     });
     window.addEventListener("popstate", () => this.openThread(threadFromUrl(), { push: false }));
     window.addEventListener("focus", () => this.loadThreads());
@@ -172,9 +155,7 @@ class Chat {
     for (const turn of this.turns.values()) turn.dispose();
     this.turns.clear();
     this.list.replaceChildren();
-    this.lastScrollTop = 0;
-    this.stick = true;
-    this.jump.hidden = true;
+    this.scroll.reset();
     this.threadId = threadId;
     if (push) window.history.pushState(null, "", threadUrl(threadId));
     this.intro.hidden = Boolean(threadId);
@@ -186,7 +167,7 @@ class Chat {
       const { messages } = await request(MESSAGES, { thread: threadId });
       if (view !== this.view) return;
       this.merge(messages);
-      this.scrollToBottom();
+      this.scroll.toBottom();
     } catch (error) {
       if (view !== this.view) return;
       const gone = error instanceof GraphQLError && ["NOT_FOUND", "BAD_USER_INPUT"].includes(error.code);
@@ -227,7 +208,7 @@ class Chat {
   addTurn(message, { drive }) {
     const turn = new Turn(message, {
       onStop: (t) => this.stop(t),
-      onRendered: () => this.afterRender(),
+      onRendered: () => this.scroll.update(),
     });
     this.turns.set(message.id, turn);
     this.list.append(turn.root);
@@ -292,9 +273,8 @@ class Chat {
         this.intro.hidden = true;
         this.loadThreads();
       }
-      this.stick = true;
       this.addTurn(message, { drive: true });
-      this.scrollToBottom();
+      this.scroll.toBottom();
     } catch (error) {
       const reason = error instanceof GraphQLError ? error.message : "the server could not be reached.";
       this.notify(`Not sent: ${reason}`, true);
@@ -340,36 +320,6 @@ class Chat {
   autosize() {
     this.input.style.height = "auto";
     this.input.style.height = `${this.input.scrollHeight}px`;
-  }
-
-  onScroll() {
-    const top = this.scroller.scrollTop;
-    const byReader = performance.now() - this.lastUserInput < USER_SCROLL_MS;
-    if (byReader && top < this.lastScrollTop - 2) this.stick = false;
-    else if (this.nearBottom()) this.stick = true;
-    this.lastScrollTop = top;
-    this.jump.hidden = this.stick;
-  }
-
-  unstick() {
-    if (this.scroller.scrollHeight <= this.scroller.clientHeight) return; // nothing to scroll yet
-    this.stick = false;
-    this.jump.hidden = false;
-  }
-
-  nearBottom() {
-    const { scrollTop, scrollHeight, clientHeight } = this.scroller;
-    return scrollHeight - scrollTop - clientHeight < 48;
-  }
-
-  afterRender() {
-    if (this.stick) this.scrollToBottom();
-    else this.jump.hidden = false;
-  }
-
-  scrollToBottom() {
-    this.scroller.scrollTop = this.scroller.scrollHeight;
-    this.lastScrollTop = this.scroller.scrollTop;
   }
 
   showConnection({ connected, following }) {
