@@ -11,6 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
@@ -25,7 +26,16 @@ from tests.support.server import ServerProcess
 PG_ADMIN = os.environ.get("PERSISTREAM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("PERSISTREAM_TEST_REDIS", "redis://127.0.0.1:6379")
 
-ScaleServerFactory = Callable[..., ServerProcess]
+ScaleServerFactory = Callable[..., list[ServerProcess]]
+# Seconds a server may take to start: generous, as imports crawl on a busy two-core machine.
+START_TIMEOUT = 90.0
+
+
+def start_servers(*processes: ServerProcess) -> None:
+    """Start the processes side by side (their imports run in parallel), each waited for until it answers."""
+    with ThreadPoolExecutor(len(processes)) as pool:
+        for future in [pool.submit(p.start, START_TIMEOUT) for p in processes]:
+            future.result()
 
 
 def pg_url(database: str, *, port: int | None = None, driver: str = "postgresql+asyncpg") -> str:
@@ -79,24 +89,31 @@ def pg_database() -> Iterator[str]:
 
 
 @pytest.fixture
-def make_scale_server(fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[ScaleServerFactory]:
-    """Server processes on PostgreSQL and Redis (by default the shared ones); all stopped at the test's end."""
+def make_scale_servers(fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[ScaleServerFactory]:
+    """`count` server processes on PostgreSQL and Redis (the shared Redis by default), started side by side;
+    all are stopped at the test's end."""
     started: list[ServerProcess] = []
 
-    def make(database_url: str, broadcast_url: str = REDIS_URL, *, workers: int = 1, **env: str) -> ServerProcess:
-        process = ServerProcess(
-            server_env(
-                fake_openai,
-                tmp_path / "unused.db",
-                PERSISTREAM_DATABASE_URL=database_url,
-                PERSISTREAM_BROADCAST_URL=broadcast_url,
-                **env,
-            ),
-            log_path=tmp_path / f"server-{len(started)}.log",
-            workers=workers,
-        )
-        started.append(process)
-        return process.start()
+    def make(
+        count: int, database_url: str, broadcast_url: str = REDIS_URL, *, workers: int = 1, **env: str
+    ) -> list[ServerProcess]:
+        processes = [
+            ServerProcess(
+                server_env(
+                    fake_openai,
+                    tmp_path / "unused.db",
+                    PERSISTREAM_DATABASE_URL=database_url,
+                    PERSISTREAM_BROADCAST_URL=broadcast_url,
+                    **env,
+                ),
+                log_path=tmp_path / f"server-{len(started) + i}.log",
+                workers=workers,
+            )
+            for i in range(count)
+        ]
+        started.extend(processes)
+        start_servers(*processes)
+        return processes
 
     yield make
     for process in started:

@@ -149,7 +149,7 @@ def unmigrated_postgres() -> Iterator[str]:
 
 
 async def test_server_refuses_a_postgres_database_behind_and_migrates_sqlite_itself(
-    unmigrated_postgres: str, make_scale_server: ScaleServerFactory, tmp_path: Path
+    unmigrated_postgres: str, make_scale_servers: ScaleServerFactory, tmp_path: Path
 ) -> None:
     url = unmigrated_postgres
     assert persistream("migrate", "--revision", PREVIOUS, database_url=url).returncode == 0
@@ -161,10 +161,10 @@ async def test_server_refuses_a_postgres_database_behind_and_migrates_sqlite_its
     )
     assert "Traceback" not in refused.stderr
     assert persistream("migrate", database_url=url).returncode == 0
-    make_scale_server(url)  # starts now: ServerProcess.start waits for /healthz
+    make_scale_servers(1, url)  # starts now: ServerProcess.start waits for /healthz
 
     # The embedded default: the first run migrates its SQLite file with no extra step.
     sqlite_url = f"sqlite+aiosqlite:///{tmp_path / 'first-run.db'}"
-    make_scale_server(sqlite_url, "memory://")
+    make_scale_servers(1, sqlite_url, "memory://")
     diff, (versions,) = await inspect_database(sqlite_url, "SELECT version_num FROM alembic_version")
     assert diff == [] and versions == [(head_revision(),)]

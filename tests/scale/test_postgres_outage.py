@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import server_env
-from tests.scale.conftest import REDIS_URL, pg_port, pg_url
+from tests.scale.conftest import REDIS_URL, pg_port, pg_url, start_servers
 from tests.scale.faults import TcpProxy
 from tests.scale.flows import Sub, body, new_stream, sentence_tokens, wait_health, wait_until
 from tests.support.fake_openai import FakeOpenAI, Script
@@ -41,8 +41,9 @@ def proxied_pair(
         PERSISTREAM_DATABASE_URL=pg_url(pg_database, port=proxy.port),
         PERSISTREAM_BROADCAST_URL=broadcast,
     )
-    a = ServerProcess(env, log_path=tmp / "a.log").start()
-    b = ServerProcess(env, log_path=tmp / "b.log").start()
+    a = ServerProcess(env, log_path=tmp / "a.log")
+    b = ServerProcess(env, log_path=tmp / "b.log")
+    start_servers(a, b)
     yield proxy, a, b
     a.stop()
     b.stop()

@@ -19,11 +19,10 @@ STREAM_TIMEOUT = 3.0
 
 
 async def test_a_killed_process_leaves_its_stream_timed_out_and_nothing_else(
-    make_scale_server: ScaleServerFactory, fake_openai: FakeOpenAI, pg_database: str
+    make_scale_servers: ScaleServerFactory, fake_openai: FakeOpenAI, pg_database: str
 ) -> None:
     env = {"PERSISTREAM_STREAM_TIMEOUT": str(STREAM_TIMEOUT)}
-    a = make_scale_server(pg_url(pg_database), **env)
-    b = make_scale_server(pg_url(pg_database), **env)
+    a, b = make_scale_servers(2, pg_url(pg_database), **env)
 
     # Finished on A before the kill: must stay as it is.
     done_tokens = sentence_tokens(12, "d")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import server_env
-from tests.scale.conftest import pg_url
+from tests.scale.conftest import pg_url, start_servers
 from tests.scale.faults import RedisServer
 from tests.scale.flows import Sub, body, new_stream, sentence_tokens, wait_health, wait_until
 from tests.support.fake_openai import FakeOpenAI, Script
@@ -38,8 +38,9 @@ def redis_and_pair(
         PERSISTREAM_DATABASE_URL=pg_url(pg_database),
         PERSISTREAM_BROADCAST_URL=redis.url,
     )
-    a = ServerProcess(env, log_path=tmp / "a.log").start()
-    b = ServerProcess(env, log_path=tmp / "b.log").start()
+    a = ServerProcess(env, log_path=tmp / "a.log")
+    b = ServerProcess(env, log_path=tmp / "b.log")
+    start_servers(a, b)
     yield redis, a, b
     a.stop()
     b.stop()

@@ -32,10 +32,10 @@ async def drive_later(server: ServerProcess, stream_id: str, delay: float) -> Su
 
 
 async def test_concurrent_sweepers_decide_once_and_spare_live_streams(
-    make_scale_server: ScaleServerFactory, fake_openai: FakeOpenAI, pg_database: str
+    make_scale_servers: ScaleServerFactory, fake_openai: FakeOpenAI, pg_database: str
 ) -> None:
     env = {"PERSISTREAM_PENDING_TIMEOUT": str(PENDING_TIMEOUT), "PERSISTREAM_STREAM_TIMEOUT": str(STREAM_TIMEOUT)}
-    servers = [make_scale_server(pg_url(pg_database), **env), make_scale_server(pg_url(pg_database), **env)]
+    servers = make_scale_servers(2, pg_url(pg_database), **env)
     rng = random.Random()
     timed_out: list[str] = []
     finished: list[str] = []

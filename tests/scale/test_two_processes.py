@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import server_env
-from tests.scale.conftest import REDIS_URL, pg_url
+from tests.scale.conftest import REDIS_URL, pg_url, start_servers
 from tests.scale.flows import Sub, body, cancel, new_stream, request_of, sentence_tokens, wait_closed
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import check_events
@@ -32,8 +32,9 @@ def pair(
         PERSISTREAM_DATABASE_URL=pg_url(pg_database),
         PERSISTREAM_BROADCAST_URL=broadcast,
     )
-    a = ServerProcess(env, log_path=tmp / "a.log").start()
-    b = ServerProcess(env, log_path=tmp / "b.log").start()
+    a = ServerProcess(env, log_path=tmp / "a.log")
+    b = ServerProcess(env, log_path=tmp / "b.log")
+    start_servers(a, b)
     yield a, b
     a.stop()
     b.stop()

@@ -25,9 +25,9 @@ def children(pid: int) -> list[int]:
 
 
 async def test_two_workers_share_streams_through_postgres_and_redis(
-    make_scale_server: ScaleServerFactory, fake_openai: FakeOpenAI, pg_database: str
+    make_scale_servers: ScaleServerFactory, fake_openai: FakeOpenAI, pg_database: str
 ) -> None:
-    server = make_scale_server(pg_url(pg_database), workers=2)
+    (server,) = make_scale_servers(1, pg_url(pg_database), workers=2)
     assert server.process is not None
     # uvicorn's supervisor, with a worker process each (one more child when it forks a resource tracker).
     await wait_until(lambda: len(children(server.process.pid)) >= 2, what="two workers")  # type: ignore[union-attr]
