@@ -79,8 +79,11 @@ class Watcher:
     async def next(self, timeout: float) -> tuple[list[Message], bool]:
         """Messages since the last call and whether any were lost; ([], True) after `timeout` of silence."""
         if not self._items and not self.stale:
+            # Not wait_for: on Python 3.11 it swallows a cancel that lands as the event is set, and an observer whose
+            # client has left (Strawberry cancels it) would go on sending events until the stream ends.
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
             except TimeoutError:
                 return [], True
         self._wake.clear()
