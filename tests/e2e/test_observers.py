@@ -4,12 +4,14 @@ persisted text and the final status; `fromOffset` resumes, also from past the pe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import time
 
 from tests.support.fake_openai import FakeOpenAI, Script
-from tests.support.gql import GraphQLWS, check_events
+from tests.support.gql import CANCEL, STREAM_BODY, GraphQLWS, check_events, gql_data
 from tests.support.server import ServerProcess
-from tests.support.streams import Tap, query_body, start_stream, wait_until
+from tests.support.streams import FrameLog, Tap, query_body, start_stream, wait_until
 
 
 def sentence_tokens(rng: random.Random, count: int) -> list[str]:
@@ -142,3 +144,40 @@ async def test_resume_from_past_the_persisted_text(server: ServerProcess, fake_o
         # Past the end of a final stream: one event, no text, the final length (the subscriber cuts its copy).
         past = await Tap.observer(observer_ws, stream_id, len(expected) + 5).result()
         assert past == [{"streamId": stream_id, "delta": "", "offset": len(expected), "status": "DONE", "error": None}]
+
+
+async def test_observers_that_leave_are_stopped(server: ServerProcess, fake_openai: FakeOpenAI) -> None:
+    """Clients complete their subscriptions at random moments of a fast stream (so a completion often lands as
+    a chunk arrives): the server stops each one; it does not go on sending events for it until the stream ends."""
+    rng = random.Random()
+    # One chunk per token, so the observers wake constantly; far longer than the test (it is cancelled).
+    tokens = [f" t{i}." for i in range(20_000)]
+    stream_id, _ = await start_stream(server, fake_openai, Script(tokens, delay=0.002))
+    completed: list[tuple[FrameLog, str, float]] = []
+    async with GraphQLWS(server.graphql_ws) as driver_ws, contextlib.AsyncExitStack() as stack:
+        driver = Tap.driver(driver_ws, stream_id)
+        await driver.until_text(1)
+        logs = [await stack.enter_async_context(FrameLog(server.graphql_ws)) for _ in range(4)]
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            log = rng.choice(logs)
+            n = len(completed)
+            op_id = f"op{n}"
+            # From where the driver stands, as a reloading page would: the first read stays small.
+            variables = {"id": stream_id, "from": driver.events[-1]["offset"]}
+            await log.send(
+                {"id": op_id, "type": "subscribe", "payload": {"query": STREAM_BODY, "variables": variables}}
+            )
+            await log.until_next(op_id)  # following the stream now
+            await asyncio.sleep(rng.uniform(0, 0.01))  # a random moment, on purpose
+            completed.append((log, op_id, time.monotonic()))
+            await log.send({"id": op_id, "type": "complete"})
+        assert not driver.finished, "the stream ended before the observers left: the test proved nothing"
+        await asyncio.sleep(0.5)  # long enough for a leaked observer to show itself (a chunk every few ms)
+        await gql_data(server.graphql_http, CANCEL, {"id": stream_id})
+        await driver.result()
+    assert len(completed) > 20
+    # Events already on their way when `complete` went out arrive within moments; a leaked observer goes on
+    # (a chunk every few ms) until the stream is cancelled, 0.5 s later.
+    leaked = {op_id: late for log, op_id, at in completed if (late := log.nexts(op_id, after=at + 0.3)) > 10}
+    assert not leaked, leaked

@@ -4,10 +4,14 @@ the test acts on them, and polling on conditions (never fixed sleeps)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
+
+import websockets
 
 from tests.support.fake_openai import SECRET_KEY, FakeOpenAI, Recorded, Script
 from tests.support.gql import BODY, FINAL, STREAM_BODY, STREAM_CHAT, GraphQLWS, gql_data, send
@@ -128,3 +132,47 @@ def assert_clean_log(server: ServerProcess) -> None:
     log = server.log()
     assert SECRET_KEY not in log
     assert "Traceback" not in log
+
+
+class FrameLog:
+    """A graphql-transport-ws connection driven frame by frame, recording every message it receives and when:
+    for checks on what the server sends outside the protocol's happy path (after a `complete`, say)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.received: list[tuple[float, dict[str, Any]]] = []
+        self._ws: Any = None
+        self._reader: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Self:
+        self._ws = await websockets.connect(self.url, subprotocols=[websockets.Subprotocol("graphql-transport-ws")])
+        await self.send({"type": "connection_init", "payload": {}})
+        while json.loads(await asyncio.wait_for(self._ws.recv(), 10))["type"] != "connection_ack":
+            pass
+        self._reader = asyncio.create_task(self._read())
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._reader is not None:
+            self._reader.cancel()
+        await self._ws.close()
+
+    async def _read(self) -> None:
+        async for raw in self._ws:
+            message = json.loads(raw)
+            if message.get("type") == "ping":
+                await self.send({"type": "pong"})
+            self.received.append((time.monotonic(), message))
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self._ws.send(json.dumps(message))
+
+    async def until_next(self, op_id: str, timeout: float = 10.0) -> None:
+        """Wait for the first `next` of `op_id`."""
+        await wait_until(lambda: self.nexts(op_id) > 0, timeout)
+
+    def nexts(self, op_id: str, after: float = 0.0) -> int:
+        """How many `next` messages for `op_id` arrived after `after`."""
+        return sum(1 for at, m in self.received if at > after and m.get("type") == "next" and m.get("id") == op_id)
