@@ -31,8 +31,11 @@ fi
 if [ -x scripts/build_assets.sh ]; then
   if command -v npm >/dev/null 2>&1; then
     scripts/build_assets.sh
+  elif [ -n "${CI:-}" ]; then
+    echo "setup: npm not found; it is needed to install the chat page's JavaScript" >&2
+    exit 1
   else
-    echo "setup: npm not found; the chat page and GraphiQL will fall back to what is available" >&2
+    echo "setup: npm not found; the chat page will ask for it and GraphiQL will use its CDN page" >&2
   fi
 fi
 
