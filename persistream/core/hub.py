@@ -125,7 +125,8 @@ class Hub:
     async def start(self, wait: float = 5.0) -> None:
         self._task = asyncio.create_task(self._run(), name="persistream-hub")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ready.wait(), wait)
+            async with asyncio.timeout(wait):
+                await self._ready.wait()
         if not self.connected:
             log.warning("broadcast link not up after %.1f s; observers will read the database until it is", wait)
 
@@ -135,10 +136,12 @@ class Hub:
             return
         if self.connected:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._outbox_empty.wait(), drain)
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+                async with asyncio.timeout(drain):
+                    await self._outbox_empty.wait()
+        # Cancel until it is done: a cancel can still be lost inside a library's own wait_for on Python 3.11.
+        while not self._task.done():
+            self._task.cancel()
+            await asyncio.wait([self._task], timeout=1.0)
         self._task = None
 
     # --- watchers ------------------------------------------------------------------------------------------
@@ -192,9 +195,12 @@ class Hub:
             broadcast = Broadcast(self.url)
             subscription: contextlib.AbstractAsyncContextManager[Any] | None = None
             try:
-                await asyncio.wait_for(broadcast.connect(), CONNECT_TIMEOUT)
-                subscription = broadcast.subscribe(CHANNEL)
-                subscriber = await asyncio.wait_for(subscription.__aenter__(), CONNECT_TIMEOUT)
+                # asyncio.timeout, never wait_for: on Python 3.11 wait_for loses a cancel that lands as the awaited
+                # call finishes, and a link task that misses its cancel would keep the hub from ever reconnecting.
+                async with asyncio.timeout(CONNECT_TIMEOUT):
+                    await broadcast.connect()
+                    subscription = broadcast.subscribe(CHANNEL)
+                    subscriber = await subscription.__aenter__()
                 self._last_ping_seen = loop.time()
                 self.connected = True
                 if down_since is not None:
@@ -252,7 +258,8 @@ class Hub:
                 continue
             payload = self._outbox[0]
             try:
-                await asyncio.wait_for(broadcast.publish(CHANNEL, payload), PUBLISH_TIMEOUT)
+                async with asyncio.timeout(PUBLISH_TIMEOUT):
+                    await broadcast.publish(CHANNEL, payload)
             except Exception as exc:
                 raise LinkDown(f"publish failed: {type(exc).__name__}: {_short(exc)}") from exc
             if self._outbox and self._outbox[0] is payload:
@@ -310,7 +317,8 @@ class Hub:
         """
         if subscription is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(subscription.__aexit__(None, None, None), CLOSE_TIMEOUT)
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await subscription.__aexit__(None, None, None)
         listener: asyncio.Task[None] | None = getattr(broadcast, "_listener_task", None)
         if listener is not None:
             listener.cancel()
@@ -318,7 +326,8 @@ class Hub:
         backend = getattr(broadcast, "_backend", None)
         if backend is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(backend.disconnect(), CLOSE_TIMEOUT)
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await backend.disconnect()
 
 
 def _short(exc: BaseException) -> str:
