@@ -104,6 +104,7 @@ class StreamEngine:
                         pending_timeout=self.pending_timeout,
                         stream_timeout=self.stream_timeout,
                         interval=interval,
+                        grace=heartbeat + sweeper.STOP_CHECK_INTERVAL,
                     ),
                     name="persistream-sweeper",
                 )

@@ -265,8 +265,10 @@ class Generation:
             if not self._pending and not self._closing:
                 due = self._chunker.due_at()
                 timeout = None if due is None else max(0.0, due - time.monotonic())
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._persist_wake.wait(), timeout)
+                    async with asyncio.timeout(timeout):
+                        await self._persist_wake.wait()
                 self._persist_wake.clear()
                 due = self._chunker.due_at()
                 if due is not None and time.monotonic() >= due:

@@ -39,6 +39,7 @@ async def keep_alive(
 ) -> None:
     """Refresh heartbeats and deliver stop requests to local generations, forever."""
     since_beat = heartbeat_interval
+    failing = False
     while True:
         interval = min(STOP_CHECK_INTERVAL, heartbeat_interval)
         await asyncio.sleep(interval)
@@ -48,26 +49,35 @@ async def keep_alive(
             continue
         try:
             if since_beat >= heartbeat_interval:
-                since_beat = 0.0
                 to_stop = await queries.refresh_heartbeats(db, ids)
+                since_beat = 0.0  # only once it is stored: after an outage the next tick beats again at once
             else:
                 to_stop = await queries.streams_to_stop(db, ids)
         except Exception as exc:
-            log.warning("heartbeat failed (%s); retrying", type(exc).__name__)
+            if not failing:
+                log.warning("heartbeat failed (%s); retrying every %.1f s", type(exc).__name__, interval)
+            failing = True
             continue
+        if failing:
+            log.info("heartbeat restored")
+            failing = False
         for stream_id in to_stop:
             on_stop(stream_id)
 
 
 async def sweep_forever(
-    db: Database, hub: Hub, *, pending_timeout: float, stream_timeout: float, interval: float
+    db: Database, hub: Hub, *, pending_timeout: float, stream_timeout: float, interval: float, grace: float
 ) -> None:
+    """Sweep every `interval`. After a failed sweep (the database was away, so heartbeats everywhere may have
+    failed too) wait `grace` more before the next one, so live generations refresh their heartbeats first and
+    are not taken for dead."""
     while True:
         await asyncio.sleep(interval)
         try:
             await sweep_once(db, hub, pending_timeout=pending_timeout, stream_timeout=stream_timeout)
         except Exception as exc:
-            log.warning("sweep failed (%s); retrying", type(exc).__name__)
+            log.warning("sweep failed (%s); sweeping again in %.1f s", type(exc).__name__, interval + grace)
+            await asyncio.sleep(grace)
 
 
 async def sweep_once(db: Database, hub: Hub, *, pending_timeout: float, stream_timeout: float) -> list[str]:
