@@ -30,6 +30,7 @@ from persistream.core.observer import observe
 from persistream.db import queries
 from persistream.db.database import Database
 from persistream.db.models import utcnow
+from persistream.errinfo import describe
 
 log = logging.getLogger("persistream.engine")
 
@@ -199,8 +200,8 @@ class StreamEngine:
     async def _run(self, generation: Generation) -> None:
         try:
             await generation.run()
-        except Exception:
-            log.exception("stream %s: generation crashed", generation.stream_id)
+        except Exception as exc:
+            log.error("stream %s: generation crashed: %s", generation.stream_id, describe(exc))
         finally:
             self._generations.pop(generation.stream_id, None)
 

@@ -28,6 +28,7 @@ from persistream.core.hub import Hub, Kind
 from persistream.db import queries
 from persistream.db.database import Database
 from persistream.db.queries import StoredChunk
+from persistream.errinfo import describe
 from persistream.llm.base import ModelError
 
 log = logging.getLogger("persistream.generation")
@@ -208,8 +209,8 @@ class Generation:
                 if row is not None and row.status in queries.FINAL_STATUSES:
                     status, error = StreamStatus(row.status), row.error
                 log.info("stream %s was finalized elsewhere as %s", self.stream_id, status.value)
-        except Exception:
-            log.exception("stream %s: failure while finishing", self.stream_id)
+        except Exception as exc:
+            log.error("stream %s: failure while finishing: %s", self.stream_id, describe(exc))
         finally:
             self.feed.finish(status, error, self.persisted_length)
             self.done.set()
@@ -221,7 +222,7 @@ class Generation:
         if isinstance(exc, ModelError):
             log.warning("stream %s: model error: %s", self.stream_id, exc.detail)
             return StreamStatus.ERROR, exc.user_message
-        log.error("stream %s: source failed: %s", self.stream_id, type(exc).__name__, exc_info=exc)
+        log.error("stream %s: source failed: %s", self.stream_id, describe(exc))
         return StreamStatus.ERROR, "The answer failed because of an unexpected error."
 
     # --- reading the source --------------------------------------------------------------------------------

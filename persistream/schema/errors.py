@@ -8,7 +8,7 @@ from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from persistream.core.errors import PersistreamError
-from persistream.redact import redact
+from persistream.errinfo import describe
 
 log = logging.getLogger("persistream.graphql")
 
@@ -58,13 +58,11 @@ class ErrorCodes(MaskErrors):
         for error in errors:
             if self._should_mask(error):
                 original = error.original_error
-                # One line, no traceback: the exception type, its innermost frame and a bounded message.
+                # One line, no traceback: the exception type, where it was raised and a bounded message.
                 log.error(
-                    "unexpected error in %s: %s at %s: %s",
+                    "unexpected error in %s: %s",
                     ".".join(str(p) for p in error.path or ()) or "operation",
-                    type(original).__name__,
-                    _where(original),
-                    redact(str(original).splitlines()[0] if str(original) else "")[:200],
+                    describe(original),
                 )
                 masked = self.anonymise_error(error)
                 masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
@@ -73,12 +71,3 @@ class ErrorCodes(MaskErrors):
                 error.extensions = {**(error.extensions or {}), "code": _code_of(error)}
                 processed.append(error)
         return processed
-
-
-def _where(exc: BaseException | None) -> str:
-    tb = exc.__traceback__ if exc is not None else None
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is None:
-        return "?"
-    return f"{tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno}"
