@@ -117,7 +117,10 @@ class GraphQLWS:
         completed = False
         try:
             while True:
-                message = await asyncio.wait_for(queue.get(), timeout)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow the cancel of a caller
+                # that stops following the subscription.
+                async with asyncio.timeout(timeout):
+                    message = await queue.get()
                 kind = message["type"]
                 if kind in ("next", "data"):
                     payload = message["payload"]
