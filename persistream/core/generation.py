@@ -195,7 +195,12 @@ class Generation:
                 stored = (
                     await self._retry_db(
                         lambda: queries.finish_generation(
-                            self._db, self.stream_id, self.generation_id, status.value, error
+                            self._db,
+                            self.stream_id,
+                            self.generation_id,
+                            status.value,
+                            error,
+                            stored_through=(self._seq, self.persisted_length) if self._persist_failed else None,
                         )
                     )
                     is True

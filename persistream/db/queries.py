@@ -99,8 +99,24 @@ async def append_chunks(db: Database, stream_id: str, generation_id: str, chunks
     return True
 
 
-async def finish_generation(db: Database, stream_id: str, generation_id: str, status: str, error: str | None) -> bool:
-    """The generation's own final status (its last chunk already stored). False if it no longer owns the stream."""
+async def finish_generation(
+    db: Database,
+    stream_id: str,
+    generation_id: str,
+    status: str,
+    error: str | None,
+    *,
+    stored_through: tuple[int, int] | None = None,
+) -> bool:
+    """The generation's own final status (its last chunk already stored). False if it no longer owns the stream.
+
+    `stored_through=(seq, length)` is for a generation that gave up on the database: a write whose answer was lost
+    in the outage may have landed after all, so chunks past `seq` are removed in the same transaction, and the
+    stored text ends exactly where the driver was told it ends.
+    """
+    values: dict[str, object] = {"status": status, "error": error, "updated_at": utcnow()}
+    if stored_through is not None:
+        values.update(last_seq=stored_through[0], length=stored_through[1])
     statement = (
         update(StreamRow)
         .where(
@@ -108,11 +124,15 @@ async def finish_generation(db: Database, stream_id: str, generation_id: str, st
             col(StreamRow.status) == "STREAMING",
             col(StreamRow.generation_id) == generation_id,
         )
-        .values(status=status, error=error, updated_at=utcnow())
+        .values(**values)
         .returning(col(StreamRow.id))
     )
     async with db.session() as session:
         done = (await session.execute(statement)).first() is not None
+        if done and stored_through is not None:
+            await session.execute(
+                delete(ChunkRow).where(col(ChunkRow.stream_id) == stream_id, col(ChunkRow.seq) > stored_through[0])
+            )
         await session.commit()
     return done
 
