@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tests.support.fake_openai import SECRET_KEY, FakeOpenAI, Script
-from tests.support.gql import GraphQLWS, check_events
+from tests.support.gql import GraphQLWS, check_events, done_body
 from tests.support.server import ServerProcess
 from tests.support.streams import Tap, assert_clean_log, query_body, start_stream, wait_closed, wait_final
 
@@ -53,13 +53,7 @@ async def test_driver_receives_exactly_the_model_text(server: ServerProcess, fak
         "error": None,
     }
     assert all(e["status"] == "STREAMING" for e in events[:-1])
-    assert await query_body(server, stream_id) == {
-        "streamId": stream_id,
-        "text": expected,
-        "status": "DONE",
-        "error": None,
-        "offset": len(expected),
-    }
+    assert await query_body(server, stream_id) == done_body(stream_id, expected)
     # The real SDK made one streaming request, with the configured model and key, and read it to its end.
     [request] = fake_openai.requests_for(name)
     assert request.model == "test-model"
@@ -117,13 +111,7 @@ async def test_driver_that_leaves_does_not_stop_the_answer(
             assert not tap.finished, "the driver left too late to prove anything"
 
         body = await wait_final(server, stream_id)
-        assert body == {
-            "streamId": stream_id,
-            "text": expected,
-            "status": "DONE",
-            "error": None,
-            "offset": len(expected),
-        }
+        assert body == done_body(stream_id, expected)
         [request] = fake_openai.requests_for(name)
         await wait_closed(request)
         assert request.finished

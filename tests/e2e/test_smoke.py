@@ -3,7 +3,17 @@ from __future__ import annotations
 import asyncio
 
 from tests.support.fake_openai import FakeOpenAI, Script
-from tests.support.gql import BODY, STREAM_BODY, STREAM_CHAT, GraphQLWS, check_events, collect, gql_data, send
+from tests.support.gql import (
+    BODY,
+    STREAM_BODY,
+    STREAM_CHAT,
+    GraphQLWS,
+    check_events,
+    collect,
+    done_body,
+    gql_data,
+    send,
+)
 from tests.support.server import ServerProcess
 
 
@@ -21,10 +31,4 @@ async def test_driver_and_observer_see_the_model_text(server: ServerProcess, fak
     assert check_events(driven_events) == expected
     assert check_events(observed) == expected
     body = (await gql_data(server.graphql_http, BODY, {"id": stream_id}))["streamBody"]
-    assert body == {
-        "streamId": stream_id,
-        "text": expected,
-        "status": "DONE",
-        "error": None,
-        "offset": len(expected),
-    }
+    assert body == done_body(stream_id, expected)

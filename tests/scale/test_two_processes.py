@@ -14,7 +14,7 @@ from tests.conftest import server_env
 from tests.scale.conftest import REDIS_URL, pg_url, start_servers
 from tests.scale.flows import Sub, body, cancel, new_stream, request_of, sentence_tokens, wait_closed
 from tests.support.fake_openai import FakeOpenAI, Script
-from tests.support.gql import check_events
+from tests.support.gql import check_events, done_body
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.scale
@@ -65,13 +65,7 @@ async def test_driver_on_a_observers_on_both_end_with_the_same_text(
             assert sub.events[-1]["status"] == "DONE"
         assert check_events(observers[3].events, late_offset) == expected[late_offset:]
         for server in (a, b):
-            assert await body(server, stream_id) == {
-                "streamId": stream_id,
-                "text": expected,
-                "status": "DONE",
-                "error": None,
-                "offset": len(expected),
-            }
+            assert await body(server, stream_id) == done_body(stream_id, expected)
 
 
 async def test_cancel_sent_to_b_stops_the_generation_on_a_within_a_second(

@@ -148,6 +148,11 @@ async def collect(events: AsyncIterator[dict[str, Any]], field: str) -> list[dic
     return [data[field] async for data in events]
 
 
+def done_body(stream_id: str, text: str) -> dict[str, Any]:
+    """The `streamBody` a stream that ended DONE with `text` must return."""
+    return {"streamId": stream_id, "text": text, "status": "DONE", "error": None, "offset": len(text)}
+
+
 def check_events(events: list[dict[str, Any]], start: int = 0) -> str:
     """The text a subscriber assembled, after checking the contract's event invariants."""
     assert events, "no events"
