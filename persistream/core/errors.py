@@ -13,3 +13,21 @@ class BadInput(PersistreamError):
 
 class NotFound(PersistreamError):
     code = "NOT_FOUND"
+
+
+class Unauthenticated(PersistreamError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(PersistreamError):
+    code = "FORBIDDEN"
+
+
+class RateLimited(PersistreamError):
+    """The caller is over a limit; `retry_after` is the whole number of seconds to wait (at least 1)."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
