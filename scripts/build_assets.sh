@@ -48,6 +48,9 @@ copy react react umd/react.production.min.js
 copy react-dom react-dom umd/react-dom.production.min.js
 copy graphiql graphiql graphiql.min.js graphiql.min.css
 
+# What these files were built from, so the package build (setup.py) can tell current files from stale ones.
+cat "$front/package-lock.json" scripts/build_assets.sh | sha256sum | cut -d' ' -f1 >"$staging/.build-inputs.sha256"
+
 rm -rf "$vendor"
 mv "$staging" "$vendor"
 echo "build_assets: vendor files ready in $vendor"
