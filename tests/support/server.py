@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -17,11 +18,23 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServerProcess:
-    def __init__(self, env: dict[str, str], *, log_path: Path, port: int | None = None, workers: int = 1) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        log_path: Path,
+        port: int | None = None,
+        workers: int = 1,
+        command: Sequence[str] = (sys.executable, "-m", "persistream"),
+        cwd: Path = ROOT,
+    ) -> None:
         self.env = env
         self.port = port or free_port()
         self.workers = workers
         self.log_path = log_path
+        # An installed `persistream` script, started from another folder, is a wheel's way to run.
+        self.command = list(command)
+        self.cwd = cwd
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -43,9 +56,7 @@ class ServerProcess:
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
                 [
-                    sys.executable,
-                    "-m",
-                    "persistream",
+                    *self.command,
                     "serve",
                     "--port",
                     str(self.port),
@@ -55,7 +66,7 @@ class ServerProcess:
                     str(self.workers),
                 ],
                 env=env,
-                cwd=ROOT,
+                cwd=self.cwd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
