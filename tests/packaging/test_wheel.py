@@ -83,7 +83,7 @@ def test_the_installed_wheel_serves_the_chat_and_graphiql_offline(
     installed = run([venv / "bin" / "python", "-m", "pip", "install", "--quiet", built.wheel], cwd=tmp_path)
     measure(f"pip install of the wheel into a fresh virtualenv took {installed.seconds:.0f} s")
     assert installed.returncode == 0, installed.output[-4000:]
-    where = run([venv / "bin" / "python", "-c", "import persistream; print(persistream.__file__)"], cwd=tmp_path)
+    where = run([venv / "bin" / "python", "-c", "import persistream.web.app as m; print(m.__file__)"], cwd=tmp_path)
     assert Path(where.output.strip()).is_relative_to(venv), where.output
 
     # An empty folder and no settings at all: the demo model and ./persistream.db, as a new user gets them.
