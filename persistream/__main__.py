@@ -52,6 +52,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "migrate":
         return _run_database_task(_migrate(settings.database_url, args.revision, args.check))
+    if not settings.auth_explicit and not _is_loopback(args.host):
+        print(
+            f"persistream: refusing to serve on {args.host} with no authentication: set PERSISTREAM_AUTH "
+            "(anonymous, jwt or proxy; or none for a server behind its own gate)",
+            file=sys.stderr,
+        )
+        return 2
     if args.workers < 1:
         print("persistream: --workers must be 1 or more", file=sys.stderr)
         return 2
@@ -64,13 +71,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.workers > 1 and settings.database_url.startswith("sqlite") and ":memory:" in settings.database_url:
         print("persistream: --workers > 1 cannot share an in-memory SQLite database", file=sys.stderr)
-        return 2
-    if not settings.auth_explicit and not _is_loopback(args.host):
-        print(
-            f"persistream: refusing to serve on {args.host} with no authentication: set PERSISTREAM_AUTH "
-            "(anonymous, jwt or proxy; or none for a server behind its own gate)",
-            file=sys.stderr,
-        )
         return 2
     return _serve(settings, args.host, args.port, args.workers, args.log_level)
 
