@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 import websockets
 
 from tests.conftest import server_env
+from tests.support.dump import dump_database
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import STREAM_BODY, STREAM_CHAT, GraphQLWS, SubscriptionError, check_events, send
 from tests.support.server import ServerProcess
@@ -44,15 +44,8 @@ def server(fake_openai: FakeOpenAI, module_tmp: Path, db_path: Path) -> Iterator
 
 # --- what is stored ------------------------------------------------------------------------------------------
 
-TABLES = ("threads", "messages", "streams", "chunks")
 DUMP = """query { threads(last: 1000) { id title createdAt messages {
   id threadId prompt responseStreamId createdAt response { streamId text status error offset } } } }"""
-
-
-def dump_database(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, read straight from the SQLite file."""
-    with contextlib.closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
-        return {table: conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall() for table in TABLES}
 
 
 async def dump(server: ServerProcess, db_path: Path) -> tuple[dict[str, Any], dict[str, list[tuple[Any, ...]]]]:

@@ -59,9 +59,12 @@ class SubscriptionError(Exception):
 class GraphQLWS:
     """One graphql-transport-ws connection; `subscribe` yields each `next` payload's data."""
 
-    def __init__(self, url: str, *, legacy: bool = False, **connect_kwargs: Any) -> None:
+    def __init__(
+        self, url: str, *, legacy: bool = False, init_payload: dict[str, Any] | None = None, **connect_kwargs: Any
+    ) -> None:
         self.url = url
         self.legacy = legacy
+        self.init_payload = init_payload or {}
         self.connect_kwargs = connect_kwargs
         self._ids = itertools.count(1)
         self._queues: dict[str, asyncio.Queue[dict[str, Any]]] = {}
@@ -71,7 +74,7 @@ class GraphQLWS:
     async def __aenter__(self) -> Self:
         protocol = "graphql-ws" if self.legacy else "graphql-transport-ws"
         self.ws = await websockets.connect(self.url, subprotocols=[protocol], **self.connect_kwargs)  # type: ignore[list-item]
-        await self.ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        await self.ws.send(json.dumps({"type": "connection_init", "payload": self.init_payload}))
         while True:
             ack = json.loads(await asyncio.wait_for(self.ws.recv(), 10))
             if ack["type"] == "connection_ack":

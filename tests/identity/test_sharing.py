@@ -1,0 +1,121 @@
+"""Share links: whoever holds the token (no credential, or another identity) reads the thread and follows a live
+answer exactly; nothing else. Revoking ends the token for good; sharing again makes a new one."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import pytest
+
+from tests.conftest import ServerFactory
+from tests.support.fake_openai import FakeOpenAI, Script
+from tests.support.gql import BODY, CANCEL, SEND, STREAM_CHAT, SubscriptionError, check_events, collect
+from tests.support.identities import AUDIENCE, HS_SECRET, ISSUER, Caller, bearer, hs_token
+from tests.support.streams import assert_clean_log, unique, wait_until
+
+SHARED_BODY = """subscription($id: ID!, $token: String) {
+  streamBody(streamId: $id, shareToken: $token) { streamId delta offset status error } }"""
+SHARE = "mutation($t: ID!) { shareThread(threadId: $t) { threadId token url } }"
+UNSHARE = "mutation($t: ID!) { unshareThread(threadId: $t) }"
+SHARED_THREAD = "query($k: String!) { sharedThread(token: $k) { id title messages { id prompt response { text } } } }"
+SHARED_MESSAGES = "query($t: ID!, $k: String) { messages(threadId: $t, shareToken: $k) { id prompt } }"
+SHARED_STREAM = "query($id: ID!, $k: String) { streamBody(streamId: $id, shareToken: $k) { text status } }"
+
+
+def code_of(result: dict[str, Any]) -> str | None:
+    errors = result.get("errors") or []
+    return errors[0]["extensions"]["code"] if errors else None
+
+
+async def test_a_share_reader_follows_a_live_answer_and_can_do_nothing_else(
+    make_server: ServerFactory, fake_openai: FakeOpenAI
+) -> None:
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    server = make_server(
+        PERSISTREAM_AUTH="jwt",
+        PERSISTREAM_JWT_SECRET=HS_SECRET,
+        PERSISTREAM_JWT_AUDIENCE=AUDIENCE,
+        PERSISTREAM_JWT_ISSUER=ISSUER,
+        PERSISTREAM_FLUSH_CHARS="8",
+    )
+    owner = bearer(server, hs_token("alice"))
+    stranger = bearer(server, hs_token("mallory"))
+    nobody = Caller(server)
+    first = (await owner.gql(SEND, {"prompt": "First", "thread": None}))["data"]["sendMessage"]
+    thread = first["threadId"]
+
+    shared = (await owner.gql(SHARE, {"t": thread}))["data"]["shareThread"]
+    token = shared["token"]
+    assert len(token) >= 32 and shared["url"] == f"/?share={token}" and shared["threadId"] == thread
+    assert (await owner.gql(SHARE, {"t": thread}))["data"]["shareThread"]["token"] == token
+
+    tokens = [f" w{i}" for i in range(40)]
+    name = unique("shared")
+    marker = fake_openai.add(name, Script(tokens, delay=0.01))
+    live = (await owner.gql(SEND, {"prompt": f"Go {marker}", "thread": thread}))["data"]["sendMessage"]
+    stream = live["responseStreamId"]
+
+    # Without a credential, what needs an owner is UNAUTHENTICATED; for another identity, as for a missing id.
+    for reader, refused in ((nobody, "UNAUTHENTICATED"), (stranger, "NOT_FOUND")):
+        # Reading with the token needs no credential of the owner's.
+        got = (await reader.gql(SHARED_THREAD, {"k": token}))["data"]["sharedThread"]
+        assert (got["id"], [m["prompt"] for m in got["messages"]]) == (thread, ["First", f"Go {marker}"])
+        assert (await reader.gql(SHARED_MESSAGES, {"t": thread, "k": token}))["data"]["messages"][0][
+            "prompt"
+        ] == "First"
+        # Nothing else: not send, cancel, delete, share, nor claim the answer.
+        assert code_of(await reader.gql(CANCEL, {"id": stream})) == refused
+        assert code_of(await reader.gql(SEND, {"prompt": "Me too", "thread": thread})) == refused
+        delete = "mutation($t: ID!) { deleteThread(threadId: $t) }"
+        assert code_of(await reader.gql(delete, {"t": thread})) == refused
+        async with reader.ws() as client:
+            with pytest.raises(SubscriptionError) as raised:
+                await collect(client.subscribe(STREAM_CHAT, {"id": stream}), "streamChat")
+            assert raised.value.code == "FORBIDDEN"
+    assert fake_openai.requests_for(name) == [], "a share reader claimed the answer"
+
+    # Two readers follow the answer live, one from the start and one joining at a random moment.
+    async with nobody.ws() as early, stranger.ws() as late, owner.ws() as driver:
+        early_events = asyncio.create_task(
+            collect(early.subscribe(SHARED_BODY, {"id": stream, "token": token}), "streamBody")
+        )
+        await asyncio.sleep(0)
+        driven = asyncio.create_task(collect(driver.subscribe(STREAM_CHAT, {"id": stream}), "streamChat"))
+        await wait_until(lambda: bool(fake_openai.requests_for(name)))
+        await asyncio.sleep(rng.uniform(0, 0.3))
+        late_events = await collect(late.subscribe(SHARED_BODY, {"id": stream, "token": token}), "streamBody")
+        driver_events, first_events = await driven, await early_events
+    stored = (await owner.gql(BODY, {"id": stream}))["data"]["streamBody"]
+    assert stored["status"] == "DONE" and stored["text"] == "".join(tokens), f"seed {seed}"
+    assert check_events(driver_events) == stored["text"], f"seed {seed}"
+    assert check_events(first_events) == stored["text"], f"seed {seed}"
+    assert check_events(late_events) == stored["text"], f"seed {seed}"
+
+    # Revoked: the old token opens nothing, anywhere; sharing again makes a new one.
+    assert (await owner.gql(UNSHARE, {"t": thread}))["data"]["unshareThread"] is True
+    assert (await owner.gql(UNSHARE, {"t": thread}))["data"]["unshareThread"] is False
+    assert code_of(await nobody.gql(SHARED_THREAD, {"k": token})) == "NOT_FOUND"
+    assert code_of(await nobody.gql(SHARED_MESSAGES, {"t": thread, "k": token})) == "NOT_FOUND"
+    assert code_of(await nobody.gql(SHARED_STREAM, {"id": stream, "k": token})) == "NOT_FOUND"
+    async with nobody.ws() as client:
+        with pytest.raises(SubscriptionError) as raised:
+            await collect(client.subscribe(SHARED_BODY, {"id": stream, "token": token}), "streamBody")
+        assert raised.value.code == "NOT_FOUND"
+        # Unshared, the stream is just another identity's: streamChat answers NOT_FOUND, not FORBIDDEN.
+    async with stranger.ws() as client:
+        with pytest.raises(SubscriptionError) as raised:
+            await collect(client.subscribe(STREAM_CHAT, {"id": stream}), "streamChat")
+        assert raised.value.code == "NOT_FOUND"
+    again = (await owner.gql(SHARE, {"t": thread}))["data"]["shareThread"]["token"]
+    assert again != token
+    assert code_of(await nobody.gql(SHARED_THREAD, {"k": token})) == "NOT_FOUND"
+    assert (await nobody.gql(SHARED_STREAM, {"id": stream, "k": again}))["data"]["streamBody"]["status"] == "DONE"
+    # A token of one thread opens no other thread's stream.
+    other = (await owner.gql(SEND, {"prompt": "Elsewhere", "thread": None}))["data"]["sendMessage"]
+    assert code_of(await nobody.gql(SHARED_STREAM, {"id": other["responseStreamId"], "k": again})) == "NOT_FOUND"
+    log = server.log()
+    assert token not in log and again not in log
+    assert_clean_log(server)
