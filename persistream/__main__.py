@@ -8,6 +8,7 @@ import asyncio
 import copy
 import logging
 import logging.config
+import os
 import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
@@ -49,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"persistream: configuration error: {exc}", file=sys.stderr)
         return 2
+    if args.command == "serve":
+        # The default Host allow-list depends on where the server listens.
+        settings = settings.replace(bind_host=args.host)
     if args.command == "migrate":
         return _run_database_task(_migrate(settings.database_url, args.revision, args.check))
     if args.workers < 1:
@@ -157,9 +161,12 @@ def _serve(settings: Settings, host: str, port: int, workers: int, log_level: st
         "port": port,
         "log_level": log_level,
         "log_config": log_config,
-        "ws_max_size": 1 << 20,
+        # A bigger WebSocket message closes its socket with 1009 (message too big).
+        "ws_max_size": settings.max_body_bytes,
     }
     if workers > 1:
+        # Worker processes read the environment afresh: tell them the address too.
+        os.environ["PERSISTREAM_BIND_HOST"] = host
         # Each worker process reads the same environment and builds its own app.
         uvicorn.run("persistream.web.asgi:create_app_from_env", factory=True, workers=workers, **options)
         return 0

@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from persistream.core.engine import StreamEngine
 from persistream.core.errors import BadInput, NotFound
 from persistream.core.events import StreamBody, StreamEvent, StreamStatus
+from persistream.core.identity import LOCAL
 from persistream.core.ids import new_id
+from persistream.core.limits import SendLimits
 from persistream.db import queries
 from persistream.db.models import MessageRow, ThreadRow
 from persistream.db.queries import StreamSnapshot
@@ -41,13 +43,24 @@ class ThreadView:
 
 
 class ChatService:
-    def __init__(self, engine: StreamEngine, model: ChatModel, *, system_prompt: str, max_prompt_chars: int) -> None:
+    def __init__(
+        self,
+        engine: StreamEngine,
+        model: ChatModel,
+        *,
+        system_prompt: str,
+        max_prompt_chars: int,
+        max_context_chars: int = 48000,
+        limits: SendLimits | None = None,
+    ) -> None:
         self.engine = engine
         self.model = model
         self.system_prompt = system_prompt
         self.max_prompt_chars = max_prompt_chars
+        self.max_context_chars = max_context_chars
+        self.limits = limits or SendLimits(engine.db, rate=None, max_live=0)
 
-    async def send_message(self, prompt: str, thread_id: str | None = None) -> MessageView:
+    async def send_message(self, prompt: str, thread_id: str | None = None, owner: str = LOCAL.id) -> MessageView:
         if not prompt.strip():
             raise BadInput("The prompt is empty.")
         if len(prompt) > self.max_prompt_chars:
@@ -59,6 +72,7 @@ class ChatService:
             thread = await queries.get_thread(self.engine.db, thread_id)
             if thread is None:
                 raise NotFound("No thread with that id.")
+        await self.limits.check(owner)  # the last check before anything is stored: a refusal stores nothing
         stored = await queries.add_message(
             self.engine.db,
             thread=thread,

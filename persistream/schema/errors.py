@@ -7,7 +7,7 @@ import logging
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from persistream.core.errors import PersistreamError
+from persistream.core.errors import PersistreamError, RateLimited
 from persistream.errinfo import describe
 
 log = logging.getLogger("persistream.graphql")
@@ -69,5 +69,7 @@ class ErrorCodes(MaskErrors):
                 processed.append(masked)
             else:
                 error.extensions = {**(error.extensions or {}), "code": _code_of(error)}
+                if isinstance(error.original_error, RateLimited):
+                    error.extensions["retryAfter"] = error.original_error.retry_after
                 processed.append(error)
         return processed

@@ -24,6 +24,7 @@ from persistream.config import Settings
 from persistream.core.chat import ChatService
 from persistream.core.engine import StreamEngine
 from persistream.core.hub import Hub
+from persistream.core.limits import SendLimits
 from persistream.db.database import Database
 from persistream.llm import ChatModel, create_model
 from persistream.web.graphql_view import STATIC_DIR, PersistreamGraphQL
@@ -55,7 +56,15 @@ def build_services(settings: Settings, model: ChatModel | None = None) -> Servic
         observer_poll_interval=settings.observer_poll_interval,
     )
     model = model or create_model(settings)
-    chat = ChatService(engine, model, system_prompt=settings.system_prompt, max_prompt_chars=settings.max_prompt_chars)
+    limits = SendLimits(db, rate=settings.send_rate_limit, max_live=settings.live_streams_limit)
+    chat = ChatService(
+        engine,
+        model,
+        system_prompt=settings.system_prompt,
+        max_prompt_chars=settings.max_prompt_chars,
+        max_context_chars=settings.max_context_chars,
+        limits=limits,
+    )
     return Services(settings, db, hub, engine, model, chat)
 
 
