@@ -94,23 +94,29 @@ class ChatService:
         return self.model.stream(await self.conversation_for(stream_id))
 
     async def conversation_for(self, stream_id: str) -> list[ChatMessage]:
-        """The system prompt, the thread's earlier prompts and answers, then the prompt this stream answers."""
-        conversation = [ChatMessage("system", self.system_prompt)]
+        """The system prompt, the thread's earlier prompts and answers, then the prompt this stream answers.
+
+        Earlier turns are kept newest first while the whole conversation stays within `max_context_chars`; the
+        first turn that does not fit ends the history, so the model never sees a gap or half a turn."""
+        system = ChatMessage("system", self.system_prompt)
         message = await queries.message_by_stream(self.engine.db, stream_id)
         if message is None:  # a bare stream (Python API): nothing to answer
-            return conversation
+            return [system]
         history = await queries.list_messages(self.engine.db, [message.thread_id])
         earlier = [m for m in history if (m.created_at, m.id) < (message.created_at, message.id)]
         bodies = await queries.read_texts(self.engine.db, [m.response_stream_id for m in earlier])
-        for m in earlier:
-            conversation.append(ChatMessage("user", m.prompt))
+        budget = self.max_context_chars - len(self.system_prompt) - len(message.prompt)
+        kept: list[list[ChatMessage]] = []
+        for m in reversed(earlier):
             answer = (
                 "".join(c.text for c in bodies[m.response_stream_id].chunks) if m.response_stream_id in bodies else ""
             )
-            if answer:
-                conversation.append(ChatMessage("assistant", answer))
-        conversation.append(ChatMessage("user", message.prompt))
-        return conversation
+            turn = [ChatMessage("user", m.prompt)] + ([ChatMessage("assistant", answer)] if answer else [])
+            budget -= len(m.prompt) + len(answer)
+            if budget < 0:
+                break
+            kept.append(turn)
+        return [system, *(msg for turn in reversed(kept) for msg in turn), ChatMessage("user", message.prompt)]
 
     async def messages(self, thread_id: str, last: int = 50) -> list[MessageView]:
         check_last(last)

@@ -27,8 +27,10 @@ class OpenAIModel:
         base_url: str | None = None,
         timeout: float = 60.0,
         max_retries: int = 1,
+        max_tokens: int | None = None,
     ) -> None:
         self.model = model
+        self.max_tokens = max_tokens
         # A local OpenAI-compatible server often needs no key, but the SDK insists on one.
         self._client = openai.AsyncOpenAI(
             api_key=api_key or "unused", base_url=base_url, timeout=timeout, max_retries=max_retries
@@ -37,7 +39,11 @@ class OpenAIModel:
     async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         payload: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
         try:
-            stream = await self._client.chat.completions.create(model=self.model, messages=payload, stream=True)
+            # Unset sends no `max_tokens` at all: the provider's own default applies.
+            extra: dict[str, Any] = {} if self.max_tokens is None else {"max_tokens": self.max_tokens}
+            stream = await self._client.chat.completions.create(
+                model=self.model, messages=payload, stream=True, **extra
+            )
         except openai.OpenAIError as exc:
             raise _model_error(exc, started=False) from None
         try:
