@@ -26,6 +26,8 @@ def _code_of(error: GraphQLError) -> str:
     if isinstance(error.original_error, PersistreamError):
         return error.original_error.code
     message = error.message
+    if message.startswith("Syntax Error: Document contains more than"):  # PERSISTREAM_MAX_QUERY_TOKENS
+        return "GRAPHQL_VALIDATION_FAILED"
     if message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
     if message.startswith(

@@ -27,6 +27,7 @@ from persistream.core.hub import Hub
 from persistream.core.limits import SendLimits
 from persistream.db.database import Database
 from persistream.llm import ChatModel, create_model
+from persistream.schema import build_schema
 from persistream.web.graphql_view import STATIC_DIR, PersistreamGraphQL
 from persistream.web.origins import OriginGuard
 
@@ -70,7 +71,19 @@ def build_services(settings: Settings, model: ChatModel | None = None) -> Servic
 
 def create_app(settings: Settings, *, model: ChatModel | None = None) -> Starlette:
     services = build_services(settings, model)
-    graphql = PersistreamGraphQL(services.chat, settings.allowed_origins)
+    schema = build_schema(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_query_tokens,
+        introspection=settings.introspection,
+    )
+    graphql = PersistreamGraphQL(
+        services.chat,
+        settings.allowed_origins,
+        schema=schema,
+        graphiql=settings.graphiql,
+        max_subscriptions=settings.max_subscriptions,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
