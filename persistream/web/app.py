@@ -28,7 +28,10 @@ from persistream.core.limits import SendLimits
 from persistream.db.database import Database
 from persistream.llm import ChatModel, create_model
 from persistream.schema import build_schema
+from persistream.web.body_limit import BodyLimit
 from persistream.web.graphql_view import STATIC_DIR, PersistreamGraphQL
+from persistream.web.headers import SecurityHeaders
+from persistream.web.hosts import HostGuard
 from persistream.web.origins import OriginGuard
 
 log = logging.getLogger("persistream.web")
@@ -124,7 +127,14 @@ def create_app(settings: Settings, *, model: ChatModel | None = None) -> Starlet
         }
         return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
-    middleware = [Middleware(OriginGuard, allowed_origins=settings.allowed_origins)]
+    # Outermost first: every response gets the security headers; a wrong host or an oversized body is refused
+    # before anything else runs.
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(HostGuard, allowed_hosts=settings.hosts_allowed),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        Middleware(OriginGuard, allowed_origins=settings.allowed_origins),
+    ]
     if settings.allowed_origins:
         middleware.append(
             Middleware(

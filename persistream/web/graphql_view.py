@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import strawberry
+from cross_web import HTTPException
 from graphql import GraphQLError, GraphQLSyntaxError
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -145,6 +147,10 @@ class LegacyWSHandler(BaseGraphQLWSHandler[dict[str, Any], None]):
             await super().handle_async_results(*args, **kwargs)
 
 
+class NestedTooDeeply(json.JSONDecodeError):
+    """A JSON text nested too deeply to parse; a JSONDecodeError, so the WebSocket handlers treat it as one."""
+
+
 class PersistreamGraphQL(GraphQL[dict[str, Any], None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
@@ -176,6 +182,34 @@ class PersistreamGraphQL(GraphQL[dict[str, Any], None]):
             **kwargs,
         )
         self.chat = chat
+
+    def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
+        # As over HTTP (origins.py): `null` is nobody's page in particular, so it is never an allowed origin.
+        return origin.strip().lower() != "null" and super().is_websocket_origin_allowed(request, origin)
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return json.loads(data)
+        except RecursionError:
+            # Nested too deeply for the parser (thousands of `[`): bad input, not a server error with a traceback.
+            raise NestedTooDeeply("nested too deeply", "", 0) from None
+
+    async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().run(request, *args, **kwargs)
+        except HTTPException as exc:
+            # Over HTTP Strawberry turns the decode error into a plain-text 400; the contract wants a GraphQL
+            # error. (Over WebSocket a message that does not parse is a protocol error, handled as such.)
+            if not isinstance(exc.__cause__, NestedTooDeeply):
+                raise
+            return JSONResponse(
+                {
+                    "errors": [
+                        {"message": "The request body is nested too deeply.", "extensions": {"code": "BAD_USER_INPUT"}}
+                    ]
+                },
+                status_code=400,
+            )
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> dict[str, Any]:
         return {"request": request, "response": response, "chat": self.chat}
