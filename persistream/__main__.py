@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from persistream.config import ConfigError, Settings
+from persistream.redact import redact_line
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -121,7 +122,7 @@ async def _prepare_database(database_url: str) -> int:
 def _describe(exc: BaseException) -> str:
     """The error's kind and first line, without a traceback (the URL's password never appears in either)."""
     cause = exc.__cause__ or exc
-    first = str(cause).strip().splitlines()[0][:200] if str(cause).strip() else ""
+    first = redact_line(str(cause).strip())
     name = type(cause).__name__
     if name in ("Error", "DBAPIError") and first:  # the driver's generic wrapper: the message says it all
         return first

@@ -13,7 +13,7 @@ from typing import Any
 import openai
 
 from persistream.llm.base import ChatMessage, ModelError
-from persistream.redact import redact
+from persistream.redact import redact_line
 
 
 class OpenAIModel:
@@ -77,4 +77,4 @@ def _model_error(exc: openai.OpenAIError, *, started: bool) -> ModelError:
     else:
         message = "The model service reported an error"
     full = f"{message} {when}.".replace(" .", ".")
-    return ModelError(full, detail=f"{type(exc).__name__}: {redact(str(exc))[:300]}")
+    return ModelError(full, detail=f"{type(exc).__name__}: {redact_line(str(exc), 300)}")
