@@ -9,6 +9,7 @@ import copy
 import ipaddress
 import logging
 import logging.config
+import os
 import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from persistream.config import ConfigError, Settings
+from persistream.redact import redact_line
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"persistream: configuration error: {exc}", file=sys.stderr)
         return 2
+    if args.command == "serve":
+        # The default Host allow-list depends on where the server listens.
+        settings = settings.replace(bind_host=args.host)
     if args.command == "migrate":
         return _run_database_task(_migrate(settings.database_url, args.revision, args.check))
     if not settings.auth_explicit and not _is_loopback(args.host):
@@ -135,7 +140,7 @@ async def _prepare_database(database_url: str) -> int:
 def _describe(exc: BaseException) -> str:
     """The error's kind and first line, without a traceback (the URL's password never appears in either)."""
     cause = exc.__cause__ or exc
-    first = str(cause).strip().splitlines()[0][:200] if str(cause).strip() else ""
+    first = redact_line(str(cause).strip())
     name = type(cause).__name__
     if name in ("Error", "DBAPIError") and first:  # the driver's generic wrapper: the message says it all
         return first
@@ -175,9 +180,12 @@ def _serve(settings: Settings, host: str, port: int, workers: int, log_level: st
         "port": port,
         "log_level": log_level,
         "log_config": log_config,
-        "ws_max_size": 1 << 20,
+        # A bigger WebSocket message closes its socket with 1009 (message too big).
+        "ws_max_size": settings.max_body_bytes,
     }
     if workers > 1:
+        # Worker processes read the environment afresh: tell them the address too.
+        os.environ["PERSISTREAM_BIND_HOST"] = host
         # Each worker process reads the same environment and builds its own app.
         uvicorn.run("persistream.web.asgi:create_app_from_env", factory=True, workers=workers, **options)
         return 0

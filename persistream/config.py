@@ -54,6 +54,23 @@ class Settings:
     auth_header: str = "X-Forwarded-User"
     # Signs the anonymous cookie; unset, a key generated once is kept in the database.
     secret_key: str | None = field(default=None, repr=False)
+    # `N/second`, `N/minute`, `N/hour` or `off`; None takes the mode's default (see `send_rate_limit`).
+    rate_limit: str | None = None
+    # Answers one identity may have PENDING or STREAMING at once; 0 is no limit, None the mode's default.
+    max_live_streams: int | None = None
+    max_context_chars: int = 48000
+    max_answer_tokens: int | None = None
+    max_subscriptions: int = 100
+    max_body_bytes: int = 1 << 20
+    max_query_depth: int = 8
+    max_aliases: int = 30
+    max_query_tokens: int = 4000
+    graphiql: bool = True
+    introspection: bool = True
+    # `Host` names accepted (matched without the port); None: the default for `bind_host` (see `hosts_allowed`).
+    allowed_hosts: tuple[str, ...] | None = None
+    # The address `serve --host` binds; only the default host allow-list depends on it.
+    bind_host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         _check_positive("PERSISTREAM_MAX_PROMPT_CHARS", self.max_prompt_chars)
@@ -72,6 +89,25 @@ class Settings:
             raise ConfigError(
                 "PERSISTREAM_BROADCAST_URL must start with 'memory://', 'redis://', 'rediss://' or 'postgres://'"
             )
+        if self.rate_limit is not None:
+            parse_rate_limit(self.rate_limit)
+        if self.max_live_streams is not None and self.max_live_streams < 0:
+            raise ConfigError(
+                f"PERSISTREAM_MAX_LIVE_STREAMS must be zero (no limit) or more, not {self.max_live_streams!r}"
+            )
+        _check_positive("PERSISTREAM_MAX_CONTEXT_CHARS", self.max_context_chars)
+        if self.max_answer_tokens is not None:
+            _check_positive("PERSISTREAM_MAX_ANSWER_TOKENS", self.max_answer_tokens)
+        _check_positive("PERSISTREAM_MAX_SUBSCRIPTIONS", self.max_subscriptions)
+        _check_positive("PERSISTREAM_MAX_BODY_BYTES", self.max_body_bytes)
+        _check_positive("PERSISTREAM_MAX_QUERY_DEPTH", self.max_query_depth)
+        _check_positive("PERSISTREAM_MAX_ALIASES", self.max_aliases)
+        _check_positive("PERSISTREAM_MAX_QUERY_TOKENS", self.max_query_tokens)
+        for host in self.allowed_hosts or ():
+            if host != "*" and not _looks_like_host(host):
+                raise ConfigError(
+                    f"PERSISTREAM_ALLOWED_HOSTS has {host!r}, which is not '*' or a host name like 'chat.example.com'"
+                )
         for origin in self.allowed_origins:
             if origin != "*" and not _looks_like_origin(origin):
                 raise ConfigError(
@@ -89,6 +125,28 @@ class Settings:
     def heartbeat_interval(self) -> float:
         """How often a process refreshes the heartbeat of the streams it generates."""
         return min(5.0, max(0.05, self.stream_timeout / 4))
+
+    @property
+    def send_rate_limit(self) -> tuple[int, int] | None:
+        """(calls, window seconds) for `sendMessage` per identity, or None when unlimited."""
+        return parse_rate_limit(self.rate_limit or ("off" if self.auth_mode == "none" else "20/minute"))
+
+    @property
+    def live_streams_limit(self) -> int:
+        """Live answers per identity; 0 is no limit."""
+        if self.max_live_streams is not None:
+            return self.max_live_streams
+        return 0 if self.auth_mode == "none" else 3
+
+    @property
+    def hosts_allowed(self) -> tuple[str, ...]:
+        """The `Host` names accepted, lower case without port; `("*",)` for any."""
+        if self.allowed_hosts is not None:
+            return tuple(h.lower() for h in self.allowed_hosts)
+        # A personal server on loopback answers only loopback names, so a rebound DNS name cannot reach it.
+        if self.bind_host in ("127.0.0.1", "localhost", "::1", "[::1]") or self.bind_host.startswith("127."):
+            return ("localhost", "127.0.0.1", "[::1]")
+        return ("*",)
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -122,6 +180,8 @@ class Settings:
             "PERSISTREAM_JWT_ISSUER": "jwt_issuer",
             "PERSISTREAM_AUTH_HEADER": "auth_header",
             "PERSISTREAM_SECRET_KEY": "secret_key",
+            # Set by `serve --workers N` for its worker processes (the address of `--host`).
+            "PERSISTREAM_BIND_HOST": "bind_host",
         }
         for name, attr in text_vars.items():
             if (value := get(name)) is not None:
@@ -130,6 +190,14 @@ class Settings:
             "PERSISTREAM_MAX_PROMPT_CHARS": "max_prompt_chars",
             "PERSISTREAM_FLUSH_CHARS": "flush_chars",
             "PERSISTREAM_FLUSH_MS": "flush_ms",
+            "PERSISTREAM_MAX_LIVE_STREAMS": "max_live_streams",
+            "PERSISTREAM_MAX_CONTEXT_CHARS": "max_context_chars",
+            "PERSISTREAM_MAX_ANSWER_TOKENS": "max_answer_tokens",
+            "PERSISTREAM_MAX_SUBSCRIPTIONS": "max_subscriptions",
+            "PERSISTREAM_MAX_BODY_BYTES": "max_body_bytes",
+            "PERSISTREAM_MAX_QUERY_DEPTH": "max_query_depth",
+            "PERSISTREAM_MAX_ALIASES": "max_aliases",
+            "PERSISTREAM_MAX_QUERY_TOKENS": "max_query_tokens",
         }
         for name, attr in int_vars.items():
             if (value := get(name)) is not None:
@@ -142,6 +210,13 @@ class Settings:
         for name, attr in float_vars.items():
             if (value := get(name)) is not None:
                 kwargs[attr] = _parse_float(name, value)
+        if (rate := get("PERSISTREAM_RATE_LIMIT")) is not None:
+            kwargs["rate_limit"] = rate.strip().lower()
+        for name, attr in {"PERSISTREAM_GRAPHIQL": "graphiql", "PERSISTREAM_INTROSPECTION": "introspection"}.items():
+            if (value := get(name)) is not None:
+                kwargs[attr] = _parse_bool(name, value)
+        if (hosts := get("PERSISTREAM_ALLOWED_HOSTS")) is not None:
+            kwargs["allowed_hosts"] = tuple(h.strip() for h in hosts.split(",") if h.strip())
         provider = get("PERSISTREAM_PROVIDER")
         if provider is None:
             provider = "openai" if get("OPENAI_API_KEY") else "demo"
@@ -198,6 +273,34 @@ def _parse_float(name: str, value: str) -> float:
     if number != number or number in (float("inf"), float("-inf")):
         raise ConfigError(f"{name} must be a finite number, not {value!r}")
     return number
+
+
+RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600}
+
+
+def parse_rate_limit(value: str) -> tuple[int, int] | None:
+    """`N/second|minute|hour` -> (N, seconds); `off` -> None. ConfigError names PERSISTREAM_RATE_LIMIT."""
+    if value == "off":
+        return None
+    count, sep, unit = value.partition("/")
+    if sep and count.strip().isdigit() and int(count) > 0 and unit.strip() in RATE_UNITS:
+        return int(count), RATE_UNITS[unit.strip()]
+    raise ConfigError(
+        f"PERSISTREAM_RATE_LIMIT must be 'off' or like '20/minute' (per second, minute or hour), not {value!r}"
+    )
+
+
+def _parse_bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _looks_like_host(host: str) -> bool:
+    return bool(host) and not any(c in host for c in "/@ ") and "://" not in host
 
 
 def _check_positive(name: str, value: float) -> None:

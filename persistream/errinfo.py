@@ -6,14 +6,14 @@ was raised and a redacted, bounded first line of its message are enough to find 
 
 from __future__ import annotations
 
-from persistream.redact import redact
+from persistream.redact import redact_line
 
 
 def describe(exc: BaseException | None) -> str:
     if exc is None:
         return "unknown error"
-    message = str(exc).splitlines()[0][:200] if str(exc) else ""
-    return f"{type(exc).__name__} at {raised_at(exc)}" + (f": {redact(message)}" if message else "")
+    message = redact_line(str(exc))
+    return f"{type(exc).__name__} at {raised_at(exc)}" + (f": {message}" if message else "")
 
 
 def raised_at(exc: BaseException) -> str:

@@ -18,6 +18,7 @@ from persistream.core.errors import BadInput, NotFound
 from persistream.core.events import StreamBody, StreamEvent, StreamStatus
 from persistream.core.identity import Identity
 from persistream.core.ids import new_id
+from persistream.core.limits import SendLimits
 from persistream.db import queries
 from persistream.db.models import MessageRow, ThreadRow
 from persistream.db.queries import StreamSnapshot
@@ -58,11 +59,22 @@ class ChatService:
     """Every method takes the caller (an Identity, or None without a credential) and checks it through
     `core.access` before it reads or changes anything."""
 
-    def __init__(self, engine: StreamEngine, model: ChatModel, *, system_prompt: str, max_prompt_chars: int) -> None:
+    def __init__(
+        self,
+        engine: StreamEngine,
+        model: ChatModel,
+        *,
+        system_prompt: str,
+        max_prompt_chars: int,
+        max_context_chars: int = 48000,
+        limits: SendLimits | None = None,
+    ) -> None:
         self.engine = engine
         self.model = model
         self.system_prompt = system_prompt
         self.max_prompt_chars = max_prompt_chars
+        self.max_context_chars = max_context_chars
+        self.limits = limits or SendLimits(engine.db, rate=None, max_live=0)
 
     async def send_message(self, caller: Identity | None, prompt: str, thread_id: str | None = None) -> MessageView:
         identity = access.require(caller)
@@ -75,6 +87,7 @@ class ChatService:
         thread: ThreadRow | None = None
         if thread_id is not None:
             thread = await access.own_thread(self.engine.db, identity, thread_id)
+        await self.limits.check(identity.id)  # the last check before anything is stored: a refusal stores nothing
         stored = await queries.add_message(
             self.engine.db,
             thread=thread,
@@ -112,23 +125,29 @@ class ChatService:
         return self.model.stream(await self.conversation_for(stream_id))
 
     async def conversation_for(self, stream_id: str) -> list[ChatMessage]:
-        """The system prompt, the thread's earlier prompts and answers, then the prompt this stream answers."""
-        conversation = [ChatMessage("system", self.system_prompt)]
+        """The system prompt, the thread's earlier prompts and answers, then the prompt this stream answers.
+
+        Earlier turns are kept newest first while the whole conversation stays within `max_context_chars`; the
+        first turn that does not fit ends the history, so the model never sees a gap or half a turn."""
+        system = ChatMessage("system", self.system_prompt)
         message = await queries.message_by_stream(self.engine.db, stream_id)
         if message is None:  # a bare stream (Python API): nothing to answer
-            return conversation
+            return [system]
         history = await queries.list_messages(self.engine.db, [message.thread_id])
         earlier = [m for m in history if (m.created_at, m.id) < (message.created_at, message.id)]
         bodies = await queries.read_texts(self.engine.db, [m.response_stream_id for m in earlier])
-        for m in earlier:
-            conversation.append(ChatMessage("user", m.prompt))
+        budget = self.max_context_chars - len(self.system_prompt) - len(message.prompt)
+        kept: list[list[ChatMessage]] = []
+        for m in reversed(earlier):
             answer = (
                 "".join(c.text for c in bodies[m.response_stream_id].chunks) if m.response_stream_id in bodies else ""
             )
-            if answer:
-                conversation.append(ChatMessage("assistant", answer))
-        conversation.append(ChatMessage("user", message.prompt))
-        return conversation
+            turn = [ChatMessage("user", m.prompt)] + ([ChatMessage("assistant", answer)] if answer else [])
+            budget -= len(m.prompt) + len(answer)
+            if budget < 0:
+                break
+            kept.append(turn)
+        return [system, *(msg for turn in reversed(kept) for msg in turn), ChatMessage("user", message.prompt)]
 
     async def messages(
         self,

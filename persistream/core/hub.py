@@ -27,6 +27,8 @@ from typing import Any
 
 from broadcaster import Broadcast
 
+from persistream.redact import redact_line
+
 log = logging.getLogger("persistream.hub")
 
 CHANNEL = "persistream"
@@ -331,4 +333,5 @@ class Hub:
 
 
 def _short(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:200] if str(exc) else ""
+    # A link error can quote the broadcast URL, password included.
+    return redact_line(str(exc))

@@ -79,3 +79,14 @@ class MessageRow(SQLModel, table=True):
     prompt: str
     response_stream_id: str = Field(foreign_key="streams.id", unique=True, max_length=36)
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class RateWindowRow(SQLModel, table=True):
+    """How many `sendMessage` calls an identity made in one fixed rate-limit window (shared by all processes)."""
+
+    __tablename__ = "rate_windows"
+
+    owner: str = Field(primary_key=True, max_length=200)
+    # Unix seconds at which the window starts (a multiple of its length).
+    window_start: int = Field(primary_key=True)
+    count: int = 0

@@ -17,6 +17,7 @@ def create_model(settings: Settings) -> ChatModel:
             base_url=settings.openai_base_url,
             timeout=settings.openai_timeout,
             max_retries=settings.openai_max_retries,
+            max_tokens=settings.max_answer_tokens,
         )
     return DemoModel(token_delay=settings.demo_token_delay)
 

@@ -13,7 +13,7 @@ from typing import Any
 import openai
 
 from persistream.llm.base import ChatMessage, ModelError
-from persistream.redact import redact
+from persistream.redact import redact_line
 
 
 class OpenAIModel:
@@ -27,8 +27,10 @@ class OpenAIModel:
         base_url: str | None = None,
         timeout: float = 60.0,
         max_retries: int = 1,
+        max_tokens: int | None = None,
     ) -> None:
         self.model = model
+        self.max_tokens = max_tokens
         # A local OpenAI-compatible server often needs no key, but the SDK insists on one.
         self._client = openai.AsyncOpenAI(
             api_key=api_key or "unused", base_url=base_url, timeout=timeout, max_retries=max_retries
@@ -37,7 +39,11 @@ class OpenAIModel:
     async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         payload: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
         try:
-            stream = await self._client.chat.completions.create(model=self.model, messages=payload, stream=True)
+            # Unset sends no `max_tokens` at all: the provider's own default applies.
+            extra: dict[str, Any] = {} if self.max_tokens is None else {"max_tokens": self.max_tokens}
+            stream = await self._client.chat.completions.create(
+                model=self.model, messages=payload, stream=True, **extra
+            )
         except openai.OpenAIError as exc:
             raise _model_error(exc, started=False) from None
         try:
@@ -71,4 +77,4 @@ def _model_error(exc: openai.OpenAIError, *, started: bool) -> ModelError:
     else:
         message = "The model service reported an error"
     full = f"{message} {when}.".replace(" .", ".")
-    return ModelError(full, detail=f"{type(exc).__name__}: {redact(str(exc))[:300]}")
+    return ModelError(full, detail=f"{type(exc).__name__}: {redact_line(str(exc), 300)}")

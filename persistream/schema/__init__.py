@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
 from strawberry.types import ExecutionContext
 
 from persistream.schema.errors import ErrorCodes
@@ -16,8 +26,26 @@ class PersistreamSchema(strawberry.Schema):
         return None
 
 
-def build_schema() -> strawberry.Schema:
-    return PersistreamSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=[ErrorCodes])
+def build_schema(
+    *,
+    max_depth: int | None = None,
+    max_aliases: int | None = None,
+    max_tokens: int | None = None,
+    introspection: bool = True,
+) -> strawberry.Schema:
+    """The schema, with Strawberry's own document limits when given: a document past one is refused before any
+    resolver runs. Without arguments (the exported schema) nothing is limited."""
+    # Factories: Strawberry makes each extension afresh for every operation.
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [ErrorCodes]
+    if max_depth is not None:
+        extensions.append(partial(QueryDepthLimiter, max_depth=max_depth))
+    if max_aliases is not None:
+        extensions.append(partial(MaxAliasesLimiter, max_alias_count=max_aliases))
+    if max_tokens is not None:
+        extensions.append(partial(MaxTokensLimiter, max_token_count=max_tokens))
+    if not introspection:  # refuses __schema and __type; __typename stays allowed
+        extensions.append(DisableIntrospection)
+    return PersistreamSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
 
 
 schema = build_schema()

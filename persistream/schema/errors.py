@@ -7,7 +7,7 @@ import logging
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
 
-from persistream.core.errors import PersistreamError
+from persistream.core.errors import PersistreamError, RateLimited
 from persistream.errinfo import describe
 
 log = logging.getLogger("persistream.graphql")
@@ -26,6 +26,8 @@ def _code_of(error: GraphQLError) -> str:
     if isinstance(error.original_error, PersistreamError):
         return error.original_error.code
     message = error.message
+    if message.startswith("Syntax Error: Document contains more than"):  # PERSISTREAM_MAX_QUERY_TOKENS
+        return "GRAPHQL_VALIDATION_FAILED"
     if message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
     if message.startswith(
@@ -69,5 +71,7 @@ class ErrorCodes(MaskErrors):
                 processed.append(masked)
             else:
                 error.extensions = {**(error.extensions or {}), "code": _code_of(error)}
+                if isinstance(error.original_error, RateLimited):
+                    error.extensions["retryAfter"] = error.original_error.retry_after
                 processed.append(error)
         return processed

@@ -24,11 +24,16 @@ from persistream.config import Settings
 from persistream.core.chat import ChatService
 from persistream.core.engine import StreamEngine
 from persistream.core.hub import Hub
+from persistream.core.limits import SendLimits
 from persistream.db.database import Database
 from persistream.llm import ChatModel, create_model
+from persistream.schema import build_schema
 from persistream.web.auth import Authenticator, create_authenticator
 from persistream.web.auth.anonymous import AnonymousAuthenticator, AnonymousCookies
+from persistream.web.body_limit import BodyLimit
 from persistream.web.graphql_view import STATIC_DIR, PersistreamGraphQL
+from persistream.web.headers import SecurityHeaders
+from persistream.web.hosts import HostGuard
 from persistream.web.origins import OriginGuard
 
 log = logging.getLogger("persistream.web")
@@ -57,7 +62,15 @@ def build_services(settings: Settings, model: ChatModel | None = None) -> Servic
         observer_poll_interval=settings.observer_poll_interval,
     )
     model = model or create_model(settings)
-    chat = ChatService(engine, model, system_prompt=settings.system_prompt, max_prompt_chars=settings.max_prompt_chars)
+    limits = SendLimits(db, rate=settings.send_rate_limit, max_live=settings.live_streams_limit)
+    chat = ChatService(
+        engine,
+        model,
+        system_prompt=settings.system_prompt,
+        max_prompt_chars=settings.max_prompt_chars,
+        max_context_chars=settings.max_context_chars,
+        limits=limits,
+    )
     return Services(settings, db, hub, engine, model, chat)
 
 
@@ -67,8 +80,20 @@ def create_app(
     """`authenticate` replaces the authenticator PERSISTREAM_AUTH picks (for apps that bring their own login)."""
     services = build_services(settings, model)
     authenticator = authenticate or create_authenticator(settings, services.db)
+    schema = build_schema(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_query_tokens,
+        introspection=settings.introspection,
+    )
     graphql = PersistreamGraphQL(
-        services.chat, settings.allowed_origins, authenticator=authenticator, auth_mode=settings.auth_mode
+        services.chat,
+        settings.allowed_origins,
+        schema=schema,
+        graphiql=settings.graphiql,
+        max_subscriptions=settings.max_subscriptions,
+        authenticator=authenticator,
+        auth_mode=settings.auth_mode,
     )
 
     @contextlib.asynccontextmanager
@@ -110,7 +135,14 @@ def create_app(
         }
         return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
-    middleware = [Middleware(OriginGuard, allowed_origins=settings.allowed_origins)]
+    # Outermost first: every response gets the security headers; a wrong host or an oversized body is refused
+    # before anything else runs.
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(HostGuard, allowed_hosts=settings.hosts_allowed),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        Middleware(OriginGuard, allowed_origins=settings.allowed_origins),
+    ]
     if isinstance(authenticator, AnonymousAuthenticator):
         middleware.append(Middleware(AnonymousCookies, authenticator=authenticator))
     if settings.allowed_origins:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import strawberry
+from cross_web import HTTPException
+from graphql import GraphQLError, GraphQLSyntaxError
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -48,12 +53,50 @@ def _shape_error(message: object) -> str | None:
     return None
 
 
+# How long a client may wait before its first message: the same for both protocols.
+CONNECTION_INIT_TIMEOUT = 10.0
+TOO_MANY_SUBSCRIPTIONS = "Too many subscriptions open on this connection; complete one first."
+
+
+def _too_many_subscriptions() -> dict[str, Any]:
+    # A hint: a slot frees when one of the client's own operations ends.
+    return {"message": TOO_MANY_SUBSCRIPTIONS, "extensions": {"code": "RATE_LIMITED", "retryAfter": 1}}
+
+
+def _is_token_limit(error: GraphQLError) -> bool:
+    return isinstance(error, GraphQLSyntaxError) and "Document contains more than" in error.message
+
+
 class TransportWSHandler(BaseGraphQLTransportWSHandler[dict[str, Any], None]):
     async def handle_message(self, message: Any) -> None:
         if (error := _shape_error(message)) is not None:
             await self.handle_invalid_message(error)  # closes with 4400, as the protocol says
             return
         await super().handle_message(message)
+
+    async def handle_subscribe(self, message: Any) -> None:
+        # Strawberry's own limit answers with an error that has no code; the contract's is RATE_LIMITED. Finished
+        # operations (a query sent over the socket) leave `operations`, so they stop counting when they end.
+        limit = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and limit is not None
+            and message["id"] not in self.operations
+            and len(self.operations) >= limit
+        ):
+            await self.websocket.send_json(
+                {"id": message["id"], "type": "error", "payload": [_too_many_subscriptions()]}
+            )
+            return
+        await super().handle_subscribe(message)
+
+    @staticmethod
+    def _get_pre_execution_close_reason(error: GraphQLError) -> str | None:
+        # A syntax error closes the socket (4400), but a document over PERSISTREAM_MAX_QUERY_TOKENS is a document
+        # limit: an error for that operation only, as for the other limits.
+        if _is_token_limit(error):
+            return None
+        return BaseGraphQLTransportWSHandler._get_pre_execution_close_reason(error)
 
     async def handle_task_exception(self, error: Exception) -> None:
         # A client that leaves while an event is being sent to it is normal (a closed tab), not a server error:
@@ -63,6 +106,33 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[dict[str, Any], None]):
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[dict[str, Any], None]):
+    async def handle(self) -> None:
+        # The legacy protocol has no connection_init timeout of its own: a socket that never says hello would be
+        # held open forever. Close it as graphql-transport-ws does (4408).
+        watchdog = asyncio.create_task(self._close_unless_initialised())
+        try:
+            await super().handle()
+        finally:
+            watchdog.cancel()
+
+    async def _close_unless_initialised(self) -> None:
+        await asyncio.sleep(CONNECTION_INIT_TIMEOUT)
+        if not self.connection_acknowledged:
+            with contextlib.suppress(Exception):
+                await self.websocket.close(code=4408, reason="Connection initialisation timeout")
+
+    async def handle_start(self, message: Any) -> None:
+        limit = self.max_subscriptions_per_connection
+        if (
+            self.connection_acknowledged
+            and limit is not None
+            and message["id"] not in self.tasks
+            and len(self.tasks) >= limit
+        ):
+            await self.websocket.send_json({"type": "error", "id": message["id"], "payload": _too_many_subscriptions()})
+            return
+        await super().handle_start(message)
+
     async def handle_message(self, message: Any) -> None:
         if (error := _shape_error(message)) is not None:
             # The legacy protocol answers a bad message with an `error` and keeps the socket.
@@ -80,6 +150,10 @@ class LegacyWSHandler(BaseGraphQLWSHandler[dict[str, Any], None]):
             await super().handle_async_results(*args, **kwargs)
 
 
+class NestedTooDeeply(json.JSONDecodeError):
+    """A JSON text nested too deeply to parse; a JSONDecodeError, so the WebSocket handlers treat it as one."""
+
+
 class PersistreamGraphQL(GraphQL[dict[str, Any], None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
@@ -91,23 +165,58 @@ class PersistreamGraphQL(GraphQL[dict[str, Any], None]):
         *,
         authenticator: Authenticator | None = None,
         auth_mode: str = "none",
+        schema: strawberry.Schema | None = None,
+        graphiql: bool = True,
+        max_subscriptions: int = 100,
         **kwargs: Any,
     ) -> None:
-        from persistream.schema import schema
+        if schema is None:
+            from persistream.schema import schema as default_schema
 
+            schema = default_schema
         super().__init__(
             schema,
+            graphql_ide="graphiql" if graphiql else None,
             allowed_origins=allowed_origins,
             keep_alive=True,
             keep_alive_interval=15,
-            connection_init_wait_timeout=timedelta(seconds=10),
-            # Strawberry counts queries sent over the socket as subscriptions too; a chat page keeps one socket.
-            max_subscriptions_per_connection=500,
+            connection_init_wait_timeout=timedelta(seconds=CONNECTION_INIT_TIMEOUT),
+            # Operations in flight on one socket (queries too, while they run); the handlers refuse one more with
+            # RATE_LIMITED and keep the socket.
+            max_subscriptions_per_connection=max_subscriptions,
             **kwargs,
         )
         self.chat = chat
         self.authenticator: Authenticator = authenticator or LocalAuthenticator()
         self.auth_mode = auth_mode
+
+    def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
+        # As over HTTP (origins.py): `null` is nobody's page in particular, so it is never an allowed origin.
+        return origin.strip().lower() != "null" and super().is_websocket_origin_allowed(request, origin)
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return json.loads(data)
+        except RecursionError:
+            # Nested too deeply for the parser (thousands of `[`): bad input, not a server error with a traceback.
+            raise NestedTooDeeply("nested too deeply", "", 0) from None
+
+    async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().run(request, *args, **kwargs)
+        except HTTPException as exc:
+            # Over HTTP Strawberry turns the decode error into a plain-text 400; the contract wants a GraphQL
+            # error. (Over WebSocket a message that does not parse is a protocol error, handled as such.)
+            if not isinstance(exc.__cause__, NestedTooDeeply):
+                raise
+            return JSONResponse(
+                {
+                    "errors": [
+                        {"message": "The request body is nested too deeply.", "extensions": {"code": "BAD_USER_INPUT"}}
+                    ]
+                },
+                status_code=400,
+            )
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> dict[str, Any]:
         # Once per HTTP request, and once per WebSocket at the upgrade (on_ws_connect may refine it). A bad

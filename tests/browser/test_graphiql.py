@@ -113,7 +113,9 @@ def test_graphiql_falls_back_to_the_cdn_page_only_without_local_copies(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'ide.db'}"))
-    client = TestClient(app)  # no lifespan: rendering the IDE touches neither the database nor the hub
+    # no lifespan: rendering the IDE touches neither the database nor the hub; a loopback host, as the default
+    # host allow-list of a loopback server wants
+    client = TestClient(app, base_url="http://127.0.0.1")
     html = {"accept": "text/html"}
 
     if graphql_view.GRAPHIQL_ASSETS.is_dir():

@@ -49,6 +49,8 @@ class Recorded:
     closed_at: float | None = None
     tokens_sent: int = 0
     finished: bool = False
+    # The request's `max_tokens`, None when it sent none.
+    max_tokens: int | None = None
 
 
 def default_tokens(prompt: str) -> list[str]:
@@ -99,7 +101,12 @@ class FakeOpenAI:
 
     async def _completions(self, request: Request) -> Response:
         body = await request.json()
-        record = Recorded(body["messages"], body.get("model", ""), request.headers.get("authorization"))
+        record = Recorded(
+            body["messages"],
+            body.get("model", ""),
+            request.headers.get("authorization"),
+            max_tokens=body.get("max_tokens"),
+        )
         self.requests.append(record)
         last = str(body["messages"][-1].get("content", ""))
         match = MARKER.search(last)

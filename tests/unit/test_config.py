@@ -74,6 +74,54 @@ def test_the_key_never_shows_in_repr() -> None:
     assert "sk-secret" not in repr(from_env({"OPENAI_API_KEY": "sk-secret"}))
 
 
+def test_limits_defaults_are_the_contracts() -> None:
+    settings = from_env({})
+    # A personal server (no authentication) is not rate limited; any other mode is.
+    assert settings.send_rate_limit is None
+    assert settings.live_streams_limit == 0
+    authed = settings.replace(auth_mode="jwt")
+    assert authed.send_rate_limit == (20, 60)
+    assert authed.live_streams_limit == 3
+    assert settings.max_context_chars == 48000
+    assert settings.max_answer_tokens is None
+    assert settings.max_subscriptions == 100
+    assert settings.max_body_bytes == 1048576
+    assert (settings.max_query_depth, settings.max_aliases, settings.max_query_tokens) == (8, 30, 4000)
+    assert (settings.graphiql, settings.introspection) == (True, True)
+    assert settings.hosts_allowed == ("localhost", "127.0.0.1", "[::1]")
+    assert settings.replace(bind_host="0.0.0.0").hosts_allowed == ("*",)
+    assert settings.replace(bind_host="::1").hosts_allowed == ("localhost", "127.0.0.1", "[::1]")
+
+
+def test_limits_variables_are_read() -> None:
+    settings = from_env(
+        {
+            "PERSISTREAM_RATE_LIMIT": " 5/Second ",
+            "PERSISTREAM_MAX_LIVE_STREAMS": "0",
+            "PERSISTREAM_MAX_CONTEXT_CHARS": "100",
+            "PERSISTREAM_MAX_ANSWER_TOKENS": "256",
+            "PERSISTREAM_MAX_SUBSCRIPTIONS": "7",
+            "PERSISTREAM_MAX_BODY_BYTES": "2048",
+            "PERSISTREAM_MAX_QUERY_DEPTH": "4",
+            "PERSISTREAM_MAX_ALIASES": "2",
+            "PERSISTREAM_MAX_QUERY_TOKENS": "50",
+            "PERSISTREAM_GRAPHIQL": "false",
+            "PERSISTREAM_INTROSPECTION": "0",
+            "PERSISTREAM_ALLOWED_HOSTS": "Chat.Example, localhost",
+            "PERSISTREAM_BIND_HOST": "0.0.0.0",
+        }
+    ).replace(auth_mode="anonymous")
+    assert settings.send_rate_limit == (5, 1)
+    assert settings.live_streams_limit == 0  # set explicitly: no limit even though the mode has one
+    assert (settings.max_context_chars, settings.max_answer_tokens) == (100, 256)
+    assert (settings.max_subscriptions, settings.max_body_bytes) == (7, 2048)
+    assert (settings.max_query_depth, settings.max_aliases, settings.max_query_tokens) == (4, 2, 50)
+    assert (settings.graphiql, settings.introspection) == (False, False)
+    assert settings.hosts_allowed == ("chat.example", "localhost")
+    assert from_env({"PERSISTREAM_RATE_LIMIT": "off"}).replace(auth_mode="jwt").send_rate_limit is None
+    assert from_env({"PERSISTREAM_BIND_HOST": "0.0.0.0"}).hosts_allowed == ("*",)
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
@@ -96,6 +144,23 @@ def test_the_key_never_shows_in_repr() -> None:
         ("PERSISTREAM_ALLOWED_ORIGINS", "localhost:5173"),
         ("PERSISTREAM_ALLOWED_ORIGINS", "http://ok.example, ftp://files.example"),
         ("PERSISTREAM_ALLOWED_ORIGINS", "http://app.example/path"),
+        ("PERSISTREAM_RATE_LIMIT", "20"),
+        ("PERSISTREAM_RATE_LIMIT", "20/day"),
+        ("PERSISTREAM_RATE_LIMIT", "0/minute"),
+        ("PERSISTREAM_RATE_LIMIT", "-1/minute"),
+        ("PERSISTREAM_MAX_LIVE_STREAMS", "-1"),
+        ("PERSISTREAM_MAX_LIVE_STREAMS", "many"),
+        ("PERSISTREAM_MAX_CONTEXT_CHARS", "0"),
+        ("PERSISTREAM_MAX_ANSWER_TOKENS", "0"),
+        ("PERSISTREAM_MAX_SUBSCRIPTIONS", "0"),
+        ("PERSISTREAM_MAX_BODY_BYTES", "1MB"),
+        ("PERSISTREAM_MAX_QUERY_DEPTH", "0"),
+        ("PERSISTREAM_MAX_ALIASES", "-3"),
+        ("PERSISTREAM_MAX_QUERY_TOKENS", "x"),
+        ("PERSISTREAM_GRAPHIQL", "maybe"),
+        ("PERSISTREAM_INTROSPECTION", "2"),
+        ("PERSISTREAM_ALLOWED_HOSTS", "http://chat.example"),
+        ("PERSISTREAM_ALLOWED_HOSTS", "a.example, user@b.example"),
     ],
 )
 def test_a_wrong_value_names_its_variable(variable: str, value: str) -> None:

@@ -1,0 +1,49 @@
+"""The queries behind the per-identity limits, shared by every process through the database."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+
+from persistream.db.database import Database
+from persistream.db.models import MessageRow, RateWindowRow, StreamRow, ThreadRow
+
+LIVE_STATUSES = ("PENDING", "STREAMING")
+# Threads stored before identities existed have no owner: they are the local user's.
+LOCAL_OWNER = "local"
+
+
+async def count_call(db: Database, owner: str, window_start: int) -> int:
+    """Add one call to the owner's window and return the window's count, in one atomic statement (racing
+    processes each see a distinct count)."""
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(RateWindowRow).values(owner=owner, window_start=window_start, count=1)
+    statement = insert.on_conflict_do_update(
+        index_elements=[RateWindowRow.owner, RateWindowRow.window_start],
+        set_={"count": RateWindowRow.count + 1},
+    ).returning(RateWindowRow.count)
+    async with db.session() as session:
+        count = int((await session.execute(statement)).scalar_one())
+        if count == 1:  # the first call of a new window: the owner's older windows are of no more use
+            await session.execute(
+                delete(RateWindowRow).where(
+                    col(RateWindowRow.owner) == owner, col(RateWindowRow.window_start) < window_start
+                )
+            )
+        await session.commit()
+    return count
+
+
+async def count_live_streams(db: Database, owner: str) -> int:
+    """Streams PENDING or STREAMING in the owner's threads. Starts from the live streams (few, indexed by status)."""
+    owner_of = func.coalesce(col(ThreadRow.owner), LOCAL_OWNER)
+    statement = (
+        select(func.count())
+        .select_from(StreamRow)
+        .join(MessageRow, col(MessageRow.response_stream_id) == col(StreamRow.id))
+        .join(ThreadRow, col(ThreadRow.id) == col(MessageRow.thread_id))
+        .where(col(StreamRow.status).in_(LIVE_STATUSES), owner_of == owner)
+    )
+    async with db.session() as session:
+        return int((await session.execute(statement)).scalar_one())
