@@ -15,6 +15,9 @@ const STREAM_CHAT = `subscription StreamChat($id: ID!) {
 const STREAM_BODY = `subscription StreamBody($id: ID!, $from: Int!) {
   streamBody(streamId: $id, fromOffset: $from) { delta offset status error }
 }`;
+const SHARED_STREAM_BODY = `subscription SharedStreamBody($id: ID!, $from: Int!, $share: String!) {
+  streamBody(streamId: $id, fromOffset: $from, shareToken: $share) { delta offset status error }
+}`;
 
 const KEEP_ALIVE_MS = 10_000; // ping the server this often...
 const PONG_TIMEOUT_MS = 5_000; // ...and call the socket dead when no pong comes back in time
@@ -79,8 +82,8 @@ export class Live {
   // Follows one stream until its final status. With drive, the first subscription is streamChat (it claims a
   // PENDING stream); every later one is streamBody from the last offset received. Handlers:
   // onEvent(event), onFatal(message) for a refusal (NOT_FOUND...), onRetry() when the socket was lost.
-  // Returns { stop() }.
-  follow(streamId, { drive = false, fromOffset = 0 }, handlers) {
+  // With shareToken, the stream is observed through a share link (never driven). Returns { stop() }.
+  follow(streamId, { drive = false, fromOffset = 0, shareToken = null }, handlers) {
     const live = this;
     let offset = fromOffset;
     let received = false;
@@ -120,10 +123,14 @@ export class Live {
       if (stopped) return;
       // streamChat again while nothing arrived: the stream may still be PENDING, and on a claimed one
       // streamChat is streamBody from 0, which is exactly where this copy stands.
-      const payload =
-        drive && !received
-          ? { query: STREAM_CHAT, variables: { id: streamId } }
-          : { query: STREAM_BODY, variables: { id: streamId, from: offset } };
+      let payload;
+      if (shareToken) {
+        payload = { query: SHARED_STREAM_BODY, variables: { id: streamId, from: offset, share: shareToken } };
+      } else if (drive && !received) {
+        payload = { query: STREAM_CHAT, variables: { id: streamId } };
+      } else {
+        payload = { query: STREAM_BODY, variables: { id: streamId, from: offset } };
+      }
       let open = true;
       let dispose = () => {};
       const attempt = {
