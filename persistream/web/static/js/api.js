@@ -40,12 +40,28 @@ export class GraphQLError extends Error {
   }
 }
 
+// With PERSISTREAM_AUTH=jwt the page is for an app that brings its own login: that app, on the same origin, puts
+// the bearer token in sessionStorage under this key (and replaces it before it expires). The page reads it on
+// every request and every socket, so a renewed token is used at once.
+const TOKEN_KEY = "persistream.token";
+
+export function bearerToken() {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY) || null;
+  } catch {
+    return null; // storage refused: no token, as in the modes that need none
+  }
+}
+
 export async function request(query, variables = {}) {
+  const headers = { "content-type": "application/json", accept: "application/json" };
+  const token = bearerToken();
+  if (token) headers.authorization = `Bearer ${token}`;
   const response = await fetch(ENDPOINT, {
     method: "POST",
     // The identity in anonymous mode is a cookie the server set: send it (same origin only, never elsewhere).
     credentials: "same-origin",
-    headers: { "content-type": "application/json", accept: "application/json" },
+    headers,
     body: JSON.stringify({ query, variables }),
   });
   let body;

@@ -8,6 +8,7 @@
 
 import { createClient } from "../vendor/graphql-ws/client.js";
 import { FINAL } from "./answer.js";
+import { bearerToken } from "./api.js";
 
 const STREAM_CHAT = `subscription StreamChat($id: ID!) {
   streamChat(streamId: $id) { delta offset status error }
@@ -45,6 +46,12 @@ export class Live {
       lazy: true,
       lazyCloseTimeout: 10_000, // keep the socket a little while between answers
       retryAttempts: 0,
+      // jwt mode: the token goes in connection_init (a browser cannot set headers on the upgrade); the cookie
+      // of anonymous mode rides on the upgrade by itself.
+      connectionParams: () => {
+        const token = bearerToken();
+        return token ? { Authorization: `Bearer ${token}` } : {};
+      },
       keepAlive: KEEP_ALIVE_MS,
       on: {
         connected: () => this.setConnected(true),
