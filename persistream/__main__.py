@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import ipaddress
 import logging
 import logging.config
 import sys
@@ -64,7 +65,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers > 1 and settings.database_url.startswith("sqlite") and ":memory:" in settings.database_url:
         print("persistream: --workers > 1 cannot share an in-memory SQLite database", file=sys.stderr)
         return 2
+    if not settings.auth_explicit and not _is_loopback(args.host):
+        print(
+            f"persistream: refusing to serve on {args.host} with no authentication: set PERSISTREAM_AUTH "
+            "(anonymous, jwt or proxy; or none for a server behind its own gate)",
+            file=sys.stderr,
+        )
+        return 2
     return _serve(settings, args.host, args.port, args.workers, args.log_level)
+
+
+def _is_loopback(host: str) -> bool:
+    """Protected mode: with PERSISTREAM_AUTH unset, only an address nobody else can reach is served."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _run_database_task(task: Coroutine[Any, Any, int]) -> int:

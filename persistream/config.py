@@ -42,6 +42,18 @@ class Settings:
     # Request timeout and retries for the openai SDK (its defaults are 600 s and 2 retries).
     openai_timeout: float = 60.0
     openai_max_retries: int = 1
+    # Who the caller is: none (one local user), anonymous (signed cookie), jwt (bearer token), proxy (a header).
+    auth_mode: str = "none"
+    # Whether PERSISTREAM_AUTH was set at all: protected mode refuses a public bind only when it was not.
+    auth_explicit: bool = False
+    jwt_secret: str | None = field(default=None, repr=False)
+    jwt_public_key: str | None = field(default=None, repr=False)
+    jwt_jwks_url: str | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    auth_header: str = "X-Forwarded-User"
+    # Signs the anonymous cookie; unset, a key generated once is kept in the database.
+    secret_key: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         _check_positive("PERSISTREAM_MAX_PROMPT_CHARS", self.max_prompt_chars)
@@ -66,6 +78,7 @@ class Settings:
                     f"PERSISTREAM_ALLOWED_ORIGINS has {origin!r}, which is not '*' or an origin "
                     "like 'http://localhost:5173'"
                 )
+        _check_auth(self)
 
     @property
     def sweep_interval(self) -> float:
@@ -103,6 +116,12 @@ class Settings:
             "OPENAI_BASE_URL": "openai_base_url",
             "PERSISTREAM_MODEL": "model",
             "PERSISTREAM_SYSTEM_PROMPT": "system_prompt",
+            "PERSISTREAM_JWT_SECRET": "jwt_secret",
+            "PERSISTREAM_JWT_JWKS_URL": "jwt_jwks_url",
+            "PERSISTREAM_JWT_AUDIENCE": "jwt_audience",
+            "PERSISTREAM_JWT_ISSUER": "jwt_issuer",
+            "PERSISTREAM_AUTH_HEADER": "auth_header",
+            "PERSISTREAM_SECRET_KEY": "secret_key",
         }
         for name, attr in text_vars.items():
             if (value := get(name)) is not None:
@@ -129,9 +148,39 @@ class Settings:
         kwargs["provider"] = provider.strip().lower()
         if (origins := get("PERSISTREAM_ALLOWED_ORIGINS")) is not None:
             kwargs["allowed_origins"] = tuple(o.strip().rstrip("/") for o in origins.split(",") if o.strip())
+        if (auth := get("PERSISTREAM_AUTH")) is not None:
+            kwargs["auth_mode"] = auth.strip().lower()
+            kwargs["auth_explicit"] = True
+        if (public_key := get("PERSISTREAM_JWT_PUBLIC_KEY")) is not None:
+            # One-line environments often carry a PEM with literal "\n".
+            kwargs["jwt_public_key"] = public_key.replace("\\n", "\n")
         if kwargs.get("demo_token_delay", 0.0) < 0:  # type: ignore[operator]
             raise ConfigError("PERSISTREAM_DEMO_TOKEN_DELAY must be zero or more seconds")
         return cls(**kwargs)  # type: ignore[arg-type]
+
+
+AUTH_MODES = ("none", "anonymous", "jwt", "proxy")
+
+
+def _check_auth(settings: Settings) -> None:
+    if settings.auth_mode not in AUTH_MODES:
+        raise ConfigError(f"PERSISTREAM_AUTH must be one of none, anonymous, jwt, proxy, not {settings.auth_mode!r}")
+    if settings.auth_mode == "jwt":
+        sources = [settings.jwt_secret, settings.jwt_public_key, settings.jwt_jwks_url]
+        if sum(source is not None for source in sources) != 1:
+            raise ConfigError(
+                "PERSISTREAM_AUTH=jwt needs exactly one of PERSISTREAM_JWT_SECRET, PERSISTREAM_JWT_PUBLIC_KEY "
+                "or PERSISTREAM_JWT_JWKS_URL"
+            )
+        if settings.jwt_public_key is not None and "-----BEGIN" not in settings.jwt_public_key:
+            raise ConfigError("PERSISTREAM_JWT_PUBLIC_KEY must be a PEM public key (-----BEGIN PUBLIC KEY-----...)")
+        if settings.jwt_jwks_url is not None and not settings.jwt_jwks_url.startswith(("http://", "https://")):
+            raise ConfigError("PERSISTREAM_JWT_JWKS_URL must be an http:// or https:// URL")
+    header = settings.auth_header
+    if not header or not all(c.isalnum() or c in "-_" for c in header):
+        raise ConfigError(f"PERSISTREAM_AUTH_HEADER must be an HTTP header name, not {header!r}")
+    if settings.secret_key is not None and len(settings.secret_key) < 16:
+        raise ConfigError("PERSISTREAM_SECRET_KEY must be at least 16 characters")
 
 
 def _parse_int(name: str, value: str) -> int:

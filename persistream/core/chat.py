@@ -1,18 +1,22 @@
 """Chat on top of the engine: threads of prompts whose answers are persistent streams.
 
 Validation of user input lives here (the contract's BAD_USER_INPUT and NOT_FOUND cases), so every entry point,
-GraphQL or Python, refuses the same things before anything is stored.
+GraphQL or Python, refuses the same things before anything is stored. Who may do what is `core.access`'s to
+decide; every method here asks it first.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from persistream.core import access
 from persistream.core.engine import StreamEngine
 from persistream.core.errors import BadInput, NotFound
 from persistream.core.events import StreamBody, StreamEvent, StreamStatus
+from persistream.core.identity import Identity
 from persistream.core.ids import new_id
 from persistream.db import queries
 from persistream.db.models import MessageRow, ThreadRow
@@ -40,14 +44,28 @@ class ThreadView:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class ShareView:
+    thread_id: str
+    token: str
+
+    @property
+    def url(self) -> str:
+        return f"/?share={self.token}"
+
+
 class ChatService:
+    """Every method takes the caller (an Identity, or None without a credential) and checks it through
+    `core.access` before it reads or changes anything."""
+
     def __init__(self, engine: StreamEngine, model: ChatModel, *, system_prompt: str, max_prompt_chars: int) -> None:
         self.engine = engine
         self.model = model
         self.system_prompt = system_prompt
         self.max_prompt_chars = max_prompt_chars
 
-    async def send_message(self, prompt: str, thread_id: str | None = None) -> MessageView:
+    async def send_message(self, caller: Identity | None, prompt: str, thread_id: str | None = None) -> MessageView:
+        identity = access.require(caller)
         if not prompt.strip():
             raise BadInput("The prompt is empty.")
         if len(prompt) > self.max_prompt_chars:
@@ -56,9 +74,7 @@ class ChatService:
             raise BadInput("The prompt contains characters that cannot be stored (NUL or a lone surrogate).")
         thread: ThreadRow | None = None
         if thread_id is not None:
-            thread = await queries.get_thread(self.engine.db, thread_id)
-            if thread is None:
-                raise NotFound("No thread with that id.")
+            thread = await access.own_thread(self.engine.db, identity, thread_id)
         stored = await queries.add_message(
             self.engine.db,
             thread=thread,
@@ -67,14 +83,30 @@ class ChatService:
             stream_id=new_id(),
             prompt=prompt,
             title=make_title(prompt),
+            owner=identity.id,
         )
         if stored is None:
-            raise NotFound("No thread with that id.")
+            raise NotFound(access.NO_THREAD)
         _, message = stored
         return _message_view(message, StreamBody(message.response_stream_id, "", StreamStatus.PENDING))
 
-    def stream_chat(self, stream_id: str) -> AsyncIterator[StreamEvent]:
+    async def stream_chat(self, caller: Identity | None, stream_id: str) -> AsyncIterator[StreamEvent]:
+        await access.drivable_stream(self.engine.db, caller, stream_id)
         return self.engine.drive(stream_id, lambda: self._answer(stream_id))
+
+    async def stream_body(self, caller: Identity | None, stream_id: str, share_token: str | None = None) -> StreamBody:
+        await access.readable_stream(self.engine.db, caller, stream_id, share_token)
+        return await self.engine.body(stream_id)
+
+    async def observe(
+        self, caller: Identity | None, stream_id: str, from_offset: int = 0, share_token: str | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        await access.readable_stream(self.engine.db, caller, stream_id, share_token)
+        return self.engine.observe(stream_id, from_offset)
+
+    async def cancel_stream(self, caller: Identity | None, stream_id: str) -> StreamBody:
+        await access.own_stream(self.engine.db, caller, stream_id)
+        return await self.engine.cancel(stream_id)
 
     async def _answer(self, stream_id: str) -> AsyncIterator[str]:
         return self.model.stream(await self.conversation_for(stream_id))
@@ -98,34 +130,66 @@ class ChatService:
         conversation.append(ChatMessage("user", message.prompt))
         return conversation
 
-    async def messages(self, thread_id: str, last: int = 50) -> list[MessageView]:
+    async def messages(
+        self,
+        caller: Identity | None,
+        thread_id: str,
+        last: int = 50,
+        before: str | None = None,
+        share_token: str | None = None,
+    ) -> list[MessageView]:
         check_last(last)
-        if await queries.get_thread(self.engine.db, thread_id) is None:
-            raise NotFound("No thread with that id.")
-        return await self._views(await queries.list_messages(self.engine.db, [thread_id], last))
+        await access.readable_thread(self.engine.db, caller, thread_id, share_token)
+        anchor = None
+        if before is not None:
+            anchor = await queries.get_message(self.engine.db, before)
+            if anchor is None or anchor.thread_id != thread_id:
+                raise BadInput("before is not a message of this thread.")
+        return await self._views(await queries.list_messages(self.engine.db, [thread_id], last, anchor))
 
-    async def threads(self, last: int = 50) -> list[ThreadView]:
+    async def threads(self, caller: Identity | None, last: int = 50, before: str | None = None) -> list[ThreadView]:
         check_last(last)
-        rows = await queries.list_threads(self.engine.db, last)
-        return [ThreadView(r.id, r.title, r.created_at.replace(tzinfo=UTC)) for r in rows]
+        identity = access.require(caller)
+        anchor = None
+        if before is not None:
+            anchor = await queries.get_thread(self.engine.db, before)
+            if anchor is None or anchor.owner != identity.id:
+                raise BadInput("before is not one of your threads.")
+        rows = await queries.list_threads(self.engine.db, last, identity.id, anchor)
+        return [_thread_view(r) for r in rows]
+
+    async def shared_thread(self, token: str) -> ThreadView:
+        return _thread_view(await access.shared_thread(self.engine.db, token))
 
     async def thread_messages(self, thread_ids: list[str]) -> dict[str, list[MessageView]]:
-        """Messages of several threads in a constant number of queries (for `threads { messages }`)."""
+        """Messages of several threads in a constant number of queries (for `threads { messages }`). The threads
+        come from a call that already checked them (`threads`, `sharedThread`)."""
         views = await self._views(await queries.list_messages(self.engine.db, thread_ids))
         grouped: dict[str, list[MessageView]] = {tid: [] for tid in thread_ids}
         for view in views:
             grouped[view.thread_id].append(view)
         return grouped
 
-    async def delete_thread(self, thread_id: str) -> bool:
-        if await queries.get_thread(self.engine.db, thread_id) is None:
-            raise NotFound("No thread with that id.")
+    async def delete_thread(self, caller: Identity | None, thread_id: str) -> bool:
+        await access.own_thread(self.engine.db, caller, thread_id)
         messages = await queries.list_messages(self.engine.db, [thread_id])
         for message in messages:  # a live answer is cancelled first, so its observers end cleanly
             await self.engine.cancel(message.response_stream_id)
         if not await queries.delete_thread(self.engine.db, thread_id):
-            raise NotFound("No thread with that id.")
+            raise NotFound(access.NO_THREAD)
         return True
+
+    async def share_thread(self, caller: Identity | None, thread_id: str) -> ShareView:
+        await access.own_thread(self.engine.db, caller, thread_id)
+        # 24 random bytes: 192 bits, URL-safe; the same token comes back until it is revoked.
+        token = await queries.share_thread(self.engine.db, thread_id, secrets.token_urlsafe(24))
+        if token is None:
+            raise NotFound(access.NO_THREAD)
+        return ShareView(thread_id, token)
+
+    async def unshare_thread(self, caller: Identity | None, thread_id: str) -> bool:
+        await access.own_thread(self.engine.db, caller, thread_id)
+        return await queries.unshare_thread(self.engine.db, thread_id)
 
     async def _views(self, messages: list[MessageRow]) -> list[MessageView]:
         bodies = await queries.read_texts(self.engine.db, [m.response_stream_id for m in messages])
@@ -159,6 +223,10 @@ def _body(stream_id: str, snapshot: StreamSnapshot | None) -> StreamBody:
         return StreamBody(stream_id, "", StreamStatus.CANCELLED)
     text = "".join(c.text for c in snapshot.chunks)
     return StreamBody(stream_id, text, StreamStatus(snapshot.stream.status), snapshot.stream.error)
+
+
+def _thread_view(row: ThreadRow) -> ThreadView:
+    return ThreadView(row.id, row.title, row.created_at.replace(tzinfo=UTC))
 
 
 def _message_view(message: MessageRow, body: StreamBody) -> MessageView:

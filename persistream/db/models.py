@@ -22,12 +22,25 @@ def utcnow() -> datetime:
 
 class ThreadRow(SQLModel, table=True):
     __tablename__ = "threads"
+    # An owner's threads, newest first, stay one index range however many rows the table holds.
+    __table_args__ = (Index("ix_threads_owner_created_at", "owner", "created_at"),)
 
     id: str = Field(primary_key=True, max_length=36)
-    # Who may see the thread; reserved for identity (NULL: the anonymous, shared owner).
+    # The identity that started the thread; only it may see or change the thread ('local' when auth is off).
     owner: str | None = Field(default=None, index=True, max_length=200)
     title: str
     created_at: datetime = Field(default_factory=utcnow, index=True)
+    # The read-only share token, while the thread is shared; revoking clears it and a new share draws a new one.
+    share_token: str | None = Field(default=None, index=True, unique=True, max_length=64)
+
+
+class SecretRow(SQLModel, table=True):
+    """Server secrets generated once and shared by every process (the anonymous cookie's signing key)."""
+
+    __tablename__ = "secrets"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str
 
 
 class StreamRow(SQLModel, table=True):

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, update
+from sqlalchemy import and_, delete, func, insert, or_, update
 from sqlmodel import col, select
 
 from persistream.db.database import Database
@@ -337,10 +337,19 @@ async def add_message(
     return thread, message
 
 
-async def list_threads(db: Database, last: int, owner: str | None = None) -> list[ThreadRow]:
+async def list_threads(db: Database, last: int, owner: str, before: ThreadRow | None = None) -> list[ThreadRow]:
+    """The owner's threads, newest first (one range of ix_threads_owner_created_at); `before` pages back."""
+    conditions = [col(ThreadRow.owner) == owner]
+    if before is not None:
+        conditions.append(
+            or_(
+                col(ThreadRow.created_at) < before.created_at,
+                and_(col(ThreadRow.created_at) == before.created_at, col(ThreadRow.id) < before.id),
+            )
+        )
     statement = (
         select(ThreadRow)
-        .where(col(ThreadRow.owner).is_(None) if owner is None else col(ThreadRow.owner) == owner)
+        .where(*conditions)
         .order_by(col(ThreadRow.created_at).desc(), col(ThreadRow.id).desc())
         .limit(last)
     )
@@ -348,15 +357,77 @@ async def list_threads(db: Database, last: int, owner: str | None = None) -> lis
         return list((await session.execute(statement)).scalars().all())
 
 
-async def list_messages(db: Database, thread_ids: Sequence[str], last: int | None = None) -> list[MessageRow]:
-    """Messages of the threads, oldest first; with `last`, only the newest `last` of one thread."""
+async def list_messages(
+    db: Database, thread_ids: Sequence[str], last: int | None = None, before: MessageRow | None = None
+) -> list[MessageRow]:
+    """Messages of the threads, oldest first; with `last`, only the newest `last` of one thread (older than
+    `before` when given)."""
     statement = select(MessageRow).where(col(MessageRow.thread_id).in_(thread_ids))
+    if before is not None:
+        statement = statement.where(
+            or_(
+                col(MessageRow.created_at) < before.created_at,
+                and_(col(MessageRow.created_at) == before.created_at, col(MessageRow.id) < before.id),
+            )
+        )
     async with db.session() as session:
         if last is None:
             statement = statement.order_by(col(MessageRow.created_at), col(MessageRow.id))
             return list((await session.execute(statement)).scalars().all())
         statement = statement.order_by(col(MessageRow.created_at).desc(), col(MessageRow.id).desc()).limit(last)
         return list(reversed((await session.execute(statement)).scalars().all()))
+
+
+async def get_message(db: Database, message_id: str) -> MessageRow | None:
+    async with db.session() as session:
+        return await session.get(MessageRow, message_id)
+
+
+async def thread_by_share_token(db: Database, token: str) -> ThreadRow | None:
+    async with db.session() as session:
+        rows = await session.execute(select(ThreadRow).where(col(ThreadRow.share_token) == token))
+        return rows.scalars().first()
+
+
+async def share_thread(db: Database, thread_id: str, candidate: str) -> str | None:
+    """The thread's share token, storing `candidate` if it has none; None if the thread is gone.
+
+    The conditional UPDATE makes two racing shares agree on one token."""
+    async with db.session() as session:
+        await session.execute(
+            update(ThreadRow)
+            .where(col(ThreadRow.id) == thread_id, col(ThreadRow.share_token).is_(None))
+            .values(share_token=candidate)
+        )
+        await session.commit()
+        row = await session.get(ThreadRow, thread_id, populate_existing=True)
+        return None if row is None else row.share_token
+
+
+async def unshare_thread(db: Database, thread_id: str) -> bool:
+    """Clear the thread's share token; True if it had one."""
+    statement = (
+        update(ThreadRow)
+        .where(col(ThreadRow.id) == thread_id, col(ThreadRow.share_token).is_not(None))
+        .values(share_token=None)
+        .returning(col(ThreadRow.id))
+    )
+    async with db.session() as session:
+        cleared = (await session.execute(statement)).first() is not None
+        await session.commit()
+    return cleared
+
+
+async def stream_thread(db: Database, stream_id: str) -> tuple[MessageRow, ThreadRow] | None:
+    """The message a stream answers and its thread, in one query (every access check on a stream asks this)."""
+    statement = (
+        select(MessageRow, ThreadRow)
+        .join(ThreadRow, col(ThreadRow.id) == col(MessageRow.thread_id))
+        .where(col(MessageRow.response_stream_id) == stream_id)
+    )
+    async with db.session() as session:
+        row = (await session.execute(statement)).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def message_by_stream(db: Database, stream_id: str) -> MessageRow | None:

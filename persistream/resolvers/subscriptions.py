@@ -1,5 +1,5 @@
 """Subscriptions only consume: the generation belongs to the engine, so a client leaving (Strawberry cancels the
-iterator) never stops it."""
+iterator) never stops it. Access is checked before the first event, so a refused caller sees no event at all."""
 
 from __future__ import annotations
 
@@ -11,17 +11,21 @@ from strawberry.types import Info
 from persistream.core.errors import BadInput
 from persistream.core.events import StreamEvent
 from persistream.core.ids import parse_id
-from persistream.resolvers.context import chat_of
+from persistream.resolvers.context import caller_of, chat_of
 
 
 async def stream_chat(info: Info[Any, Any], stream_id: str) -> AsyncIterator[StreamEvent]:
-    async for event in chat_of(info).stream_chat(parse_id(stream_id, "streamId")):
+    events = await chat_of(info).stream_chat(caller_of(info), parse_id(stream_id, "streamId"))
+    async for event in events:
         yield event
 
 
-async def stream_body(info: Info[Any, Any], stream_id: str, from_offset: int) -> AsyncIterator[StreamEvent]:
+async def stream_body(
+    info: Info[Any, Any], stream_id: str, from_offset: int, share_token: str | None
+) -> AsyncIterator[StreamEvent]:
     stream = parse_id(stream_id, "streamId")
     if from_offset < 0:
         raise BadInput("fromOffset must be zero or more.")
-    async for event in chat_of(info).engine.observe(stream, from_offset):
+    events = await chat_of(info).observe(caller_of(info), stream, from_offset, share_token)
+    async for event in events:
         yield event

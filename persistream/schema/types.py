@@ -61,24 +61,68 @@ class Thread:
     title: str = strawberry.field(description="The first prompt, shortened.")
     created_at: datetime
 
-    @strawberry.field(description="Oldest first.")
-    async def messages(self, info: Info[Any, Any]) -> list[Message]:
-        return await queries.thread_messages(info, self)  # type: ignore[arg-type,return-value]
+    @strawberry.field(description="Oldest first; `last` keeps only the newest ones.")
+    async def messages(self, info: Info[Any, Any], last: int = 1000) -> list[Message]:
+        return await queries.thread_messages(info, self, last)  # type: ignore[arg-type,return-value]
+
+
+@strawberry.type(description="Who the server takes the caller to be.")
+class Viewer:
+    id: strawberry.ID = strawberry.field(
+        description="Stable for one identity; the same for every caller when PERSISTREAM_AUTH is `none`."
+    )
+    auth_mode: str = strawberry.field(description="The server's PERSISTREAM_AUTH mode: none, anonymous, jwt or proxy.")
+
+
+@strawberry.type(description="A read-only key to one thread.")
+class ThreadShare:
+    thread_id: strawberry.ID
+    token: str = strawberry.field(
+        description="Whoever holds it may read the thread and follow its answers live; nothing else."
+    )
+    url: str = strawberry.field(
+        description="The chat page showing the thread read-only, as a path on this server (`/?share=TOKEN`)."
+    )
 
 
 @strawberry.type
 class Query:
+    @strawberry.field(description="`shareToken` opens a stream of a thread shared with that token.")
+    async def stream_body(
+        self, info: Info[Any, Any], stream_id: strawberry.ID, share_token: str | None = None
+    ) -> StreamBody:
+        return await queries.stream_body(info, stream_id, share_token)  # type: ignore[return-value]
+
+    @strawberry.field(
+        description=(
+            "The thread's messages, oldest first; `last` keeps only the newest ones, `before` only those older "
+            "than\nthat message (paging back)."
+        )
+    )
+    async def messages(
+        self,
+        info: Info[Any, Any],
+        thread_id: strawberry.ID,
+        last: int = 50,
+        before: strawberry.ID | None = None,
+        share_token: str | None = None,
+    ) -> list[Message]:
+        return await queries.messages(info, thread_id, last, before, share_token)  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="The caller's own threads, newest first; `before` only those older than that thread (paging back)."
+    )
+    async def threads(self, info: Info[Any, Any], last: int = 50, before: strawberry.ID | None = None) -> list[Thread]:
+        return await queries.threads(info, last, before)  # type: ignore[return-value]
+
+    @strawberry.field(description="The thread shared with this token, to anyone who holds it.")
+    async def shared_thread(self, info: Info[Any, Any], token: str) -> Thread:
+        return await queries.shared_thread(info, token)  # type: ignore[return-value]
+
     @strawberry.field
-    async def stream_body(self, info: Info[Any, Any], stream_id: strawberry.ID) -> StreamBody:
-        return await queries.stream_body(info, stream_id)  # type: ignore[return-value]
-
-    @strawberry.field(description="The thread's messages, oldest first; `last` keeps only the newest ones.")
-    async def messages(self, info: Info[Any, Any], thread_id: strawberry.ID, last: int = 50) -> list[Message]:
-        return await queries.messages(info, thread_id, last)  # type: ignore[return-value]
-
-    @strawberry.field(description="Threads the caller can see, newest first.")
-    async def threads(self, info: Info[Any, Any], last: int = 50) -> list[Thread]:
-        return await queries.threads(info, last)  # type: ignore[return-value]
+    def viewer(self, info: Info[Any, Any]) -> Viewer:
+        identity, mode = queries.viewer(info)
+        return Viewer(id=strawberry.ID(identity.id), auth_mode=mode)
 
 
 @strawberry.type
@@ -106,6 +150,18 @@ class Mutation:
     async def delete_thread(self, info: Info[Any, Any], thread_id: strawberry.ID) -> bool:
         return await mutations.delete_thread(info, thread_id)
 
+    @strawberry.mutation(
+        description="Makes (or returns the existing) read-only share token of one of the caller's threads."
+    )
+    async def share_thread(self, info: Info[Any, Any], thread_id: strawberry.ID) -> ThreadShare:
+        return await mutations.share_thread(info, thread_id)  # type: ignore[return-value]
+
+    @strawberry.mutation(
+        description="Revokes the thread's share token; true if there was one. The old token then finds nothing."
+    )
+    async def unshare_thread(self, info: Info[Any, Any], thread_id: strawberry.ID) -> bool:
+        return await mutations.unshare_thread(info, thread_id)
+
 
 @strawberry.type
 class Subscription:
@@ -127,7 +183,11 @@ class Subscription:
         )
     )
     async def stream_body(
-        self, info: Info[Any, Any], stream_id: strawberry.ID, from_offset: int = 0
+        self,
+        info: Info[Any, Any],
+        stream_id: strawberry.ID,
+        from_offset: int = 0,
+        share_token: str | None = None,
     ) -> AsyncGenerator[StreamEvent]:
-        async for event in subscriptions.stream_body(info, stream_id, from_offset):
+        async for event in subscriptions.stream_body(info, stream_id, from_offset, share_token):
             yield event  # type: ignore[misc]

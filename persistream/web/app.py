@@ -26,6 +26,8 @@ from persistream.core.engine import StreamEngine
 from persistream.core.hub import Hub
 from persistream.db.database import Database
 from persistream.llm import ChatModel, create_model
+from persistream.web.auth import Authenticator, create_authenticator
+from persistream.web.auth.anonymous import AnonymousAuthenticator, AnonymousCookies
 from persistream.web.graphql_view import STATIC_DIR, PersistreamGraphQL
 from persistream.web.origins import OriginGuard
 
@@ -59,9 +61,15 @@ def build_services(settings: Settings, model: ChatModel | None = None) -> Servic
     return Services(settings, db, hub, engine, model, chat)
 
 
-def create_app(settings: Settings, *, model: ChatModel | None = None) -> Starlette:
+def create_app(
+    settings: Settings, *, model: ChatModel | None = None, authenticate: Authenticator | None = None
+) -> Starlette:
+    """`authenticate` replaces the authenticator PERSISTREAM_AUTH picks (for apps that bring their own login)."""
     services = build_services(settings, model)
-    graphql = PersistreamGraphQL(services.chat, settings.allowed_origins)
+    authenticator = authenticate or create_authenticator(settings, services.db)
+    graphql = PersistreamGraphQL(
+        services.chat, settings.allowed_origins, authenticator=authenticator, auth_mode=settings.auth_mode
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -103,6 +111,8 @@ def create_app(settings: Settings, *, model: ChatModel | None = None) -> Starlet
         return JSONResponse(body, status_code=200 if database == "ok" else 503)
 
     middleware = [Middleware(OriginGuard, allowed_origins=settings.allowed_origins)]
+    if isinstance(authenticator, AnonymousAuthenticator):
+        middleware.append(Middleware(AnonymousCookies, authenticator=authenticator))
     if settings.allowed_origins:
         middleware.append(
             Middleware(

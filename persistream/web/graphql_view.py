@@ -11,11 +11,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from persistream.core.chat import ChatService
+from persistream.core.errors import Unauthenticated
+from persistream.web.auth import Authenticator, LocalAuthenticator
 
 STATIC_DIR = Path(__file__).parent / "static"
 GRAPHIQL_PAGE = STATIC_DIR / "graphiql.html"
@@ -81,7 +84,15 @@ class PersistreamGraphQL(GraphQL[dict[str, Any], None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
-    def __init__(self, chat: ChatService, allowed_origins: tuple[str, ...], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        chat: ChatService,
+        allowed_origins: tuple[str, ...],
+        *,
+        authenticator: Authenticator | None = None,
+        auth_mode: str = "none",
+        **kwargs: Any,
+    ) -> None:
         from persistream.schema import schema
 
         super().__init__(
@@ -95,9 +106,33 @@ class PersistreamGraphQL(GraphQL[dict[str, Any], None]):
             **kwargs,
         )
         self.chat = chat
+        self.authenticator: Authenticator = authenticator or LocalAuthenticator()
+        self.auth_mode = auth_mode
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> dict[str, Any]:
-        return {"request": request, "response": response, "chat": self.chat}
+        # Once per HTTP request, and once per WebSocket at the upgrade (on_ws_connect may refine it). A bad
+        # credential is kept, not raised, so it surfaces as UNAUTHENTICATED on the operation (HTTP 200 with errors,
+        # as GraphQL-over-HTTP clients expect) instead of a transport failure.
+        context: dict[str, Any] = {"request": request, "response": response, "chat": self.chat}
+        context["auth_mode"] = self.auth_mode
+        context.update(await self._resolve(request, None))
+        return context
+
+    async def on_ws_connect(self, context: dict[str, Any]) -> Any:
+        """At `connection_init`: a token in its payload replaces what the upgrade carried; a bad credential closes
+        the socket (4403; the legacy protocol answers `connection_error` first)."""
+        params = context.get("connection_params")
+        if isinstance(params, dict) and params:
+            context.update(await self._resolve(context["request"], params))
+        if context.get("auth_error") is not None:
+            raise ConnectionRejectionError({"message": "The credential is not valid."})
+        return await super().on_ws_connect(context)
+
+    async def _resolve(self, conn: Request | WebSocket, params: dict[str, Any] | None) -> dict[str, Any]:
+        try:
+            return {"identity": await self.authenticator.authenticate(conn, params), "auth_error": None}
+        except Unauthenticated as error:
+            return {"identity": None, "auth_error": error}
 
     async def render_graphql_ide(self, request: Request) -> Response:
         # The pinned local copies (installed by the setup from the npm registry) when present, else the CDN page.

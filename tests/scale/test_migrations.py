@@ -115,12 +115,13 @@ async def test_migrate_from_the_previous_revision_keeps_the_data(empty_database:
     assert f"from revision {PREVIOUS} to {head_revision()}" in result.stdout
     diff, (threads, texts, messages) = await inspect_database(
         empty_database,
-        "SELECT id, title FROM threads",
+        "SELECT id, title, owner, share_token FROM threads",
         "SELECT seq, text, end_offset FROM chunks ORDER BY seq",
         "SELECT prompt, response_stream_id FROM messages",
     )
     assert diff == []
-    assert threads == [("00000000-0000-4000-8000-000000000001", "Kept")]
+    # Threads from before identities belong to the one local user (PERSISTREAM_AUTH=none), unshared.
+    assert threads == [("00000000-0000-4000-8000-000000000001", "Kept", "local", None)]
     assert texts == [(1, "Hello ", 6), (2, "world", 11)]
     assert messages == [("Hi?", "00000000-0000-4000-8000-000000000002")]
 
@@ -129,9 +130,17 @@ async def test_a_database_made_before_migrations_is_adopted(empty_database: str)
     engine = create_async_engine(empty_database)
     try:
         async with engine.begin() as conn:
-            # What persistream did before it shipped migrations; the newest tables minus the newest revision's index.
+            # What persistream did before it shipped migrations: the newest tables minus what revisions after the
+            # first one added.
             await conn.run_sync(SQLModel.metadata.create_all)
-            await conn.execute(text("DROP INDEX ix_streams_status_heartbeat_at"))
+            for statement in (
+                "DROP INDEX ix_streams_status_heartbeat_at",
+                "DROP INDEX ix_threads_owner_created_at",
+                "DROP INDEX ix_threads_share_token",
+                "ALTER TABLE threads DROP COLUMN share_token",
+                "DROP TABLE secrets",
+            ):
+                await conn.execute(text(statement))
     finally:
         await engine.dispose()
     result = persistream("migrate", database_url=empty_database)

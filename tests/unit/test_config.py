@@ -134,3 +134,56 @@ def test_derived_intervals_follow_the_shortest_timeout() -> None:
     assert settings.sweep_interval == pytest.approx(0.25)
     assert settings.heartbeat_interval == pytest.approx(0.5)
     assert from_env({}).sweep_interval == 5.0
+
+
+def test_auth_defaults_to_none_and_not_explicit() -> None:
+    settings = from_env({})
+    assert (settings.auth_mode, settings.auth_explicit) == ("none", False)
+    assert settings.auth_header == "X-Forwarded-User"
+    assert settings.secret_key is None
+
+
+def test_auth_variables_are_read() -> None:
+    settings = from_env(
+        {
+            "PERSISTREAM_AUTH": " JWT ",
+            "PERSISTREAM_JWT_SECRET": "s3cret-s3cret-s3cret",
+            "PERSISTREAM_JWT_AUDIENCE": "chat",
+            "PERSISTREAM_JWT_ISSUER": "https://issuer.example",
+            "PERSISTREAM_AUTH_HEADER": "X-Auth-Request-User",
+            "PERSISTREAM_SECRET_KEY": "0123456789abcdef0123",
+        }
+    )
+    assert (settings.auth_mode, settings.auth_explicit) == ("jwt", True)
+    assert settings.jwt_secret == "s3cret-s3cret-s3cret"
+    assert (settings.jwt_audience, settings.jwt_issuer) == ("chat", "https://issuer.example")
+    assert settings.auth_header == "X-Auth-Request-User"
+    assert settings.secret_key == "0123456789abcdef0123"
+    assert "s3cret" not in repr(settings) and "0123456789abcdef" not in repr(settings)
+    assert from_env({"PERSISTREAM_AUTH": "none"}).auth_explicit is True
+
+
+def test_a_public_key_with_escaped_newlines_is_a_pem() -> None:
+    pem = "-----BEGIN PUBLIC KEY-----\\nabc\\n-----END PUBLIC KEY-----"
+    settings = from_env({"PERSISTREAM_AUTH": "jwt", "PERSISTREAM_JWT_PUBLIC_KEY": pem})
+    assert settings.jwt_public_key == pem.replace("\\n", "\n")
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"PERSISTREAM_AUTH": "oauth"}, "PERSISTREAM_AUTH"),
+        ({"PERSISTREAM_AUTH": "jwt"}, "PERSISTREAM_JWT_SECRET"),
+        (
+            {"PERSISTREAM_AUTH": "jwt", "PERSISTREAM_JWT_SECRET": "x" * 20, "PERSISTREAM_JWT_JWKS_URL": "http://a/"},
+            "PERSISTREAM_JWT_JWKS_URL",
+        ),
+        ({"PERSISTREAM_AUTH": "jwt", "PERSISTREAM_JWT_PUBLIC_KEY": "not a pem"}, "PERSISTREAM_JWT_PUBLIC_KEY"),
+        ({"PERSISTREAM_AUTH": "jwt", "PERSISTREAM_JWT_JWKS_URL": "ftp://keys"}, "PERSISTREAM_JWT_JWKS_URL"),
+        ({"PERSISTREAM_AUTH_HEADER": "X User"}, "PERSISTREAM_AUTH_HEADER"),
+        ({"PERSISTREAM_SECRET_KEY": "short"}, "PERSISTREAM_SECRET_KEY"),
+    ],
+)
+def test_a_wrong_auth_setting_names_its_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        from_env(env)
