@@ -169,3 +169,9 @@ def test_refused_clipboard_shows_the_link_and_stop_sharing_kills_it(
     expect(reader.page.locator(".answer-body")).to_have_text("Read this while you can.")
     reader = open_link(reader.page, link, server.url)
     expect(reader.page.locator("#intro h2")).to_have_text(GONE)
+
+    # The links were requested from the server, yet its log names no token.
+    log = server.log()
+    assert "/?share=[redacted]" in log
+    for token in (link, new_link):
+        assert token.split("?share=", 1)[1] not in log
