@@ -162,6 +162,9 @@ def _log_config(log_level: str) -> dict[str, Any]:
         "stream": "ext://sys.stderr",
     }
     config["root"] = {"handlers": ["persistream"], "level": log_level.upper()}
+    # The access log's request lines carry share links' tokens in their query strings.
+    config.setdefault("filters", {})["access_redaction"] = {"()": "persistream.logfilters.AccessLogRedaction"}
+    config["handlers"]["access"]["filters"] = ["access_redaction"]
     # Alembic narrates every schema check at INFO; persistream logs the upgrades it makes itself.
     config["loggers"]["alembic"] = {"level": "WARNING"}
     return config

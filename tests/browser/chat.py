@@ -29,6 +29,13 @@ RECORDER = """
 """
 
 
+def assert_never_wrong(shown: list[str], final: str) -> None:
+    """Every text the page ever displayed was the start of the final answer: nothing repeated, nothing lost."""
+    for text in shown:
+        # (Markdown's block elements end in a line break the answer does not have.)
+        assert final.startswith(text.rstrip("\n")), f"showed {text!r}, which is not a prefix of {final!r}"
+
+
 def is_loopback(url: str) -> bool:
     parts = urlsplit(url)
     if parts.scheme in ("data", "blob", "about"):

@@ -99,11 +99,21 @@ class OfflineContext:
             route.abort("internetdisconnected")
 
 
-@pytest.fixture
-def offline(browser: Browser) -> Iterator[OfflineContext]:
+def _offline_context(browser: Browser) -> Iterator[OfflineContext]:
     context = browser.new_context(viewport={"width": 1100, "height": 760})
     context.set_default_timeout(15_000)
     guarded = OfflineContext(context)
     yield guarded
     context.close()
     assert guarded.blocked == [], f"the page tried to reach beyond {LOOPBACK}: {guarded.blocked}"
+
+
+@pytest.fixture
+def offline(browser: Browser) -> Iterator[OfflineContext]:
+    yield from _offline_context(browser)
+
+
+@pytest.fixture
+def other_offline(browser: Browser) -> Iterator[OfflineContext]:
+    """A second browser context: its own cookies and storage, so another person (another identity)."""
+    yield from _offline_context(browser)

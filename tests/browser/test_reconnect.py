@@ -12,10 +12,10 @@ from playwright.sync_api import expect
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.server import ServerProcess
 
-from .chat import ChatPage, words
+from .chat import ChatPage, assert_never_wrong, words
 from .conftest import OfflineContext
 from .proxy import CuttableProxy
-from .test_streaming import assert_never_wrong, stored_body
+from .test_streaming import stored_body
 
 pytestmark = pytest.mark.browser
 

@@ -14,7 +14,7 @@ from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import BODY
 from tests.support.server import ServerProcess
 
-from .chat import ChatPage, words
+from .chat import ChatPage, assert_never_wrong, words
 from .conftest import OfflineContext
 
 pytestmark = pytest.mark.browser
@@ -24,13 +24,6 @@ def stored_body(server: ServerProcess, stream_id: str) -> dict[str, object]:
     response = httpx.post(server.graphql_http, json={"query": BODY, "variables": {"id": stream_id}}, timeout=10)
     body: dict[str, object] = response.json()["data"]["streamBody"]
     return body
-
-
-def assert_never_wrong(shown: list[str], final: str) -> None:
-    """Every text the page ever displayed was the start of the final answer: nothing repeated, nothing lost."""
-    for text in shown:
-        # (Markdown's block elements end in a line break the answer does not have.)
-        assert final.startswith(text.rstrip("\n")), f"showed {text!r}, which is not a prefix of {final!r}"
 
 
 ANSWER_1 = (

@@ -4,9 +4,24 @@
 // the model. Everyone else (other tabs, this tab after a reload) observes with streamBody from the offset its
 // copy has. A tab that reloads before its stream was claimed drives it again (it remembers what it sent in
 // sessionStorage), so a stream is never left waiting for a driver that is gone.
+//
+// Opened at /?share=TOKEN the page is a read-only view of someone else's thread: no list, no composer, no
+// Stop, Share or Delete; its answers are observed with streamBody(shareToken:) and new prompts polled for.
 
 import { FINAL } from "./answer.js";
-import { CANCEL, GraphQLError, MESSAGES, request, SEND, THREADS } from "./api.js";
+import {
+  CANCEL,
+  DELETE_THREAD,
+  GraphQLError,
+  MESSAGES,
+  request,
+  SEND,
+  SHARE_THREAD,
+  SHARED_MESSAGES,
+  SHARED_THREAD,
+  THREADS,
+  UNSHARE_THREAD,
+} from "./api.js";
 import { AutoScroll } from "./autoscroll.js";
 import { Live, socketUrl } from "./live.js";
 import { Turn } from "./turn.js";
@@ -21,6 +36,15 @@ const $ = (id) => document.getElementById(id);
 
 function threadFromUrl() {
   return new URLSearchParams(window.location.search).get("thread");
+}
+
+function shareTokenFromUrl() {
+  return new URLSearchParams(window.location.search).get("share");
+}
+
+// The server's answer for an id (or token) that is missing, revoked or not the caller's.
+function isGone(error) {
+  return error instanceof GraphQLError && ["NOT_FOUND", "BAD_USER_INPUT"].includes(error.code);
 }
 
 function threadUrl(threadId) {
@@ -39,6 +63,17 @@ class Chat {
     this.threadsEmpty = $("threads-empty");
     this.title = $("thread-title");
     this.connection = $("connection");
+    this.actions = $("thread-actions");
+    this.deleteButton = $("delete");
+    this.deleteConfirm = $("delete-confirm");
+    this.shareButton = $("share");
+    this.sharePanel = $("share-panel");
+    this.shareStatus = $("share-status");
+    this.shareLink = $("share-link");
+    this.unshareButton = $("unshare");
+
+    this.shareToken = shareTokenFromUrl();
+    this.sharedTitle = null;
 
     this.threadId = null;
     this.threads = [];
@@ -53,6 +88,10 @@ class Chat {
   }
 
   start() {
+    if (this.shareToken) {
+      this.startShared();
+      return;
+    }
     $("composer").addEventListener("submit", (event) => {
       event.preventDefault();
       this.send();
@@ -71,6 +110,18 @@ class Chat {
       this.closeSidebar();
       this.openThread(null);
       this.input.focus();
+    });
+    this.deleteButton.addEventListener("click", () => this.askDelete());
+    $("delete-yes").addEventListener("click", () => this.deleteThread());
+    $("delete-no").addEventListener("click", () => this.cancelDelete());
+    this.deleteConfirm.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.cancelDelete();
+    });
+    this.shareButton.addEventListener("click", () => this.share());
+    this.unshareButton.addEventListener("click", () => this.unshare());
+    $("share-close").addEventListener("click", () => this.closeSharePanel(true));
+    this.sharePanel.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.closeSharePanel(true);
     });
     $("toggle-sidebar").addEventListener("click", () => this.toggleSidebar());
     $("scrim").addEventListener("click", () => this.closeSidebar());
@@ -145,7 +196,8 @@ class Chat {
 
   updateTitle() {
     const thread = this.threads.find((t) => t.id === this.threadId);
-    const title = this.threadId ? (thread?.title ?? "Chat") : "New chat";
+    let title = this.threadId ? (thread?.title ?? "Chat") : "New chat";
+    if (this.shareToken) title = this.sharedTitle ?? "Shared chat";
     this.title.textContent = title;
     document.title = `${title} · persistream`;
   }
@@ -159,6 +211,9 @@ class Chat {
     this.threadId = threadId;
     if (push) window.history.pushState(null, "", threadUrl(threadId));
     this.intro.hidden = Boolean(threadId);
+    this.actions.hidden = !threadId;
+    this.deleteConfirm.hidden = true;
+    this.closeSharePanel(false);
     this.markActiveThread();
     this.updateTitle();
     this.notify("");
@@ -170,7 +225,8 @@ class Chat {
       this.scroll.toBottom();
     } catch (error) {
       if (view !== this.view) return;
-      const gone = error instanceof GraphQLError && ["NOT_FOUND", "BAD_USER_INPUT"].includes(error.code);
+      const gone = isGone(error);
+      if (gone) this.actions.hidden = true;
       this.notify(gone ? "This chat does not exist (any more)." : `Could not load this chat: ${error.message}`, true);
     }
   }
@@ -179,14 +235,17 @@ class Chat {
   async pollThread() {
     const { view, sends, threadId } = this;
     if (!threadId || this.sending) return;
+    const [query, share] = this.shareToken ? [SHARED_MESSAGES, { share: this.shareToken }] : [MESSAGES, {}];
     let messages;
     try {
-      ({ messages } = await request(MESSAGES, { thread: threadId, last: POLL_LAST }));
+      ({ messages } = await request(query, { thread: threadId, last: POLL_LAST, ...share }));
       // More new messages than the window holds: fetch the whole thread so none is skipped.
       if (this.turns.size > 0 && messages.length === POLL_LAST && !messages.some((m) => this.turns.has(m.id))) {
-        ({ messages } = await request(MESSAGES, { thread: threadId }));
+        ({ messages } = await request(query, { thread: threadId, ...share }));
       }
-    } catch {
+    } catch (error) {
+      // A share link revoked while it is open: say so rather than keep showing a thread that is gone.
+      if (this.shareToken && view === this.view && isGone(error)) this.showLinkGone();
       return;
     }
     // A send that started meanwhile must add (and drive) its own message, not see it arrive as an observer.
@@ -195,7 +254,7 @@ class Chat {
   }
 
   merge(messages) {
-    const driven = this.driven();
+    const driven = this.shareToken ? new Set() : this.driven();
     for (const message of messages) {
       if (this.turns.has(message.id)) continue;
       const drive = message.response.status === "PENDING" && driven.has(message.responseStreamId);
@@ -209,13 +268,14 @@ class Chat {
     const turn = new Turn(message, {
       onStop: (t) => this.stop(t),
       onRendered: () => this.scroll.update(),
+      readOnly: Boolean(this.shareToken),
     });
     this.turns.set(message.id, turn);
     this.list.append(turn.root);
     if (turn.live) {
       turn.follow = this.live.follow(
         turn.streamId,
-        { drive, fromOffset: turn.answer.offset },
+        { drive, fromOffset: turn.answer.offset, shareToken: this.shareToken },
         {
           onEvent: (event) => {
             turn.apply(event);
@@ -238,6 +298,162 @@ class Chat {
       turn.stopButtonFailed();
       this.notify(`Could not stop the answer: ${error.message}`, true);
     }
+  }
+
+  // --- deleting and sharing the open thread -------------------------------------------------------------
+
+  askDelete() {
+    this.closeSharePanel(false);
+    this.deleteConfirm.hidden = false;
+    $("delete-yes").focus();
+  }
+
+  cancelDelete() {
+    this.deleteConfirm.hidden = true;
+    this.deleteButton.focus();
+  }
+
+  async deleteThread() {
+    const { threadId } = this;
+    if (!threadId) return;
+    const yes = $("delete-yes");
+    yes.disabled = true;
+    try {
+      await request(DELETE_THREAD, { thread: threadId });
+    } catch (error) {
+      // Gone already (deleted in another tab): the result the reader wanted.
+      if (!isGone(error)) {
+        this.notify(`Could not delete this chat: ${error.message}`, true);
+        return;
+      }
+    } finally {
+      yes.disabled = false;
+    }
+    this.threads = this.threads.filter((t) => t.id !== threadId);
+    this.threadsKey = JSON.stringify(this.threads.map((t) => [t.id, t.title]));
+    this.renderThreads();
+    if (this.threadId === threadId) {
+      await this.openThread(null);
+      this.notify("Chat deleted.");
+      this.input.focus();
+    }
+    this.loadThreads();
+  }
+
+  async share() {
+    const { threadId } = this;
+    if (!threadId) return;
+    this.deleteConfirm.hidden = true;
+    this.sharePanel.hidden = false;
+    this.shareButton.setAttribute("aria-expanded", "true");
+    this.shareStatus.textContent = "Making a link…";
+    this.shareLink.hidden = true;
+    this.unshareButton.hidden = true;
+    let url;
+    try {
+      ({
+        shareThread: { url },
+      } = await request(SHARE_THREAD, { thread: threadId }));
+    } catch (error) {
+      if (threadId === this.threadId) this.shareStatus.textContent = `Could not share this chat: ${error.message}`;
+      return;
+    }
+    if (threadId !== this.threadId) return;
+    const link = new URL(url, window.location.origin).toString();
+    this.shareLink.value = link;
+    this.shareLink.hidden = false;
+    this.unshareButton.hidden = false;
+    try {
+      await navigator.clipboard.writeText(link);
+      this.shareStatus.textContent = "Link copied. Anyone with it can read this chat and watch its answers live:";
+      this.sharePanel.dataset.copied = "true";
+    } catch {
+      // Clipboard refused (no permission, not a secure context): the link is there to copy by hand.
+      this.shareStatus.textContent = "Copy this link. Anyone with it can read this chat and watch its answers live:";
+      this.sharePanel.dataset.copied = "false";
+      this.shareLink.focus();
+      this.shareLink.select();
+    }
+  }
+
+  async unshare() {
+    const { threadId } = this;
+    if (!threadId) return;
+    this.unshareButton.disabled = true;
+    try {
+      await request(UNSHARE_THREAD, { thread: threadId });
+    } catch (error) {
+      if (threadId === this.threadId) this.shareStatus.textContent = `Could not stop sharing: ${error.message}`;
+      return;
+    } finally {
+      this.unshareButton.disabled = false;
+    }
+    if (threadId !== this.threadId) return;
+    this.shareStatus.textContent = "Sharing stopped: the link no longer works.";
+    this.shareLink.hidden = true;
+    this.shareLink.value = "";
+    this.unshareButton.hidden = true;
+    delete this.sharePanel.dataset.copied;
+  }
+
+  closeSharePanel(refocus) {
+    const wasOpen = !this.sharePanel.hidden;
+    this.sharePanel.hidden = true;
+    this.shareButton.setAttribute("aria-expanded", "false");
+    if (wasOpen && refocus) this.shareButton.focus();
+  }
+
+  // --- a thread shared with this reader (/?share=TOKEN) --------------------------------------------------
+
+  async startShared() {
+    document.body.classList.add("shared");
+    $("shared-badge").hidden = false;
+    $("own-chats").hidden = false;
+    this.input.disabled = true;
+    this.sendButton.disabled = true;
+    this.intro.hidden = true;
+    this.updateTitle();
+    setInterval(() => this.pollThread(), THREAD_POLL_MS);
+    const view = ++this.view;
+    try {
+      const { sharedThread: thread } = await request(SHARED_THREAD, { token: this.shareToken });
+      if (view !== this.view) return;
+      this.threadId = thread.id;
+      this.sharedTitle = thread.title || "Untitled chat";
+      this.updateTitle();
+      this.merge(thread.messages);
+      this.scroll.toBottom();
+    } catch (error) {
+      if (isGone(error)) this.showLinkGone();
+      else this.showSharedProblem(`Could not load this shared chat: ${error.message}`);
+    }
+    document.body.dataset.ready = "true";
+  }
+
+  showLinkGone() {
+    this.showSharedProblem(
+      "This link no longer works. The chat may have been deleted, or its owner stopped sharing it.",
+    );
+  }
+
+  showSharedProblem(text) {
+    ++this.view;
+    this.threadId = null;
+    for (const turn of this.turns.values()) turn.dispose();
+    this.turns.clear();
+    this.list.replaceChildren();
+    const heading = document.createElement("h2");
+    heading.textContent = text;
+    const back = document.createElement("a");
+    back.href = "/";
+    back.textContent = "Go to your own chats";
+    const para = document.createElement("p");
+    para.append(back);
+    this.intro.replaceChildren(heading, para);
+    this.intro.dataset.problem = "true";
+    this.intro.hidden = false;
+    this.sharedTitle = "Shared chat";
+    this.updateTitle();
   }
 
   // --- sending -------------------------------------------------------------------------------------------
@@ -271,6 +487,7 @@ class Chat {
         this.threadId = message.threadId;
         window.history.pushState(null, "", threadUrl(message.threadId));
         this.intro.hidden = true;
+        this.actions.hidden = false;
         this.loadThreads();
       }
       this.addTurn(message, { drive: true });

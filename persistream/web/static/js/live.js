@@ -8,12 +8,16 @@
 
 import { createClient } from "../vendor/graphql-ws/client.js";
 import { FINAL } from "./answer.js";
+import { bearerToken } from "./api.js";
 
 const STREAM_CHAT = `subscription StreamChat($id: ID!) {
   streamChat(streamId: $id) { delta offset status error }
 }`;
 const STREAM_BODY = `subscription StreamBody($id: ID!, $from: Int!) {
   streamBody(streamId: $id, fromOffset: $from) { delta offset status error }
+}`;
+const SHARED_STREAM_BODY = `subscription SharedStreamBody($id: ID!, $from: Int!, $share: String!) {
+  streamBody(streamId: $id, fromOffset: $from, shareToken: $share) { delta offset status error }
 }`;
 
 const KEEP_ALIVE_MS = 10_000; // ping the server this often...
@@ -42,6 +46,12 @@ export class Live {
       lazy: true,
       lazyCloseTimeout: 10_000, // keep the socket a little while between answers
       retryAttempts: 0,
+      // jwt mode: the token goes in connection_init (a browser cannot set headers on the upgrade); the cookie
+      // of anonymous mode rides on the upgrade by itself.
+      connectionParams: () => {
+        const token = bearerToken();
+        return token ? { Authorization: `Bearer ${token}` } : {};
+      },
       keepAlive: KEEP_ALIVE_MS,
       on: {
         connected: () => this.setConnected(true),
@@ -79,8 +89,8 @@ export class Live {
   // Follows one stream until its final status. With drive, the first subscription is streamChat (it claims a
   // PENDING stream); every later one is streamBody from the last offset received. Handlers:
   // onEvent(event), onFatal(message) for a refusal (NOT_FOUND...), onRetry() when the socket was lost.
-  // Returns { stop() }.
-  follow(streamId, { drive = false, fromOffset = 0 }, handlers) {
+  // With shareToken, the stream is observed through a share link (never driven). Returns { stop() }.
+  follow(streamId, { drive = false, fromOffset = 0, shareToken = null }, handlers) {
     const live = this;
     let offset = fromOffset;
     let received = false;
@@ -120,10 +130,14 @@ export class Live {
       if (stopped) return;
       // streamChat again while nothing arrived: the stream may still be PENDING, and on a claimed one
       // streamChat is streamBody from 0, which is exactly where this copy stands.
-      const payload =
-        drive && !received
-          ? { query: STREAM_CHAT, variables: { id: streamId } }
-          : { query: STREAM_BODY, variables: { id: streamId, from: offset } };
+      let payload;
+      if (shareToken) {
+        payload = { query: SHARED_STREAM_BODY, variables: { id: streamId, from: offset, share: shareToken } };
+      } else if (drive && !received) {
+        payload = { query: STREAM_CHAT, variables: { id: streamId } };
+      } else {
+        payload = { query: STREAM_BODY, variables: { id: streamId, from: offset } };
+      }
       let open = true;
       let dispose = () => {};
       const attempt = {

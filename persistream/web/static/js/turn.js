@@ -24,8 +24,10 @@ function element(tag, className, text) {
 }
 
 export class Turn {
-  // message: a Message from the API; onStop(turn) asks to cancel; onRendered() after every redraw.
-  constructor(message, { onStop, onRendered }) {
+  // message: a Message from the API; onStop(turn) asks to cancel; onRendered() after every redraw. A readOnly
+  // turn (a shared thread) has no Stop button: only the owner may cancel.
+  constructor(message, { onStop, onRendered, readOnly = false }) {
+    this.readOnly = readOnly;
     this.message = message;
     this.streamId = message.responseStreamId;
     this.answer = new AnswerState(message.response);
@@ -38,7 +40,7 @@ export class Turn {
     this.root.dataset.messageId = message.id;
 
     const prompt = element("div", "prompt");
-    prompt.append(element("span", "who visually-hidden", "You:"), element("p", "prompt-text", message.prompt));
+    prompt.append(element("span", "who visually-hidden", readOnly ? "Prompt:" : "You:"), element("p", "prompt-text", message.prompt));
 
     this.article = element("article", "answer");
     this.article.dataset.streamId = this.streamId;
@@ -102,7 +104,7 @@ export class Turn {
       this.article.dataset.status = status;
       this.article.setAttribute("aria-busy", String(LIVE.has(status)));
       this.state.textContent = LABELS[status] ?? status;
-      this.stopButton.hidden = !LIVE.has(status);
+      this.stopButton.hidden = this.readOnly || !LIVE.has(status);
       if (FINAL.has(status)) this.follow = null;
     }
     if (!this.article.dataset.problem) this.errorText.textContent = error ?? "";

@@ -1,0 +1,23 @@
+"""Logging filters for what uvicorn writes itself: its access log sees each request line, share links included."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+# A share link is `/?share=TOKEN` (contract: no share token in any log line); the token is the credential.
+_SHARE = re.compile(r"([?&]share=)[^&#\s]*", re.IGNORECASE)
+
+
+def redact_share_tokens(text: str) -> str:
+    return _SHARE.sub(r"\1[redacted]", text)
+
+
+class AccessLogRedaction(logging.Filter):
+    """Hides share tokens in uvicorn's access lines (its formatter reads the path from record.args)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_share_tokens(a) if isinstance(a, str) else a for a in record.args)
+        record.msg = redact_share_tokens(str(record.msg))
+        return True
