@@ -1,7 +1,10 @@
 """A benchmark server: persistream with a synthetic zero-delay model, plus a raw Starlette WebSocket baseline
 that sends one frame per token, in one process so both are measured on the same footing.
 
-    python -m bench.server PORT DATABASE_URL
+    python -m bench.server PORT DATABASE_URL [AUTH_MODE]
+
+AUTH_MODE is `none` (the default) or `jwt` (HS256 with `bench.server.JWT_SECRET`); limits are off in both, so
+only the cost of identity itself differs.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from persistream.llm.base import ChatMessage
 from persistream.web.app import create_app
 
 TOKEN = "tok "
+JWT_SECRET = "bench-secret-" + "x" * 32
 
 
 def prompt_setting(prompt: str, name: str, default: float) -> float:
@@ -71,7 +75,16 @@ async def raw_tokens(websocket: WebSocket) -> None:
 
 def main() -> None:
     port, database_url = int(sys.argv[1]), sys.argv[2]
-    app = create_app(Settings(database_url=database_url), model=ZeroDelayModel())
+    mode = sys.argv[3] if len(sys.argv) > 3 else "none"
+    settings = Settings(
+        database_url=database_url,
+        auth_mode=mode,
+        auth_explicit=True,
+        jwt_secret=JWT_SECRET if mode == "jwt" else None,
+        rate_limit="off",
+        max_live_streams=0,
+    )
+    app = create_app(settings, model=ZeroDelayModel())
     app.router.routes.append(WebSocketRoute("/raw", raw_tokens))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 

@@ -49,7 +49,7 @@ class ServerProcess:
     def graphql_ws(self) -> str:
         return f"ws://127.0.0.1:{self.port}/graphql"
 
-    def start(self, timeout: float = 30.0) -> ServerProcess:
+    def start(self, timeout: float = 90.0) -> ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSISTREAM_", "OPENAI_"))}
         env.update(self.env)
         env["PYTHONUNBUFFERED"] = "1"
