@@ -6,7 +6,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.fake_openai import SECRET_KEY, FakeOpenAI
+from tests.support.secrets import remember
 from tests.support.server import ServerProcess
+
+# Every server log is searched for these when the server stops (tests/support/server.py).
+remember(SECRET_KEY)
 
 ServerFactory = Callable[..., ServerProcess]
 

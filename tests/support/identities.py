@@ -19,11 +19,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.support.gql import GraphQLWS, gql
+from tests.support.secrets import remember
 from tests.support.server import ServerProcess
 
 HS_SECRET = "test-only-hs256-secret-for-persistream"
 AUDIENCE = "persistream-tests"
 ISSUER = "https://issuer.test"
+remember(HS_SECRET)
 
 
 @dataclass
@@ -34,8 +36,15 @@ class Caller:
     headers: dict[str, str] = field(default_factory=dict)
     init_payload: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        remember(*self.headers.values(), *(str(v) for v in self.init_payload.values()))
+
     async def gql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        return await gql(self.server.graphql_http, query, variables, headers=self.headers)
+        result = await gql(self.server.graphql_http, query, variables, headers=self.headers)
+        share = (result.get("data") or {}).get("shareThread")
+        if isinstance(share, dict) and isinstance(share.get("token"), str):
+            remember(share["token"])
+        return result
 
     def ws(self, *, legacy: bool = False) -> GraphQLWS:
         return GraphQLWS(

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.net import free_port
+from tests.support.secrets import leaked
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,13 +86,21 @@ class ServerProcess:
 
     def stop(self, timeout: float = 15.0) -> int | None:
         if self.process is None or self.process.poll() is not None:
+            self.check_log_for_secrets()
             return None if self.process is None else self.process.returncode
         self.process.send_signal(signal.SIGINT)
         try:
-            return self.process.wait(timeout)
+            code = self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            return self.process.wait()
+            code = self.process.wait()
+        self.check_log_for_secrets()
+        return code
+
+    def check_log_for_secrets(self) -> None:
+        """The whole log of this server, searched for every secret any test gave any server."""
+        found = leaked(self.log())
+        assert not found, f"secrets in the server log {self.log_path}: {found}"
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
