@@ -79,7 +79,7 @@ def test_limits_defaults_are_the_contracts() -> None:
     # A personal server (no authentication) is not rate limited; any other mode is.
     assert settings.send_rate_limit is None
     assert settings.live_streams_limit == 0
-    authed = settings.replace(auth_mode="jwt")
+    authed = settings.replace(auth_mode="jwt", jwt_secret="s" * 32)
     assert authed.send_rate_limit == (20, 60)
     assert authed.live_streams_limit == 3
     assert settings.max_context_chars == 48000
@@ -118,7 +118,10 @@ def test_limits_variables_are_read() -> None:
     assert (settings.max_query_depth, settings.max_aliases, settings.max_query_tokens) == (4, 2, 50)
     assert (settings.graphiql, settings.introspection) == (False, False)
     assert settings.hosts_allowed == ("chat.example", "localhost")
-    assert from_env({"PERSISTREAM_RATE_LIMIT": "off"}).replace(auth_mode="jwt").send_rate_limit is None
+    assert (
+        from_env({"PERSISTREAM_RATE_LIMIT": "off"}).replace(auth_mode="jwt", jwt_secret="s" * 32).send_rate_limit
+        is None
+    )
     assert from_env({"PERSISTREAM_BIND_HOST": "0.0.0.0"}).hosts_allowed == ("*",)
 
 
