@@ -18,6 +18,12 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
@@ -52,6 +58,18 @@ def _shape_error(message: object) -> str | None:
             return "Payload operationName must be a string"
     return None
 
+
+# Every transport /graphql serves subscriptions over: the two WebSocket protocols, then GraphQL over SSE in its
+# "distinct connections" mode (a POST with `Accept: text/event-stream`, what the graphql-sse client sends) and
+# Apollo's multipart HTTP subscriptions (`Accept: multipart/mixed;subscriptionSpec="1.0"`). Strawberry picks the
+# HTTP ones from the Accept header; the request goes through get_context like any other, so the identity rules,
+# the middlewares (host, origin, body size) and the document limits are the same as for a query.
+SUBSCRIPTION_PROTOCOLS = (
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+    GRAPHQL_SSE_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 
 # How long a client may wait before its first message: the same for both protocols.
 CONNECTION_INIT_TIMEOUT = 10.0
@@ -178,6 +196,7 @@ class PersistreamGraphQL(GraphQL[dict[str, Any], None]):
             schema,
             graphql_ide="graphiql" if graphiql else None,
             allowed_origins=allowed_origins,
+            subscription_protocols=SUBSCRIPTION_PROTOCOLS,
             keep_alive=True,
             keep_alive_interval=15,
             connection_init_wait_timeout=timedelta(seconds=CONNECTION_INIT_TIMEOUT),
