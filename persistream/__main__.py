@@ -1,5 +1,5 @@
 """The `persistream` command: `serve` runs the server, `migrate` brings the database schema to this version,
-`export-schema` prints the GraphQL schema."""
+`export-schema` prints the GraphQL schema, `ask` sends a prompt to a running server and prints the answer."""
 
 from __future__ import annotations
 
@@ -40,7 +40,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--check", action="store_true", help="only say whether the schema is up to date (exit status 1 if not)"
     )
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    ask = commands.add_parser(
+        "ask", help="send a prompt to a running server; the answer's text on stdout, the thread id on stderr"
+    )
+    ask.add_argument("prompt")
+    ask.add_argument("--url", default="http://127.0.0.1:8000/graphql", help="the server's GraphQL endpoint")
+    ask.add_argument("--thread", default=None, help="continue this thread instead of starting a new one")
+    ask.add_argument("--token", default=None, help="a bearer token (or set PERSISTREAM_TOKEN, which ps cannot see)")
     args = parser.parse_args(argv)
+
+    if args.command == "ask":
+        # A client of another server: this machine's PERSISTREAM_* server settings do not apply.
+        from persistream.ask import run
+
+        return run(args.prompt, args.url, args.thread, args.token)
 
     if args.command == "export-schema":
         from persistream.schema import schema

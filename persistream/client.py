@@ -1,0 +1,292 @@
+"""A small client for programs that talk to a running persistream server: send a prompt, follow its answer as the
+driver or as an observer, resume after a dropped connection, cancel.
+
+    async with PersistreamClient("http://127.0.0.1:8000/graphql") as client:
+        message = await client.send_message("Hello")
+        async for event in client.follow(message.stream_id, drive=True):
+            print(event.delta, end="", flush=True)
+
+Mutations and queries go over HTTP (httpx, which keeps the cookies an `anonymous` server sets); subscriptions go
+over WebSocket (`graphql-transport-ws`, with the `websockets` package), carrying the same cookies and headers. It
+imports nothing of the server, so a program that only consumes a server pulls in neither the database nor the model
+libraries' code paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+DEFAULT_URL = "http://127.0.0.1:8000/graphql"
+FINAL_STATUSES = frozenset({"DONE", "ERROR", "TIMEOUT", "CANCELLED"})
+
+_EVENT_FIELDS = "streamId delta offset status error"
+_STREAM_CHAT = f"subscription($id: ID!) {{ streamChat(streamId: $id) {{ {_EVENT_FIELDS} }} }}"
+_STREAM_BODY = (
+    f"subscription($id: ID!, $from: Int!) {{ streamBody(streamId: $id, fromOffset: $from) {{ {_EVENT_FIELDS} }} }}"
+)
+_BODY = "query($id: ID!) { streamBody(streamId: $id) { streamId text offset status error } }"
+_SEND = """mutation($prompt: String!, $thread: ID) {
+  sendMessage(prompt: $prompt, threadId: $thread) { id threadId responseStreamId } }"""
+_CANCEL = "mutation($id: ID!) { cancelStream(streamId: $id) { streamId text offset status error } }"
+
+
+class PersistreamError(Exception):
+    """The server refused an operation: `code` is the contract's `extensions.code` (NOT_FOUND, UNAUTHENTICATED...)."""
+
+    def __init__(self, message: str, code: str | None, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after = retry_after
+
+    @classmethod
+    def from_errors(cls, errors: object) -> PersistreamError:
+        first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+        extensions = first.get("extensions") or {}
+        retry = extensions.get("retryAfter")
+        return cls(
+            str(first.get("message") or "The server refused the operation."),
+            extensions.get("code"),
+            retry if isinstance(retry, int) else None,
+        )
+
+
+class ConnectionLost(Exception):
+    """The server could not be reached again within the client's `give_up_after` seconds."""
+
+
+@dataclass(frozen=True)
+class Message:
+    id: str
+    thread_id: str
+    stream_id: str
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One event of a subscription. `offset` is the text's length in code points after this event; a final event
+    whose offset is below what came before means the answer ended shorter (cut the text to it)."""
+
+    stream_id: str
+    delta: str
+    offset: int
+    status: str
+    error: str | None
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class StreamBody:
+    stream_id: str
+    text: str
+    offset: int
+    status: str
+    error: str | None
+
+
+class _Dropped(Exception):
+    """The WebSocket went away (or never opened): resume from the held offset."""
+
+
+class PersistreamClient:
+    """One server. `token` is sent as `Authorization: Bearer ...` (HTTP, the WebSocket upgrade and its
+    `connection_init`); `headers` go on every request (a proxy's user header, say). After a dropped connection a
+    subscription resumes from the offset it holds, waiting `backoff` seconds, doubling up to `max_backoff`; it gives
+    up with ConnectionLost after `give_up_after` seconds without reaching the server (None: never)."""
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        backoff: float = 0.1,
+        max_backoff: float = 5.0,
+        give_up_after: float | None = 60.0,
+        timeout: float = 30.0,
+    ) -> None:
+        self.url = url
+        self.ws_url = "ws" + url[4:] if url.startswith("http") else url
+        self.headers = dict(headers or {})
+        if token is not None:
+            self.headers["Authorization"] = f"Bearer {token}"
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.give_up_after = give_up_after
+        self._http = httpx.AsyncClient(headers=self.headers, timeout=timeout)
+        self._ids = itertools.count(1)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # --- queries and mutations (HTTP) ---
+
+    async def execute(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Any GraphQL operation over HTTP; its `data`, or PersistreamError with the server's code."""
+        response = await self._http.post(self.url, json={"query": query, "variables": dict(variables or {})})
+        try:
+            result = response.json()
+        except ValueError:
+            raise PersistreamError(f"The server answered HTTP {response.status_code}.", None) from None
+        if not isinstance(result, dict):
+            raise PersistreamError(f"The server answered HTTP {response.status_code}.", None)
+        if result.get("errors"):
+            raise PersistreamError.from_errors(result["errors"])
+        data: dict[str, Any] = result["data"]
+        return data
+
+    async def send_message(self, prompt: str, thread_id: str | None = None) -> Message:
+        """Store the prompt (in a new thread, or continuing `thread_id`); its answer is PENDING until driven."""
+        sent = (await self.execute(_SEND, {"prompt": prompt, "thread": thread_id}))["sendMessage"]
+        return Message(id=sent["id"], thread_id=sent["threadId"], stream_id=sent["responseStreamId"])
+
+    async def body(self, stream_id: str) -> StreamBody:
+        return _body((await self.execute(_BODY, {"id": stream_id}))["streamBody"])
+
+    async def cancel(self, stream_id: str) -> StreamBody:
+        """Stop the answer (idempotent); leaving a subscription never cancels, this does."""
+        return _body((await self.execute(_CANCEL, {"id": stream_id}))["cancelStream"])
+
+    # --- subscriptions (WebSocket) ---
+
+    async def follow(
+        self, stream_id: str, *, drive: bool = False, from_offset: int = 0
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Every event of the stream until its final one. `drive=True` starts the answer (streamChat) and sees the
+        model's tokens live; otherwise it observes (streamBody) from `from_offset`. After a dropped connection it
+        resubscribes as an observer from the offset it holds, so no character is repeated or lost."""
+        offset = from_offset
+        delay = self.backoff
+        failing_since: float | None = None
+        while True:
+            # streamChat on a stream already claimed is streamBody from 0: a driver that has nothing yet may ask
+            # again (its first connection may have failed before the claim), one that holds text resumes from it.
+            variables: dict[str, Any] = {"id": stream_id}
+            if drive and offset == 0:
+                query = _STREAM_CHAT
+            else:
+                query, variables["from"] = _STREAM_BODY, offset
+            try:
+                # aclosing: returning mid-iteration closes the socket now, not whenever the generator is collected.
+                async with contextlib.aclosing(self._subscribe(query, variables)) as events:
+                    async for event in events:
+                        failing_since, delay = None, self.backoff
+                        offset = event.offset
+                        yield event
+                        if event.final:
+                            return
+                # The server completed without a final event (it is stopping): resume like after a drop.
+            except _Dropped:
+                pass
+            now = time.monotonic()
+            failing_since = failing_since or now
+            if self.give_up_after is not None and now - failing_since > self.give_up_after:
+                raise ConnectionLost(f"No connection to {self.url} for {self.give_up_after:g} s.")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.max_backoff)
+
+    async def text(self, stream_id: str, *, drive: bool = False) -> tuple[str, StreamEvent]:
+        """Follow the stream to its end: its whole text and its final event."""
+        text = ""
+        async with contextlib.aclosing(self.follow(stream_id, drive=drive)) as events:
+            async for event in events:
+                text += event.delta
+                if event.final:
+                    return text[: event.offset], event
+        raise AssertionError("follow() ends with a final event")  # pragma: no cover
+
+    async def _subscribe(self, query: str, variables: dict[str, Any]) -> AsyncGenerator[StreamEvent, None]:
+        try:
+            socket = await websockets.connect(
+                self.ws_url,
+                subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+                additional_headers=self._upgrade_headers(),
+                # A silent dead socket (a sleeping laptop, a proxy that forgot it) is found within ~20 s.
+                ping_interval=10,
+                ping_timeout=10,
+                open_timeout=10,
+            )
+        except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
+            if isinstance(exc, websockets.InvalidStatus) and exc.response.status_code < 500:
+                raise PersistreamError(
+                    f"The server refused the connection (HTTP {exc.response.status_code}).", None
+                ) from None
+            raise _Dropped from exc
+        try:
+            async for event in _operation(socket, str(next(self._ids)), query, variables, self._init_payload()):
+                yield event
+        except (websockets.ConnectionClosed, OSError, TimeoutError) as exc:
+            close = getattr(exc, "rcvd", None)
+            if close is not None and close.code in (4400, 4403, 4406):
+                raise PersistreamError(close.reason or "The server refused the connection.", "UNAUTHENTICATED") from exc
+            raise _Dropped from exc
+        finally:
+            await socket.close()
+
+    def _upgrade_headers(self) -> dict[str, str]:
+        headers = dict(self.headers)
+        cookies = "; ".join(f"{name}={value}" for name, value in self._http.cookies.items())
+        if cookies:
+            headers["Cookie"] = cookies
+        return headers
+
+    def _init_payload(self) -> dict[str, str]:
+        auth = self.headers.get("Authorization")
+        return {"Authorization": auth} if auth else {}
+
+
+async def _operation(
+    socket: ClientConnection, op_id: str, query: str, variables: dict[str, Any], init: dict[str, str]
+) -> AsyncGenerator[StreamEvent, None]:
+    """One subscription on a fresh graphql-transport-ws socket, frame by frame."""
+    await socket.send(json.dumps({"type": "connection_init", "payload": init}))
+    while (message := json.loads(await asyncio.wait_for(socket.recv(), 10)))["type"] != "connection_ack":
+        if message["type"] == "ping":
+            await socket.send(json.dumps({"type": "pong"}))
+    await socket.send(
+        json.dumps({"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables}})
+    )
+    async for raw in socket:
+        message = json.loads(raw)
+        kind = message.get("type")
+        if kind == "ping":
+            await socket.send(json.dumps({"type": "pong"}))
+        elif kind == "next" and message.get("id") == op_id:
+            payload = message.get("payload") or {}
+            if payload.get("errors"):
+                raise PersistreamError.from_errors(payload["errors"])
+            yield _event(next(iter(payload["data"].values())))
+        elif kind == "error" and message.get("id") == op_id:
+            raise PersistreamError.from_errors(message.get("payload"))
+        elif kind == "complete" and message.get("id") == op_id:
+            return
+
+
+def _event(data: dict[str, Any]) -> StreamEvent:
+    return StreamEvent(data["streamId"], data["delta"], data["offset"], data["status"], data["error"])
+
+
+def _body(data: dict[str, Any]) -> StreamBody:
+    return StreamBody(data["streamId"], data["text"], data["offset"], data["status"], data["error"])
