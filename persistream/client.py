@@ -42,6 +42,9 @@ _SEND = """mutation($prompt: String!, $thread: ID) {
 _CANCEL = "mutation($id: ID!) { cancelStream(streamId: $id) { streamId text offset status error } }"
 
 
+_REFUSALS: dict[int, str | None] = {4403: "UNAUTHENTICATED", 4400: None, 4406: None}
+
+
 class PersistreamError(Exception):
     """The server refused an operation: `code` is the contract's `extensions.code` (NOT_FOUND, UNAUTHENTICATED...)."""
 
@@ -239,8 +242,11 @@ class PersistreamClient:
                 yield event
         except (websockets.ConnectionClosed, OSError, TimeoutError) as exc:
             close = getattr(exc, "rcvd", None)
-            if close is not None and close.code in (4400, 4403, 4406):
-                raise PersistreamError(close.reason or "The server refused the connection.", "UNAUTHENTICATED") from exc
+            # 4403: the credential was refused at connection_init; 4400/4406: the server will not speak this
+            # protocol with us. Neither gets better by reconnecting.
+            if close is not None and close.code in _REFUSALS:
+                reason = close.reason or "The server refused the connection."
+                raise PersistreamError(reason, _REFUSALS[close.code]) from exc
             raise _Dropped from exc
         finally:
             await socket.close()
