@@ -20,7 +20,7 @@ import time
 from bench.report import Row, markdown, parse
 
 # In the order the table shows them.
-PARTS = ("fanout", "idle", "claims", "real_path", "paced", "capacity", "write_amp", "history")
+PARTS = ("fanout", "idle", "claims", "real_path", "paced", "capacity", "write_amp", "history", "http_latency")
 
 
 def run_part(part: str, quick: bool) -> tuple[list[Row], float]:
