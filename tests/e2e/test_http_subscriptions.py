@@ -11,8 +11,9 @@ import json
 import httpx
 import pytest
 
+from tests.conftest import ServerFactory
 from tests.support.fake_openai import FakeOpenAI, Script
-from tests.support.gql import STREAM_BODY, STREAM_CHAT, check_events
+from tests.support.gql import SEND, STREAM_BODY, STREAM_CHAT, check_events
 from tests.support.http_stream import (
     MULTIPART_ACCEPT,
     SSE_ACCEPT,
@@ -22,7 +23,7 @@ from tests.support.http_stream import (
     subscribe_http,
 )
 from tests.support.server import ServerProcess
-from tests.support.streams import assert_clean_log, query_body, start_stream, wait_final, wait_until
+from tests.support.streams import assert_clean_log, query_body, start_stream, unique, wait_final, wait_until
 
 
 def _text(result: HTTPStream, field_name: str) -> str:
@@ -204,3 +205,42 @@ def test_sse_parser_rejects_a_frame_it_does_not_know() -> None:
     assert frames == [("next", {}), ("ping", None)] and rest == "event: comp"
     with pytest.raises(AssertionError):
         parse_sse("data: {}\r\nextra: 1\r\n\r\n")
+
+
+async def test_cors_and_the_anonymous_cookie_over_sse(make_server: ServerFactory, fake_openai: FakeOpenAI) -> None:
+    """A page on an allowed origin may subscribe over SSE (the preflight allows the headers graphql-sse and
+    Apollo send); on an `anonymous` server the identity cookie set by the SSE response itself is who owns what."""
+    origin = "http://localhost:5173"
+    server = make_server(PERSISTREAM_AUTH="anonymous", PERSISTREAM_ALLOWED_ORIGINS=origin)
+    async with httpx.AsyncClient() as client:
+        preflight = await client.options(
+            server.graphql_http,
+            headers={
+                "origin": origin,
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "accept, content-type, authorization",
+            },
+        )
+        assert preflight.status_code == 200, preflight.text
+        assert preflight.headers["access-control-allow-origin"] == origin
+        name = unique("cors")
+        marker = fake_openai.add(name, Script(["Cross", " origin", "."]))
+        sent = await client.post(
+            server.graphql_http,
+            json={"query": SEND, "variables": {"prompt": f"Hi {marker}", "thread": None}},
+            headers={"origin": origin},
+        )
+        # (The preflight's response may already have set it; the client keeps whichever came first.)
+        cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+        assert cookie
+        stream_id = sent.json()["data"]["sendMessage"]["responseStreamId"]
+    headers = {"origin": origin, "cookie": cookie, "accept": SSE_ACCEPT}
+    mine = await run_http(server.graphql_http, STREAM_CHAT, {"id": stream_id}, headers=headers)
+    assert mine.headers["access-control-allow-origin"] == origin
+    assert check_events(mine.events("streamChat")) == "Cross origin."
+    # Without the cookie the SSE request is a fresh identity (its response sets a new cookie) that owns nothing.
+    stranger = await run_http(
+        server.graphql_http, STREAM_BODY, {"id": stream_id, "from": 0}, headers={"origin": origin}
+    )
+    assert "set-cookie" in stranger.headers
+    assert [p["errors"][0]["extensions"]["code"] for p in stranger.payloads] == ["NOT_FOUND"]
