@@ -6,6 +6,7 @@ import logging
 
 from graphql.error import GraphQLError
 from strawberry.extensions import MaskErrors
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from persistream.core.errors import PersistreamError, RateLimited
 from persistream.errinfo import describe
@@ -45,6 +46,21 @@ def _code_of(error: GraphQLError) -> str:
     return "GRAPHQL_VALIDATION_FAILED"
 
 
+def _operation_refusal(error: GraphQLError) -> GraphQLError | None:
+    """Over HTTP Strawberry answers these with a plain 400 before anything runs; on a streamed response (SSE,
+    multipart) they arrive as errors of the operation: the document asks for what this request cannot do, which is
+    the client's mistake to be told plainly, not an internal error."""
+    original = error.original_error
+    if isinstance(original, InvalidOperationTypeError):
+        kind = original.operation_type.value
+        message = f"A {kind} cannot be sent this way: multipart HTTP carries only subscriptions, and a GET no mutation."
+    elif isinstance(original, CannotGetOperationTypeError):
+        message = original.as_http_error_reason()
+    else:
+        return None
+    return GraphQLError(message, extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
+
+
 class ErrorCodes(MaskErrors):
     """Adds the contract's code to each error and masks whatever is neither ours nor a document error."""
 
@@ -58,7 +74,9 @@ class ErrorCodes(MaskErrors):
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         processed: list[GraphQLError] = []
         for error in errors:
-            if self._should_mask(error):
+            if (refusal := _operation_refusal(error)) is not None:
+                processed.append(refusal)
+            elif self._should_mask(error):
                 original = error.original_error
                 # One line, no traceback: the exception type, where it was raised and a bounded message.
                 log.error(

@@ -244,3 +244,34 @@ async def test_cors_and_the_anonymous_cookie_over_sse(make_server: ServerFactory
     )
     assert "set-cookie" in stranger.headers
     assert [p["errors"][0]["extensions"]["code"] for p in stranger.payloads] == ["NOT_FOUND"]
+
+
+async def test_an_operation_the_transport_cannot_carry_is_a_clear_refusal(server: ServerProcess) -> None:
+    """Multipart HTTP carries only subscriptions, and a GET no mutation: the client is told so with a code, and
+    nothing runs (the prompt is not stored)."""
+    send = 'mutation { sendMessage(prompt: "never stored") { threadId } }'
+    threads_before = await thread_count(server)
+    over_multipart = await run_http(server.graphql_http, send, multipart=True)
+    async with httpx.AsyncClient() as client:
+        over_get = await client.get(server.graphql_http, params={"query": send}, headers={"accept": SSE_ACCEPT})
+        named = await client.post(
+            server.graphql_http,
+            json={"query": "subscription A { __typename } subscription B { __typename }", "operationName": "C"},
+            headers={"accept": SSE_ACCEPT},
+        )
+    frames, _ = parse_sse(over_get.text)
+    for errors in (over_multipart.payloads[0]["errors"], frames[0][1]["errors"]):
+        assert errors[0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+        assert "mutation cannot be sent this way" in errors[0]["message"]
+    named_errors = parse_sse(named.text)[0][0][1]["errors"]
+    assert named_errors[0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "Unknown operation named" in named_errors[0]["message"]
+    assert await thread_count(server) == threads_before
+    assert "unexpected error" not in server.log()
+    assert_clean_log(server)
+
+
+async def thread_count(server: ServerProcess) -> int:
+    async with httpx.AsyncClient() as client:
+        threads = (await client.post(server.graphql_http, json={"query": "{ threads(last: 1000) { id } }"})).json()
+    return len(threads["data"]["threads"])
