@@ -16,7 +16,8 @@ from persistream.client import ConnectionLost, PersistreamClient, PersistreamErr
 from tests.conftest import ServerFactory
 from tests.identity.test_ownership import JWT_ENV
 from tests.support.fake_openai import FakeOpenAI, Script
-from tests.support.gql import check_events
+from tests.support.gql import STREAM_BODY, check_events
+from tests.support.http_stream import run_http
 from tests.support.identities import HS_SECRET, hs_token
 from tests.support.secrets import remember
 from tests.support.server import ServerProcess
@@ -141,3 +142,27 @@ async def test_follow_gives_up_when_the_server_stays_away() -> None:
             async for _ in c.follow("00000000-0000-4000-8000-000000000000"):
                 pass
         assert asyncio.get_running_loop().time() - started < 5
+
+
+async def test_headers_carry_a_proxy_identity_over_http_websocket_and_sse(
+    make_server: ServerFactory, fake_openai: FakeOpenAI
+) -> None:
+    """`headers` go on every request: behind an authenticating proxy (PERSISTREAM_AUTH=proxy) its user header is
+    the identity, for the client's HTTP and WebSocket alike, and for an SSE observer with the same header."""
+    server = make_server(PERSISTREAM_AUTH="proxy")
+    name = unique("pyproxy")
+    async with PersistreamClient(server.graphql_http, headers={"X-Forwarded-User": "dave"}) as dave:
+        message = await dave.send_message(f"Hi {fake_openai.add(name, Script(['Proxy', ' user.']))}")
+        text, final = await dave.text(message.stream_id, drive=True)
+    assert (text, final.status) == ("Proxy user.", "DONE")
+    variables = {"id": message.stream_id, "from": 0}
+    mine = await run_http(server.graphql_http, STREAM_BODY, variables, headers={"X-Forwarded-User": "dave"})
+    assert check_events(mine.events("streamBody")) == "Proxy user."
+    erin = await run_http(server.graphql_http, STREAM_BODY, variables, headers={"X-Forwarded-User": "erin"})
+    nobody = await run_http(server.graphql_http, STREAM_BODY, variables)
+    assert [p["errors"][0]["extensions"]["code"] for p in erin.payloads] == ["NOT_FOUND"]
+    assert [p["errors"][0]["extensions"]["code"] for p in nobody.payloads] == ["UNAUTHENTICATED"]
+    async with PersistreamClient(server.graphql_http) as anonymous:
+        with pytest.raises(PersistreamError) as refused:
+            await anonymous.text(message.stream_id)
+        assert refused.value.code == "UNAUTHENTICATED"
