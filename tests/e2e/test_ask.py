@@ -8,6 +8,7 @@ import asyncio
 import os
 import random
 import re
+import signal
 import sys
 from collections.abc import Iterator
 
@@ -175,3 +176,32 @@ async def test_ask_resumes_after_dropped_connections(
         assert ask.stdout.decode() == "".join(tokens), where  # no character repeated, none lost
         assert proxy.connections - connections >= 3, where  # the mutation, then at least two subscriptions
         assert len(fake_openai.requests_for(name)) == 1, where
+
+
+async def test_ctrl_c_stops_following_but_not_the_answer(server: ServerProcess, fake_openai: FakeOpenAI) -> None:
+    tokens = [f"w{i} " for i in range(40)]
+    prompt, name = prompt_for(fake_openai, Script(tokens, delay=0.03), "askint")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSISTREAM_", "OPENAI_"))}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "persistream", "ask", prompt, "--url", server.graphql_http,
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    first = await asyncio.wait_for(process.stdout.read(5), 20)
+    assert first  # it is printing the answer
+    process.send_signal(signal.SIGINT)
+    _, stderr = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr.decode()
+    thread_id = THREAD_LINE.search(stderr.decode())
+    assert thread_id
+    # The server finishes the answer and keeps it in the thread.
+    for _ in range(200):
+        messages = await thread_messages(server, thread_id.group(1))
+        response = messages[0]["response"]
+        assert isinstance(response, dict)
+        if response["status"] != "STREAMING":
+            break
+        await asyncio.sleep(0.05)
+    assert response == {"text": "".join(tokens), "status": "DONE"}
+    assert len(fake_openai.requests_for(name)) == 1
