@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import subprocess
 import sys
 from dataclasses import asdict
@@ -13,6 +14,7 @@ from dataclasses import asdict
 import pytest
 
 from persistream.client import ConnectionLost, PersistreamClient, PersistreamError, StreamEvent
+from tests.browser.proxy import CuttableProxy
 from tests.conftest import ServerFactory
 from tests.identity.test_ownership import JWT_ENV
 from tests.support.fake_openai import FakeOpenAI, Script
@@ -166,3 +168,34 @@ async def test_headers_carry_a_proxy_identity_over_http_websocket_and_sse(
         with pytest.raises(PersistreamError) as refused:
             await anonymous.text(message.stream_id)
         assert refused.value.code == "UNAUTHENTICATED"
+
+
+async def test_an_observer_resumes_through_cut_connections(server: ServerProcess, fake_openai: FakeOpenAI) -> None:
+    """follow() as an observer, through a proxy that cuts every socket at random moments: the text assembled from
+    the events is exactly the stored text, with the offsets never going back."""
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    proxy = CuttableProxy(server.port).start()
+    try:
+        for round_ in range(2):
+            tokens = [f"o{i} " for i in range(40)] + ["🎉."]
+            name = unique("pyobs")
+            async with PersistreamClient(server.graphql_http) as owner:
+                message = await owner.send_message(f"Go {fake_openai.add(name, Script(tokens, delay=0.02))}")
+                driver = asyncio.create_task(owner.text(message.stream_id, drive=True))
+                connections = proxy.connections
+                async with PersistreamClient(f"{proxy.url}/graphql", backoff=0.05) as observer:
+                    events: list[StreamEvent] = []
+                    cuts = sorted(rng.sample(range(5, 35), 2))
+                    async for event in observer.follow(message.stream_id, from_offset=0):
+                        events.append(event)
+                        if cuts and len("".join(e.delta for e in events)) >= cuts[0] * 4:
+                            cuts.pop(0)
+                            proxy.cut(refuse_for=rng.choice([0.0, 0.3]))
+                await driver
+            where = f"seed {seed}, round {round_}"
+            assert check_events(as_dicts(events)) == "".join(tokens), where
+            assert events[-1].status == "DONE", where
+            assert proxy.connections - connections >= 2, where  # it was cut and came back
+    finally:
+        proxy.stop()
