@@ -18,6 +18,11 @@ from tests.support.streams import unique
 pytestmark = pytest.mark.node
 
 
+# The random-cuts test: this many rounds, each of this many answers (driven and observed) cut at random moments.
+RANDOM_ROUNDS = 4
+RANDOM_STREAMS = 3
+
+
 def words(count: int, word: str = "word") -> list[str]:
     return [f"{word}{i}" if i == 0 else f" {word}{i}" for i in range(count)] + ["."]
 
@@ -36,6 +41,9 @@ def scripts_for(fake: FakeOpenAI) -> tuple[dict[str, dict[str, str]], dict[str, 
         "many-2": Script(words(25, "two"), delay=0.02),
         "many-3": Script(words(30, "three"), delay=0.02),
         "socket-only": Script(words(10, "ws"), delay=0.01),
+        "restart": Script(words(40, "restart"), delay=0.02),
+        "online": Script(words(60, "online"), delay=0.03),
+        "random": Script(words(50, "random"), delay=0.02),
     }
     handed: dict[str, dict[str, str]] = {}
     names: dict[str, str] = {}
@@ -44,6 +52,7 @@ def scripts_for(fake: FakeOpenAI) -> tuple[dict[str, dict[str, str]], dict[str, 
         marker = fake.add(name, script)
         handed[key] = {"prompt": f"Answer {marker}", "text": "".join(script.tokens)}
         names[key] = name
+    handed["random"] |= {"rounds": str(RANDOM_ROUNDS), "streams": str(RANDOM_STREAMS)}
     return handed, names
 
 
@@ -53,10 +62,11 @@ async def test_js_client_streams_resumes_and_cancels(server: ServerProcess, fake
         CLIENT_DIR / "test" / "stream.test.mjs",
         {"PERSISTREAM_TEST_URL": server.graphql_http, "PERSISTREAM_TEST_SCRIPTS": json.dumps(handed)},
     )
-    assert run.passed == 9, run.output
+    assert run.passed == 12, run.output
     for key, name in names.items():
         asked = len(fake_openai.requests_for(name))
-        assert asked == 1, f"{key}: the model was asked {asked} times"
+        expected = RANDOM_ROUNDS * RANDOM_STREAMS if key == "random" else 1
+        assert asked == expected, f"{key}: the model was asked {asked} times"
 
 
 async def test_js_client_answer_state() -> None:

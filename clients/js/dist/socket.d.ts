@@ -1,4 +1,4 @@
-import { type Client, type FormattedExecutionResult, type Sink } from "graphql-ws/client";
+import { type FormattedExecutionResult, type Sink } from "graphql-ws/client";
 export interface CloseLike {
     code: number;
     reason?: string;
@@ -20,13 +20,15 @@ export interface Operation {
 }
 export declare class Socket {
     private readonly options;
-    readonly client: Client;
+    private graphqlWs;
     private connected;
     private stallTimer;
     private readonly operations;
     private readonly watchers;
     private disposed;
     constructor(options: SocketOptions);
+    /** The graphql-ws client, made on first use: a program that only sends queries over HTTP needs no WebSocket. */
+    private get client();
     get isConnected(): boolean;
     /** Calls `watch(connected)` whenever the socket connects or closes; returns the unwatch function. */
     watch(watch: (connected: boolean) => void): () => void;

@@ -19,7 +19,7 @@ export function isFatalClose(close) {
 }
 export class Socket {
     options;
-    client;
+    graphqlWs = null;
     connected = false;
     stallTimer;
     operations = new Set();
@@ -27,7 +27,13 @@ export class Socket {
     disposed = false;
     constructor(options) {
         this.options = options;
-        this.client = createClient({
+    }
+    /** The graphql-ws client, made on first use: a program that only sends queries over HTTP needs no WebSocket. */
+    get client() {
+        if (this.graphqlWs)
+            return this.graphqlWs;
+        const options = this.options;
+        this.graphqlWs = createClient({
             url: options.url,
             lazy: true,
             lazyCloseTimeout: options.idleTimeout,
@@ -57,6 +63,7 @@ export class Socket {
                 },
             },
         });
+        return this.graphqlWs;
     }
     get isConnected() {
         return this.connected;
@@ -77,7 +84,7 @@ export class Socket {
     }
     /** Ends the socket now, as a drop: every operation on it resumes elsewhere, on a new connection. */
     terminate() {
-        this.client.terminate();
+        this.graphqlWs?.terminate();
     }
     dispose() {
         if (this.disposed)
@@ -85,11 +92,11 @@ export class Socket {
         this.disposed = true;
         clearTimeout(this.stallTimer);
         this.watchers.clear();
-        void this.client.dispose();
+        void this.graphqlWs?.dispose();
     }
     armWatchdog() {
         clearTimeout(this.stallTimer);
-        this.stallTimer = setTimeout(() => this.client.terminate(), this.options.stallTimeout);
+        this.stallTimer = setTimeout(() => this.terminate(), this.options.stallTimeout);
     }
     setConnected(connected) {
         if (this.connected === connected)

@@ -43,15 +43,20 @@ export interface Operation {
 }
 
 export class Socket {
-  readonly client: Client;
+  private graphqlWs: Client | null = null;
   private connected = false;
   private stallTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly operations = new Set<Operation>();
   private readonly watchers = new Set<(connected: boolean) => void>();
   private disposed = false;
 
-  constructor(private readonly options: SocketOptions) {
-    this.client = createClient({
+  constructor(private readonly options: SocketOptions) {}
+
+  /** The graphql-ws client, made on first use: a program that only sends queries over HTTP needs no WebSocket. */
+  private get client(): Client {
+    if (this.graphqlWs) return this.graphqlWs;
+    const options = this.options;
+    this.graphqlWs = createClient({
       url: options.url,
       lazy: true,
       lazyCloseTimeout: options.idleTimeout,
@@ -81,6 +86,7 @@ export class Socket {
         },
       },
     });
+    return this.graphqlWs;
   }
 
   get isConnected(): boolean {
@@ -109,7 +115,7 @@ export class Socket {
 
   /** Ends the socket now, as a drop: every operation on it resumes elsewhere, on a new connection. */
   terminate(): void {
-    this.client.terminate();
+    this.graphqlWs?.terminate();
   }
 
   dispose(): void {
@@ -117,12 +123,12 @@ export class Socket {
     this.disposed = true;
     clearTimeout(this.stallTimer);
     this.watchers.clear();
-    void this.client.dispose();
+    void this.graphqlWs?.dispose();
   }
 
   private armWatchdog(): void {
     clearTimeout(this.stallTimer);
-    this.stallTimer = setTimeout(() => this.client.terminate(), this.options.stallTimeout);
+    this.stallTimer = setTimeout(() => this.terminate(), this.options.stallTimeout);
   }
 
   private setConnected(connected: boolean): void {

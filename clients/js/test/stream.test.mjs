@@ -5,7 +5,7 @@ import WebSocket from "ws";
 
 import { createClient } from "../dist/index.js";
 import { startProxy } from "./support/proxy.mjs";
-import { client, codePoints, record, script, SERVER, waitFor } from "./support/env.mjs";
+import { client, codePoints, record, script, SCRIPTS, SERVER, waitFor } from "./support/env.mjs";
 
 const SERVER_PORT = Number(new URL(SERVER).port);
 
@@ -241,5 +241,113 @@ test("queries and mutations also go over the socket when the client is given a w
     assert.equal(final.text, text);
   } finally {
     c.dispose();
+  }
+});
+
+test("a close with code 1012 (server restarting) resumes from the held offset", async () => {
+  const { prompt, text } = script("restart");
+  let sockets = 0;
+  class RestartingWebSocket extends WebSocket {
+    constructor(...args) {
+      super(...args);
+      sockets += 1;
+      if (sockets !== 1) return;
+      let nexts = 0;
+      // The first socket closes with 1012 after a few events, as a server that restarts does.
+      this.addEventListener("message", ({ data }) => {
+        if (JSON.parse(data).type === "next" && ++nexts === 3) this.close(1012, "Service Restart");
+      });
+    }
+  }
+  const c = client({ WebSocket: RestartingWebSocket });
+  try {
+    const message = await c.sendMessage(prompt);
+    const driver = c.stream(message.responseStreamId, { drive: true });
+    const snapshots = record(driver);
+    const final = await driver.done;
+    assert.equal(final.text, text);
+    assert.equal(sockets, 2, "one reconnect");
+    assert.ok(snapshots.some((s) => s.connection === "reconnecting"));
+  } finally {
+    c.dispose();
+  }
+});
+
+test("coming back online retries at once instead of waiting out the backoff", async () => {
+  const { prompt, text } = script("online");
+  const proxy = await startProxy(SERVER_PORT);
+  // Node has no window: stand in for the browser's online event on globalThis.
+  const target = new EventTarget();
+  globalThis.addEventListener = target.addEventListener.bind(target);
+  globalThis.removeEventListener = target.removeEventListener.bind(target);
+  const c = client({ url: proxy.url, retryDelay: { min: 20_000, max: 20_000 } });
+  try {
+    const message = await c.sendMessage(prompt);
+    const driver = c.stream(message.responseStreamId, { drive: true });
+    const snapshots = record(driver);
+    await waitFor(() => snapshots.at(-1).text.length > 0, 10_000, "first text");
+    proxy.cut(200);
+    await waitFor(() => snapshots.at(-1).connection === "reconnecting", 5000, "the drop was noticed");
+    await new Promise((r) => setTimeout(r, 300));
+    const woke = Date.now();
+    target.dispatchEvent(new Event("online"));
+    const final = await driver.done;
+    assert.ok(Date.now() - woke < 10_000, "did not wait for the 20 s backoff");
+    assert.equal(final.text, text);
+  } finally {
+    c.dispose();
+    delete globalThis.addEventListener;
+    delete globalThis.removeEventListener;
+    await proxy.close();
+  }
+});
+
+test("random cuts at random moments, over many streams at once: every copy ends exactly the stored text", async (t) => {
+  const seed = Number(process.env.PERSISTREAM_TEST_SEED ?? Math.floor(Math.random() * 2 ** 31));
+  let state = seed;
+  const random = () => {
+    // mulberry32: small, seedable, good enough to spread cut moments
+    state = (state + 0x6d2b79f5) | 0;
+    let x = Math.imul(state ^ (state >>> 15), 1 | state);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+  const { prompt, text } = script("random");
+  const rounds = Number(SCRIPTS.random.rounds);
+  const perRound = Number(SCRIPTS.random.streams);
+  try {
+    for (let round = 0; round < rounds; round += 1) {
+      const proxy = await startProxy(SERVER_PORT);
+      const drivers = client({ url: proxy.url, retryDelay: { min: 20, max: 200 } });
+      const observers = client({ url: proxy.url, retryDelay: { min: 20, max: 200 } });
+      try {
+        const messages = await Promise.all(Array.from({ length: perRound }, () => drivers.sendMessage(prompt)));
+        const streams = messages.flatMap((m) => [
+          drivers.stream(m.responseStreamId, { drive: true }),
+          observers.stream(m.responseStreamId),
+        ]);
+        const records = streams.map(record);
+        const finished = Promise.all(streams.map((s) => s.done));
+        const cuts = 1 + Math.floor(random() * 3);
+        for (let i = 0; i < cuts; i += 1) {
+          await new Promise((r) => setTimeout(r, 50 + random() * 500));
+          proxy.cut(random() * 400);
+        }
+        const finals = await finished;
+        for (const [i, final] of finals.entries()) {
+          assert.equal(final.status, "DONE");
+          assert.equal(final.text, text, `stream ${i} of round ${round}`);
+          for (const s of records[i]) assert.ok(text.startsWith(s.text));
+        }
+      } finally {
+        drivers.dispose();
+        observers.dispose();
+        await proxy.close();
+      }
+    }
+  } catch (error) {
+    t.diagnostic(`seed ${seed} (rerun with PERSISTREAM_TEST_SEED=${seed})`);
+    console.error(`random cuts failed with seed ${seed}`);
+    throw error;
   }
 });
