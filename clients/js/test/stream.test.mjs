@@ -350,3 +350,26 @@ test("random cuts at random moments, over many streams at once: every copy ends 
     throw error;
   }
 });
+
+test("a healthy socket answers the pings and is never taken for a stalled one", async () => {
+  const { prompt, text } = script("healthy");
+  let sockets = 0;
+  class CountingWebSocket extends WebSocket {
+    constructor(...args) {
+      super(...args);
+      sockets += 1;
+    }
+  }
+  // A watchdog far shorter than the answer: only the pongs keep the socket alive between events.
+  const c = client({ WebSocket: CountingWebSocket, keepAlive: 100, stallTimeout: 400 });
+  try {
+    const message = await c.sendMessage(prompt);
+    const snapshots = record(c.stream(message.responseStreamId, { drive: true }));
+    await waitFor(() => snapshots.at(-1).status === "DONE", 15_000, "DONE");
+    assert.equal(snapshots.at(-1).text, text);
+    assert.equal(sockets, 1);
+    assert.ok(!snapshots.some((s) => s.connection === "reconnecting"));
+  } finally {
+    c.dispose();
+  }
+});
