@@ -43,6 +43,7 @@ def scripts_for(fake: FakeOpenAI) -> tuple[dict[str, dict[str, str]], dict[str, 
         "socket-only": Script(words(10, "ws"), delay=0.01),
         "restart": Script(words(40, "restart"), delay=0.02),
         "online": Script(words(60, "online"), delay=0.03),
+        "visible": Script(words(60, "visible"), delay=0.03),
         "random": Script(words(50, "random"), delay=0.02),
         # Silent stretches of 0.6 s between tokens: longer than the test's stall timeout, so pongs must count.
         "healthy": Script(["Slow", " but", " alive", "."], delay=0.6),
@@ -64,7 +65,7 @@ async def test_js_client_streams_resumes_and_cancels(server: ServerProcess, fake
         CLIENT_DIR / "test" / "stream.test.mjs",
         {"PERSISTREAM_TEST_URL": server.graphql_http, "PERSISTREAM_TEST_SCRIPTS": json.dumps(handed)},
     )
-    assert run.passed == 13, run.output
+    assert run.passed == 14, run.output
     for key, name in names.items():
         asked = len(fake_openai.requests_for(name))
         expected = RANDOM_ROUNDS * RANDOM_STREAMS if key == "random" else 1

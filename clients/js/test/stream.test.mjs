@@ -373,3 +373,34 @@ test("a healthy socket answers the pings and is never taken for a stalled one", 
     c.dispose();
   }
 });
+
+test("a tab that becomes visible again retries at once too", async () => {
+  const { prompt, text } = script("visible");
+  const proxy = await startProxy(SERVER_PORT);
+  // Node has no document: a stand-in with the one property and event the client reads.
+  const fakeDocument = Object.assign(new EventTarget(), { visibilityState: "hidden" });
+  globalThis.document = fakeDocument;
+  const c = client({ url: proxy.url, retryDelay: { min: 20_000, max: 20_000 }, idleTimeout: 0 });
+  try {
+    const message = await c.sendMessage(prompt);
+    const driver = c.stream(message.responseStreamId, { drive: true });
+    const snapshots = record(driver);
+    await waitFor(() => snapshots.at(-1).text.length > 0, 10_000, "first text");
+    proxy.cut(200);
+    await waitFor(() => snapshots.at(-1).connection === "reconnecting", 5000, "the drop was noticed");
+    await new Promise((r) => setTimeout(r, 300));
+    fakeDocument.dispatchEvent(new Event("visibilitychange")); // still hidden: nothing happens
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(snapshots.at(-1).connection, "reconnecting");
+    fakeDocument.visibilityState = "visible";
+    const woke = Date.now();
+    fakeDocument.dispatchEvent(new Event("visibilitychange"));
+    const final = await driver.done;
+    assert.ok(Date.now() - woke < 10_000, "did not wait for the 20 s backoff");
+    assert.equal(final.text, text);
+  } finally {
+    c.dispose();
+    delete globalThis.document;
+    await proxy.close();
+  }
+});
