@@ -4,6 +4,8 @@ Those files (persistream/web/static/vendor/) are not committed: scripts/build_as
 pinned persistream/web/frontend/package-lock.json with npm. A wheel without them serves a chat page that cannot load
 and a GraphiQL stuck on "Loading...", so building one without them is an error, never a silent omission. The sdist
 ships the vendor files (and the lock file and script they came from), so a wheel built from it needs no npm.
+The chat page's streaming code is the project's JavaScript client: its committed build (clients/js/dist) is
+copied in beside them, and is part of what the stamp says the vendor files were built from.
 Everything else about the package is declared in pyproject.toml.
 """
 
@@ -22,6 +24,8 @@ ROOT = Path(__file__).resolve().parent
 LOCK = ROOT / "persistream" / "web" / "frontend" / "package-lock.json"
 SCRIPT = ROOT / "scripts" / "build_assets.sh"
 VENDOR = ROOT / "persistream" / "web" / "static" / "vendor"
+# The project's own JavaScript client, copied into vendor/persistream-client/ (its React hook is not).
+CLIENT_DIST = ROOT / "clients" / "js" / "dist"
 # Written by scripts/build_assets.sh: the hash of the lock file and the script the vendor files were built from.
 STAMP = VENDOR / ".build-inputs.sha256"
 # The files the page and GraphiQL load; if one is missing the build is broken, whatever the stamp says.
@@ -29,6 +33,7 @@ REQUIRED = [
     "marked/marked.esm.js",
     "dompurify/purify.es.mjs",
     "graphql-ws/client.js",
+    "persistream-client/index.js",
     "react/react.production.min.js",
     "react-dom/react-dom.production.min.js",
     "graphiql/graphiql.min.js",
@@ -36,10 +41,15 @@ REQUIRED = [
 ]
 
 
+def _client_files() -> list[Path]:
+    return sorted((p for p in CLIENT_DIST.glob("*.js") if p.name != "react.js"), key=lambda p: p.name.encode())
+
+
 def _inputs_hash() -> str | None:
     if not (LOCK.is_file() and SCRIPT.is_file()):
         return None
-    return hashlib.sha256(LOCK.read_bytes() + SCRIPT.read_bytes()).hexdigest()
+    client = b"".join(p.read_bytes() for p in _client_files())
+    return hashlib.sha256(LOCK.read_bytes() + SCRIPT.read_bytes() + client).hexdigest()
 
 
 def _vendor_problem() -> str | None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what persistream needs into ./.venv (and the page's vendored JavaScript), idempotently.
-# Usage: scripts/setup.sh [--test]   (--test also installs the test tools: Node test client, Chromium)
+# Usage: scripts/setup.sh [--test]   (--test also installs the test tools: Node test clients, Chromium)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +43,14 @@ if [ "$want_tests" = 1 ]; then
   if [ -f tests/node/package-lock.json ] && [ ! -d tests/node/node_modules ]; then
     echo "setup: installing the Node test client"
     npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+  fi
+  # The JavaScript client's own tooling (tsc, esbuild, ws, React) for its tests, from its lock file; again
+  # whenever the lock file is newer than the install.
+  client_stamp=clients/js/node_modules/.persistream-installed
+  if [ -f clients/js/package-lock.json ] && { [ ! -f "$client_stamp" ] || [ clients/js/package-lock.json -nt "$client_stamp" ]; }; then
+    echo "setup: installing the JavaScript client's test tools"
+    npm ci --prefix clients/js --no-audit --no-fund --loglevel=error
+    touch "$client_stamp"
   fi
   if ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -1,5 +1,6 @@
-"""The page's answer bookkeeping (static/js/answer.js), run in the browser on hand-made events: deltas append,
-a final status freezes the text, and the one cut the contract allows counts Unicode code points."""
+"""The page's answer bookkeeping (the JavaScript client's answer module, as the page loads it from
+static/vendor/persistream-client), run in the browser on hand-made events: deltas append, a final status freezes
+the text, and the one cut the contract allows counts Unicode code points."""
 
 from __future__ import annotations
 
@@ -14,12 +15,16 @@ from .conftest import OfflineContext
 pytestmark = pytest.mark.browser
 
 SCRIPT = """async (cases) => {
-  const { AnswerState, codePoints } = await import("/static/js/answer.js");
+  const { applyEvent, codePointLength } = await import("/static/vendor/persistream-client/answer.js");
   return cases.map(({ start, events }) => {
-    const state = new AnswerState(start);
-    const changed = events.map((event) => state.apply(event));
+    let state = { text: "", offset: 0, status: "PENDING", error: null, ...start };
+    const changed = events.map((event) => {
+      const before = state;
+      state = applyEvent(state, event);
+      return state.text !== before.text || state.status !== before.status || state.error !== before.error;
+    });
     return { text: state.text, offset: state.offset, status: state.status, error: state.error,
-             changed, length: codePoints(state.text) };
+             changed, length: codePointLength(state.text) };
   });
 }"""
 

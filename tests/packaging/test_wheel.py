@@ -27,6 +27,7 @@ VENDOR_FILES = [
     "marked/marked.esm.js",
     "dompurify/purify.es.mjs",
     "graphql-ws/client.js",
+    "persistream-client/index.js",
     "react/react.production.min.js",
     "react-dom/react-dom.production.min.js",
     "graphiql/graphiql.min.js",

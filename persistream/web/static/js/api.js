@@ -1,6 +1,8 @@
-// Queries and mutations over HTTP POST /graphql. Subscriptions go over the WebSocket (live.js).
+// The page's one persistream client (the project's JavaScript client, vendored from clients/js): queries and
+// mutations over HTTP POST /graphql, every answer followed over one WebSocket. The documents the page sends
+// besides the client's own are here.
 
-const ENDPOINT = "/graphql";
+import { createClient } from "../vendor/persistream-client/index.js";
 
 export const THREADS = `query Threads { threads(last: 100) { id title createdAt } }`;
 
@@ -25,27 +27,12 @@ export const SHARE_THREAD = `mutation ShareThread($thread: ID!) { shareThread(th
 
 export const UNSHARE_THREAD = `mutation UnshareThread($thread: ID!) { unshareThread(threadId: $thread) }`;
 
-export const SEND = `mutation Send($prompt: String!, $thread: ID) {
-  sendMessage(prompt: $prompt, threadId: $thread) { ${MESSAGE_FIELDS} }
-}`;
-
-export const CANCEL = `mutation Cancel($id: ID!) { cancelStream(streamId: $id) { text status error offset } }`;
-
-// A refusal from the server, with its message (written for end users) and extensions.code.
-export class GraphQLError extends Error {
-  constructor(errors) {
-    super(errors.map((e) => e.message).join(" "));
-    this.name = "GraphQLError";
-    this.code = errors[0]?.extensions?.code ?? null;
-  }
-}
-
 // With PERSISTREAM_AUTH=jwt the page is for an app that brings its own login: that app, on the same origin, puts
 // the bearer token in sessionStorage under this key (and replaces it before it expires). The page reads it on
 // every request and every socket, so a renewed token is used at once.
 const TOKEN_KEY = "persistream.token";
 
-export function bearerToken() {
+function bearerToken() {
   try {
     return sessionStorage.getItem(TOKEN_KEY) || null;
   } catch {
@@ -53,24 +40,23 @@ export function bearerToken() {
   }
 }
 
-export async function request(query, variables = {}) {
-  const headers = { "content-type": "application/json", accept: "application/json" };
+function authorization() {
   const token = bearerToken();
-  if (token) headers.authorization = `Bearer ${token}`;
-  const response = await fetch(ENDPOINT, {
-    method: "POST",
-    // The identity in anonymous mode is a cookie the server set: send it (same origin only, never elsewhere).
-    credentials: "same-origin",
-    headers,
-    body: JSON.stringify({ query, variables }),
-  });
-  let body;
-  try {
-    body = await response.json();
-  } catch {
-    throw new Error(`The server answered with status ${response.status}.`);
-  }
-  if (body.errors?.length) throw new GraphQLError(body.errors);
-  if (!response.ok || !body.data) throw new Error(`The server answered with status ${response.status}.`);
-  return body.data;
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+// The identity of anonymous mode is a cookie the server set: fetch sends it (same origin only, never elsewhere)
+// and the WebSocket upgrade carries it by itself. In jwt mode the token goes as a header on HTTP and in
+// connection_init on the socket (a browser cannot set headers on the upgrade).
+export const client = createClient({
+  url: "/graphql",
+  headers: authorization,
+  connectionParams: authorization,
+  credentials: "same-origin",
+});
+
+// A query or mutation: its data, or a PersistreamError (with the contract's `code` when the server refused it,
+// null when it could not be reached).
+export function request(query, variables = {}) {
+  return client.request(query, variables);
 }

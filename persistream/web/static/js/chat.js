@@ -8,14 +8,12 @@
 // Opened at /?share=TOKEN the page is a read-only view of someone else's thread: no list, no composer, no
 // Stop, Share or Delete; its answers are observed with streamBody(shareToken:) and new prompts polled for.
 
-import { FINAL } from "./answer.js";
+import { isFinal, PersistreamError } from "../vendor/persistream-client/index.js";
 import {
-  CANCEL,
+  client,
   DELETE_THREAD,
-  GraphQLError,
   MESSAGES,
   request,
-  SEND,
   SHARE_THREAD,
   SHARED_MESSAGES,
   SHARED_THREAD,
@@ -23,7 +21,6 @@ import {
   UNSHARE_THREAD,
 } from "./api.js";
 import { AutoScroll } from "./autoscroll.js";
-import { Live, socketUrl } from "./live.js";
 import { Turn } from "./turn.js";
 
 const THREAD_POLL_MS = 2500; // how soon a prompt sent from another tab shows up in the open thread
@@ -44,7 +41,7 @@ function shareTokenFromUrl() {
 
 // The server's answer for an id (or token) that is missing, revoked or not the caller's.
 function isGone(error) {
-  return error instanceof GraphQLError && ["NOT_FOUND", "BAD_USER_INPUT"].includes(error.code);
+  return error instanceof PersistreamError && ["NOT_FOUND", "BAD_USER_INPUT"].includes(error.code);
 }
 
 function threadUrl(threadId) {
@@ -84,7 +81,7 @@ class Chat {
     this.sends = 0;
     this.scroll = new AutoScroll(this.scroller, $("jump"));
     this.bannerTimer = undefined;
-    this.live = new Live(socketUrl(), (state) => this.showConnection(state));
+    this.connections = new Map(); // stream followed -> its connection ("connecting", "open", "reconnecting")
   }
 
   start() {
@@ -273,24 +270,38 @@ class Chat {
     this.turns.set(message.id, turn);
     this.list.append(turn.root);
     if (turn.live) {
-      turn.follow = this.live.follow(
-        turn.streamId,
-        { drive, fromOffset: turn.answer.offset, shareToken: this.shareToken },
-        {
-          onEvent: (event) => {
-            turn.apply(event);
-            if (FINAL.has(event.status)) this.forgetDriven(turn.streamId);
-          },
-          onFatal: (message) => turn.showProblem(`This answer can no longer be followed: ${message}`),
-        },
-      );
+      const onSnapshot = (snapshot) => {
+        turn.apply(snapshot);
+        if (isFinal(snapshot.status)) this.forgetDriven(turn.streamId);
+      };
+      const onError = (error) => turn.showProblem(`This answer can no longer be followed: ${error.message}`);
+      turn.follow = this.follow(turn.streamId, { drive, initial: turn.answer }, onSnapshot, onError);
     }
     return turn;
   }
 
+  // Follows one stream with the client (it resumes from its offset after any drop by itself); the banner
+  // watches every followed stream's connection. Returns the stream.
+  follow(streamId, options, onSnapshot = () => {}, onError = () => {}) {
+    const stream = client.stream(streamId, { ...options, shareToken: this.shareToken });
+    const forget = () => {
+      this.connections.delete(stream);
+      this.showConnection();
+    };
+    stream.done.then(forget, forget);
+    stream.subscribe((snapshot) => {
+      onSnapshot(snapshot);
+      if (this.connections.get(stream) !== snapshot.connection) {
+        this.connections.set(stream, snapshot.connection);
+        this.showConnection();
+      }
+    }, onError);
+    return stream;
+  }
+
   async stop(turn) {
     try {
-      const { cancelStream: body } = await request(CANCEL, { id: turn.streamId });
+      const body = await client.cancel(turn.streamId);
       // The subscription brings the final status; only when nothing follows the stream is the answer drawn
       // from the mutation's reply.
       if (!turn.follow && turn.live) turn.replace(body);
@@ -472,7 +483,7 @@ class Chat {
     this.notify("");
     const { view, threadId } = this;
     try {
-      const { sendMessage: message } = await request(SEND, { prompt, thread: threadId });
+      const message = await client.sendMessage(prompt, { threadId });
       this.rememberDriven(message.responseStreamId);
       if (this.input.value === prompt) {
         this.input.value = "";
@@ -480,7 +491,7 @@ class Chat {
       }
       if (view !== this.view) {
         // The reader switched chats while this was sent: drive it anyway, or it would wait for a driver.
-        this.live.follow(message.responseStreamId, { drive: true }, { onEvent: () => {} });
+        this.follow(message.responseStreamId, { drive: true });
         return;
       }
       if (!threadId) {
@@ -493,7 +504,7 @@ class Chat {
       this.addTurn(message, { drive: true });
       this.scroll.toBottom();
     } catch (error) {
-      const reason = error instanceof GraphQLError ? error.message : "the server could not be reached.";
+      const reason = error instanceof PersistreamError && error.code ? error.message : "the server could not be reached.";
       this.notify(`Not sent: ${reason}`, true);
     } finally {
       this.sending = false;
@@ -539,9 +550,10 @@ class Chat {
     this.input.style.height = `${this.input.scrollHeight}px`;
   }
 
-  showConnection({ connected, following }) {
+  showConnection() {
     clearTimeout(this.bannerTimer);
-    if (connected || following === 0) {
+    const lost = [...this.connections.values()].some((connection) => connection !== "open");
+    if (!lost) {
       this.connection.hidden = true;
       return;
     }

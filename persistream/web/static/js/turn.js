@@ -1,9 +1,16 @@
-// One prompt and its answer on screen. The answer's text lives in an AnswerState; the DOM is redrawn from it,
-// at most every RENDER_MS while tokens pour in (Markdown is re-rendered whole, so a long fast answer would
-// otherwise re-render on every event), and at once when the status changes.
+// One prompt and its answer on screen. The answer is the latest snapshot of its stream (the client keeps the text
+// exactly as the server has it); the DOM is redrawn from it, at most every RENDER_MS while tokens pour in
+// (Markdown is re-rendered whole, so a long fast answer would otherwise re-render on every event), and at once
+// when the status changes.
 
-import { AnswerState, FINAL, LIVE } from "./answer.js";
+import { isFinal } from "../vendor/persistream-client/index.js";
 import { renderMarkdown } from "./markdown.js";
+
+const LIVE = new Set(["PENDING", "STREAMING"]);
+
+function answerOf({ text = "", offset = 0, status = "PENDING", error = null } = {}) {
+  return { text, offset, status, error: error ?? null };
+}
 
 const RENDER_MS = 50;
 
@@ -30,7 +37,7 @@ export class Turn {
     this.readOnly = readOnly;
     this.message = message;
     this.streamId = message.responseStreamId;
-    this.answer = new AnswerState(message.response);
+    this.answer = answerOf(message.response);
     this.onRendered = onRendered;
     this.follow = null;
     this.timer = undefined;
@@ -66,16 +73,18 @@ export class Turn {
     return LIVE.has(this.answer.status);
   }
 
-  apply(event) {
-    const statusBefore = this.answer.status;
-    if (!this.answer.apply(event)) return;
-    if (this.answer.status !== statusBefore) this.render();
+  // A snapshot of the followed stream; only a change of text, status or error is redrawn.
+  apply(snapshot) {
+    const before = this.answer;
+    if (snapshot.text === before.text && snapshot.status === before.status && snapshot.error === before.error) return;
+    this.answer = answerOf(snapshot);
+    if (this.answer.status !== before.status) this.render();
     else this.scheduleRender();
   }
 
   // Shows a state the page itself decided on (the stream could not be followed, or a cancel's answer).
   replace(body) {
-    this.answer = new AnswerState(body);
+    this.answer = answerOf(body);
     this.render();
   }
 
@@ -105,7 +114,7 @@ export class Turn {
       this.article.setAttribute("aria-busy", String(LIVE.has(status)));
       this.state.textContent = LABELS[status] ?? status;
       this.stopButton.hidden = this.readOnly || !LIVE.has(status);
-      if (FINAL.has(status)) this.follow = null;
+      if (isFinal(status)) this.follow = null;
     }
     if (!this.article.dataset.problem) this.errorText.textContent = error ?? "";
     this.onRendered?.();
@@ -113,7 +122,7 @@ export class Turn {
 
   dispose() {
     clearTimeout(this.timer);
-    this.follow?.stop();
+    this.follow?.close();
     this.follow = null;
   }
 }

@@ -1,0 +1,9 @@
+export { createClient } from "./client.js";
+export type { ClientOptions, ConnectionParamsOption, PersistreamClient, SendOptions } from "./client.js";
+export type { HeadersOption } from "./http.js";
+export type { RetryDelay } from "./backoff.js";
+export { Stream } from "./stream.js";
+export type { ErrorListener, Listener, StreamOptions } from "./stream.js";
+export { PersistreamError } from "./errors.js";
+export { FINAL_STATUSES, isFinal } from "./types.js";
+export type { ConnectionState, Message, Snapshot, StreamBody, StreamEvent, StreamStatus } from "./types.js";

@@ -1,0 +1,108 @@
+// The one graphql-transport-ws socket a client shares between all its streams (the official graphql-ws client).
+//
+// graphql-ws's own retry would re-send every subscription with its first variables after a reconnect: a driver
+// would ask for streamChat again and an observer for its old offset, and text would repeat. So it never retries
+// here (retryAttempts: 0); each stream resubscribes by itself from the offset it holds (stream.ts).
+//
+// A socket can also die without closing (a sleeping laptop, a proxy that stops forwarding): the client pings
+// every `keepAlive` ms and anything the server sends counts as a sign of life; a socket silent for `stallTimeout`
+// ms is terminated, which every stream on it sees as a drop.
+import { createClient } from "graphql-ws/client";
+/** Close codes after which a new connection would be refused the same way: the stream fails instead of retrying.
+ * 1012 (server restarting), 1001, 1006, 4499 (our own watchdog) and every other code are retried. */
+const FATAL_CLOSE_CODES = new Set([1002, 1003, 1007, 1008, 1009, 1010, 4400, 4401, 4403, 4406, 4409, 4429, 4500]);
+export function isCloseLike(value) {
+    return typeof value === "object" && value !== null && typeof value.code === "number";
+}
+export function isFatalClose(close) {
+    return FATAL_CLOSE_CODES.has(close.code);
+}
+export class Socket {
+    options;
+    graphqlWs = null;
+    connected = false;
+    stallTimer;
+    operations = new Set();
+    watchers = new Set();
+    disposed = false;
+    constructor(options) {
+        this.options = options;
+    }
+    /** The graphql-ws client, made on first use: a program that only sends queries over HTTP needs no WebSocket. */
+    get client() {
+        if (this.graphqlWs)
+            return this.graphqlWs;
+        const options = this.options;
+        this.graphqlWs = createClient({
+            url: options.url,
+            lazy: true,
+            lazyCloseTimeout: options.idleTimeout,
+            retryAttempts: 0,
+            keepAlive: options.keepAlive,
+            // A connection that opens but is never acknowledged is as dead as a silent one.
+            connectionAckWaitTimeout: options.stallTimeout,
+            ...(options.connectionParams ? { connectionParams: options.connectionParams } : {}),
+            ...(options.webSocketImpl ? { webSocketImpl: options.webSocketImpl } : {}),
+            on: {
+                // Armed from the first attempt: a connection that never opens (a black-holed route) is dead too.
+                connecting: () => this.armWatchdog(),
+                connected: () => {
+                    this.armWatchdog();
+                    this.setConnected(true);
+                },
+                message: () => this.armWatchdog(),
+                closed: (event) => {
+                    clearTimeout(this.stallTimer);
+                    this.stallTimer = undefined;
+                    this.setConnected(false);
+                    const close = isCloseLike(event) ? event : null;
+                    for (const operation of [...this.operations]) {
+                        this.operations.delete(operation);
+                        operation.onLost(close);
+                    }
+                },
+            },
+        });
+        return this.graphqlWs;
+    }
+    get isConnected() {
+        return this.connected;
+    }
+    /** Calls `watch(connected)` whenever the socket connects or closes; returns the unwatch function. */
+    watch(watch) {
+        this.watchers.add(watch);
+        return () => this.watchers.delete(watch);
+    }
+    /** Starts one operation; returns the function that ends it (sending `complete` if it is still running). */
+    subscribe(payload, operation, sink) {
+        this.operations.add(operation);
+        const dispose = this.client.subscribe(payload, sink);
+        return () => {
+            this.operations.delete(operation);
+            dispose();
+        };
+    }
+    /** Ends the socket now, as a drop: every operation on it resumes elsewhere, on a new connection. */
+    terminate() {
+        this.graphqlWs?.terminate();
+    }
+    dispose() {
+        if (this.disposed)
+            return;
+        this.disposed = true;
+        clearTimeout(this.stallTimer);
+        this.watchers.clear();
+        void this.graphqlWs?.dispose();
+    }
+    armWatchdog() {
+        clearTimeout(this.stallTimer);
+        this.stallTimer = setTimeout(() => this.terminate(), this.options.stallTimeout);
+    }
+    setConnected(connected) {
+        if (this.connected === connected)
+            return;
+        this.connected = connected;
+        for (const watch of [...this.watchers])
+            watch(connected);
+    }
+}

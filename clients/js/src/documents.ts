@@ -1,0 +1,25 @@
+// The GraphQL documents this client sends: the fewest fields each job needs.
+
+export const BODY_FIELDS = "streamId text status error offset";
+export const MESSAGE_FIELDS = `id threadId prompt createdAt responseStreamId response { ${BODY_FIELDS} }`;
+const EVENT_FIELDS = "delta offset status error";
+
+export const SEND_MESSAGE = `mutation SendMessage($prompt: String!, $threadId: ID) {
+  sendMessage(prompt: $prompt, threadId: $threadId) { ${MESSAGE_FIELDS} }
+}`;
+
+export const CANCEL_STREAM = `mutation CancelStream($streamId: ID!) {
+  cancelStream(streamId: $streamId) { ${BODY_FIELDS} }
+}`;
+
+export const STREAM_BODY_QUERY = `query StreamBody($streamId: ID!, $shareToken: String) {
+  streamBody(streamId: $streamId, shareToken: $shareToken) { ${BODY_FIELDS} }
+}`;
+
+export const STREAM_CHAT = `subscription StreamChat($streamId: ID!) {
+  streamChat(streamId: $streamId) { ${EVENT_FIELDS} }
+}`;
+
+export const STREAM_BODY = `subscription StreamBody($streamId: ID!, $fromOffset: Int!, $shareToken: String) {
+  streamBody(streamId: $streamId, fromOffset: $fromOffset, shareToken: $shareToken) { ${EVENT_FIELDS} }
+}`;
