@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from persistream.core import StreamEngine
+from persistream.core import StreamEngine, sweeper
 from persistream.core.ids import new_id
 from persistream.db import queries
 from persistream.db.database import Database
@@ -169,3 +169,28 @@ async def test_readers_racing_compaction_read_old_chunks_or_the_new_one(tmp_path
             assert [c.text for c in final[stream_id].chunks] == ([text] if len(pieces) > 1 else pieces)
     finally:
         await db.close()
+
+
+async def test_the_sweeper_compacts_finished_streams_left_behind(tmp_path: Path) -> None:
+    """A process that stopped before compacting (here: compaction off) leaves streams the sweeper compacts later;
+    short and live streams are only marked or left alone."""
+    db_path = tmp_path / "sweep.db"
+    url = f"sqlite+aiosqlite:///{db_path}"
+    async with StreamEngine.from_urls(url, compact_finished=False, sweep=False) as engine:
+        long_tokens = sentences(random.Random(3), 300)
+        long_id = await engine.create_stream()
+        short_id = await engine.create_stream()
+        pending_id = await engine.create_stream()
+        async for _ in engine.drive(long_id, lambda: source(long_tokens)):
+            pass
+        async for _ in engine.drive(short_id, lambda: source(["One sentence only"])):
+            pass
+        assert len(chunk_rows(db_path, long_id)) > 10
+        assert await sweeper.compact_finished(engine.db, limit=10) == 1
+        text = "".join(long_tokens)
+        row = await queries.get_stream(engine.db, long_id)
+        assert row is not None and chunk_rows(db_path, long_id) == [(row.last_seq, text, len(text))]
+        marks = [await queries.get_stream(engine.db, sid) for sid in (long_id, short_id, pending_id)]
+        assert [r.compacted if r else None for r in marks] == [True, True, False]
+        assert (await engine.body(short_id)).text == "One sentence only"
+        assert await sweeper.compact_finished(engine.db, limit=10) == 0
