@@ -114,9 +114,15 @@ async def finish_generation(
     in the outage may have landed after all, so chunks past `seq` are removed in the same transaction, and the
     stored text ends exactly where the driver was told it ends.
     """
-    values: dict[str, object] = {"status": status, "error": error, "updated_at": utcnow()}
+    # An answer of at most one chunk has nothing to compact: marked here, it costs no later write.
+    values: dict[str, object] = {
+        "status": status,
+        "error": error,
+        "updated_at": utcnow(),
+        "compacted": col(StreamRow.last_seq) <= 1,
+    }
     if stored_through is not None:
-        values.update(last_seq=stored_through[0], length=stored_through[1])
+        values.update(last_seq=stored_through[0], length=stored_through[1], compacted=stored_through[0] <= 1)
     statement = (
         update(StreamRow)
         .where(
@@ -173,10 +179,12 @@ async def _finalize_where(
     conditions = [col(StreamRow.id) == stream_id, col(StreamRow.status) == status]
     if stale_before is not None:
         conditions.append(col(StreamRow.heartbeat_at) < stale_before)
+    # A stream finalized before anything was generated has no chunk: nothing to compact.
+    compacted = {"compacted": True} if status == "PENDING" else {}
     statement = (
         update(StreamRow)
         .where(*conditions)
-        .values(status=final, error=error, updated_at=utcnow())
+        .values(status=final, error=error, updated_at=utcnow(), **compacted)
         .returning(col(StreamRow.id))
     )
     async with db.session() as session:
@@ -221,7 +229,7 @@ async def sweep_timeouts(
     statements = [
         update(StreamRow)
         .where(col(StreamRow.status) == "PENDING", col(StreamRow.created_at) < pending_before)
-        .values(status="TIMEOUT", error=pending_error, updated_at=now)
+        .values(status="TIMEOUT", error=pending_error, updated_at=now, compacted=True)
         .returning(col(StreamRow.id)),
         update(StreamRow)
         .where(col(StreamRow.status) == "STREAMING", col(StreamRow.heartbeat_at) < silent_before)
