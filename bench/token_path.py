@@ -85,7 +85,8 @@ def chunk_count(db_path: Path, stream_id: str) -> int:
     import sqlite3
 
     with sqlite3.connect(db_path) as conn:
-        row = conn.execute("SELECT count(*) FROM chunks WHERE stream_id = ?", (stream_id,)).fetchone()
+        # The chunks it was written in (its rows are compacted into one once it ends).
+        row = conn.execute("SELECT last_seq FROM streams WHERE id = ?", (stream_id,)).fetchone()
     return int(row[0])
 
 

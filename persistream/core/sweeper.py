@@ -6,6 +6,9 @@
 - Sweep: streams PENDING for longer than the pending timeout, and STREAMING streams whose heartbeat is older
   than the stream timeout (their process died), become TIMEOUT. Every decision is one conditional UPDATE, so any
   number of processes can sweep at once and a stream is finalized once.
+- Compaction: final streams whose chunks were not compacted into one row (their process stopped before it could,
+  or they predate compaction) are compacted a few at a time (`COMPACT_BATCH` per sweep), each by the conditional
+  `queries.compact_stream`, so sweepers in several processes never compact twice or lose text.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ log = logging.getLogger("persistream.sweeper")
 
 # How often the stop check runs while this process generates anything (cancel must land within a second).
 STOP_CHECK_INTERVAL = 0.5
+# Old finished streams compacted per sweep: bounded, so a backlog after an upgrade is worked off without one long
+# burst of writes (each compaction holds SQLite's write lock for a moment).
+COMPACT_BATCH = 20
 
 
 def pending_timeout_message(seconds: float) -> str:
@@ -78,6 +84,13 @@ async def sweep_forever(
         except Exception as exc:
             log.warning("sweep failed (%s); sweeping again in %.1f s", type(exc).__name__, interval + grace)
             await asyncio.sleep(grace)
+            continue
+        try:
+            await compact_finished(db)
+        except Exception as exc:
+            log.warning(
+                "compaction of finished streams failed (%s); trying again at the next sweep", type(exc).__name__
+            )
 
 
 async def sweep_once(db: Database, hub: Hub, *, pending_timeout: float, stream_timeout: float) -> list[str]:
@@ -93,3 +106,15 @@ async def sweep_once(db: Database, hub: Hub, *, pending_timeout: float, stream_t
         log.info("stream %s timed out", stream_id)
         await hub.publish({"k": Kind.FINAL, "s": stream_id, "st": "TIMEOUT"})
     return finalized
+
+
+async def compact_finished(db: Database, limit: int = COMPACT_BATCH) -> int:
+    """Compact up to `limit` final streams still stored in several chunks; returns how many were compacted."""
+    await queries.mark_short_streams_compacted(db)
+    compacted = 0
+    for stream_id in await queries.streams_to_compact(db, limit):
+        if await queries.compact_stream(db, stream_id):
+            compacted += 1
+    if compacted:
+        log.debug("compacted %d finished streams", compacted)
+    return compacted

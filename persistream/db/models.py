@@ -5,13 +5,16 @@ Invariants kept by `queries.py` (the only writer):
 - Chunks of a stream are numbered 1, 2, 3... without gaps; `StreamRow.last_seq` and `StreamRow.length` always
   describe the chunks stored (they are written in the same transaction as the chunk).
 - `ChunkRow.end_offset` is the length, in code points, of the stream's text up to and including that chunk.
+- Compaction (`queries.compact_stream`) may replace a final stream's chunks 1..N with the one chunk N holding the
+  whole text (`end_offset` = length), then sets `StreamRow.compacted`. Readers never assume chunk 1 exists: a
+  chunk's text starts at `end_offset - len(text)`.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Index
+from sqlalchemy import Index, false
 from sqlmodel import Field, SQLModel
 
 
@@ -22,12 +25,13 @@ def utcnow() -> datetime:
 
 class ThreadRow(SQLModel, table=True):
     __tablename__ = "threads"
-    # An owner's threads, newest first, stay one index range however many rows the table holds.
-    __table_args__ = (Index("ix_threads_owner_created_at", "owner", "created_at"),)
+    # An owner's threads, newest first and paged back by (created_at, id), are one range of this index however
+    # many rows the table holds: no sort, no OFFSET (`queries.list_threads`).
+    __table_args__ = (Index("ix_threads_owner_created_at_id", "owner", "created_at", "id"),)
 
     id: str = Field(primary_key=True, max_length=36)
     # The identity that started the thread; only it may see or change the thread ('local' when auth is off).
-    owner: str | None = Field(default=None, index=True, max_length=200)
+    owner: str | None = Field(default=None, max_length=200)
     title: str
     created_at: datetime = Field(default_factory=utcnow, index=True)
     # The read-only share token, while the thread is shared; revoking clears it and a new share draws a new one.
@@ -45,8 +49,12 @@ class SecretRow(SQLModel, table=True):
 
 class StreamRow(SQLModel, table=True):
     __tablename__ = "streams"
-    # The sweeper looks for STREAMING streams whose heartbeat is older than the stream timeout.
-    __table_args__ = (Index("ix_streams_status_heartbeat_at", "status", "heartbeat_at"),)
+    __table_args__ = (
+        # The sweeper looks for STREAMING streams whose heartbeat is older than the stream timeout.
+        Index("ix_streams_status_heartbeat_at", "status", "heartbeat_at"),
+        # ... and for final streams not yet compacted (neither column changes while chunks are appended).
+        Index("ix_streams_status_compacted", "status", "compacted"),
+    )
 
     id: str = Field(primary_key=True, max_length=36)
     status: str = Field(default="PENDING", index=True, max_length=16)
@@ -60,6 +68,8 @@ class StreamRow(SQLModel, table=True):
     # The claim token of the one generation allowed to append to this stream.
     generation_id: str | None = Field(default=None, max_length=36)
     cancel_requested: bool = False
+    # True once a final stream's chunks are one row (or needed no compaction); see `queries.compact_stream`.
+    compacted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class ChunkRow(SQLModel, table=True):
@@ -73,9 +83,12 @@ class ChunkRow(SQLModel, table=True):
 
 class MessageRow(SQLModel, table=True):
     __tablename__ = "messages"
+    # A thread's messages, newest first and paged back by (created_at, id), are one range of this index (it also
+    # serves the foreign key's cascade).
+    __table_args__ = (Index("ix_messages_thread_id_created_at_id", "thread_id", "created_at", "id"),)
 
     id: str = Field(primary_key=True, max_length=36)
-    thread_id: str = Field(foreign_key="threads.id", index=True, max_length=36, ondelete="CASCADE")
+    thread_id: str = Field(foreign_key="threads.id", max_length=36, ondelete="CASCADE")
     prompt: str
     response_stream_id: str = Field(foreign_key="streams.id", unique=True, max_length=36)
     created_at: datetime = Field(default_factory=utcnow, index=True)

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, insert, or_, update
+from sqlalchemy import ColumnElement, and_, delete, false, func, insert, tuple_, update
 from sqlmodel import col, select
 
 from persistream.db.database import Database
@@ -114,9 +114,15 @@ async def finish_generation(
     in the outage may have landed after all, so chunks past `seq` are removed in the same transaction, and the
     stored text ends exactly where the driver was told it ends.
     """
-    values: dict[str, object] = {"status": status, "error": error, "updated_at": utcnow()}
+    # An answer of at most one chunk has nothing to compact: marked here, it costs no later write.
+    values: dict[str, object] = {
+        "status": status,
+        "error": error,
+        "updated_at": utcnow(),
+        "compacted": col(StreamRow.last_seq) <= 1,
+    }
     if stored_through is not None:
-        values.update(last_seq=stored_through[0], length=stored_through[1])
+        values.update(last_seq=stored_through[0], length=stored_through[1], compacted=stored_through[0] <= 1)
     statement = (
         update(StreamRow)
         .where(
@@ -173,10 +179,12 @@ async def _finalize_where(
     conditions = [col(StreamRow.id) == stream_id, col(StreamRow.status) == status]
     if stale_before is not None:
         conditions.append(col(StreamRow.heartbeat_at) < stale_before)
+    # A stream finalized before anything was generated has no chunk: nothing to compact.
+    compacted = {"compacted": True} if status == "PENDING" else {}
     statement = (
         update(StreamRow)
         .where(*conditions)
-        .values(status=final, error=error, updated_at=utcnow())
+        .values(status=final, error=error, updated_at=utcnow(), **compacted)
         .returning(col(StreamRow.id))
     )
     async with db.session() as session:
@@ -221,7 +229,7 @@ async def sweep_timeouts(
     statements = [
         update(StreamRow)
         .where(col(StreamRow.status) == "PENDING", col(StreamRow.created_at) < pending_before)
-        .values(status="TIMEOUT", error=pending_error, updated_at=now)
+        .values(status="TIMEOUT", error=pending_error, updated_at=now, compacted=True)
         .returning(col(StreamRow.id)),
         update(StreamRow)
         .where(col(StreamRow.status) == "STREAMING", col(StreamRow.heartbeat_at) < silent_before)
@@ -237,62 +245,150 @@ async def sweep_timeouts(
 
 async def read_after_seq(db: Database, stream_id: str, after_seq: int) -> StreamSnapshot | None:
     """The stream and its chunks numbered after `after_seq`."""
-    async with db.session() as session:
-        stream = await session.get(StreamRow, stream_id)
-        if stream is None:
-            return None
-        if stream.last_seq <= after_seq:
-            return StreamSnapshot(stream, [])
-        rows = await session.execute(
-            select(ChunkRow.seq, ChunkRow.text, ChunkRow.end_offset)
-            .where(
-                col(ChunkRow.stream_id) == stream_id,
-                col(ChunkRow.seq) > after_seq,
-                col(ChunkRow.seq) <= stream.last_seq,
-            )
-            .order_by(col(ChunkRow.seq))
-        )
-        return StreamSnapshot(stream, [StoredChunk(r.seq, r.text, r.end_offset) for r in rows])
+    snapshots = await _read_streams(db, [stream_id], col(ChunkRow.seq) > after_seq)
+    return snapshots.get(stream_id)
 
 
 async def read_after_offset(db: Database, stream_id: str, from_offset: int) -> StreamSnapshot | None:
     """The stream and the chunks that hold text after code point `from_offset`."""
-    async with db.session() as session:
-        stream = await session.get(StreamRow, stream_id)
-        if stream is None:
-            return None
-        if stream.length <= from_offset:
-            return StreamSnapshot(stream, [])
-        rows = await session.execute(
-            select(ChunkRow.seq, ChunkRow.text, ChunkRow.end_offset)
-            .where(
-                col(ChunkRow.stream_id) == stream_id,
-                col(ChunkRow.end_offset) > from_offset,
-                col(ChunkRow.seq) <= stream.last_seq,
-            )
-            .order_by(col(ChunkRow.seq))
-        )
-        return StreamSnapshot(stream, [StoredChunk(r.seq, r.text, r.end_offset) for r in rows])
+    snapshots = await _read_streams(db, [stream_id], col(ChunkRow.end_offset) > from_offset)
+    return snapshots.get(stream_id)
 
 
 async def read_texts(db: Database, stream_ids: Iterable[str]) -> dict[str, StreamSnapshot]:
-    """Whole bodies of several streams in two queries (history, message lists)."""
-    ids = list(dict.fromkeys(stream_ids))
-    if not ids:
+    """Whole bodies of several streams in one query (history, message lists): one row per compacted answer."""
+    return await _read_streams(db, list(dict.fromkeys(stream_ids)))
+
+
+async def _read_streams(
+    db: Database, stream_ids: list[str], chunk_condition: ColumnElement[bool] | None = None
+) -> dict[str, StreamSnapshot]:
+    """Streams and their chunks (those the row accounts for, `seq <= last_seq`, matching `chunk_condition`) in ONE
+    statement, so the stream row and its chunks come from one snapshot on every database. Two statements could
+    straddle a compaction (`compact_stream`): a row read while STREAMING at last_seq k, then chunks read after the
+    whole text became chunk N > k, would give no chunk at all."""
+    if not stream_ids:
         return {}
+    join = and_(col(ChunkRow.stream_id) == col(StreamRow.id), col(ChunkRow.seq) <= col(StreamRow.last_seq))
+    if chunk_condition is not None:
+        join = and_(join, chunk_condition)
+    statement = (
+        select(StreamRow, ChunkRow.seq, ChunkRow.text, ChunkRow.end_offset)
+        .outerjoin(ChunkRow, join)
+        .where(col(StreamRow.id).in_(stream_ids) if len(stream_ids) > 1 else col(StreamRow.id) == stream_ids[0])
+        .order_by(col(StreamRow.id), col(ChunkRow.seq))
+    )
+    snapshots: dict[str, StreamSnapshot] = {}
     async with db.session() as session:
-        streams = (await session.execute(select(StreamRow).where(col(StreamRow.id).in_(ids)))).scalars().all()
-        limits = {s.id: s.last_seq for s in streams}
-        rows = await session.execute(
-            select(ChunkRow.stream_id, ChunkRow.seq, ChunkRow.text, ChunkRow.end_offset)
-            .where(col(ChunkRow.stream_id).in_(ids))
-            .order_by(col(ChunkRow.stream_id), col(ChunkRow.seq))
+        for stream, seq, text, end_offset in await session.execute(statement):
+            snapshot = snapshots.get(stream.id)
+            if snapshot is None:
+                snapshot = snapshots[stream.id] = StreamSnapshot(stream, [])
+            if seq is not None:
+                snapshot.chunks.append(StoredChunk(seq, text, end_offset))
+    return snapshots
+
+
+# --- compaction --------------------------------------------------------------------------------------------
+
+
+async def compact_stream(db: Database, stream_id: str) -> bool:
+    """Replace a final stream's chunks 1..N by the one chunk N holding its whole text; True if it did.
+
+    Every reader sees the same offsets, text and events before and after: the one chunk keeps the last seq and
+    `end_offset` = length, and a chunk's text always starts at `end_offset - len(text)`. Readers read a stream
+    and its chunks in one statement, so they see either every old chunk or the new one.
+
+    One transaction, conditional: its first statement sets `compacted` only if the stream is final, not yet
+    compacted and still ends where it was read (the gate: a second compactor, in any process, waits on that row
+    and then finds nothing to do), and the old chunks are replaced only if exactly those that were read are
+    still there. A final stream with at most one chunk (or chunks that do not start at offset 0) is only marked.
+    """
+    snapshot = await read_after_seq(db, stream_id, 0)
+    if snapshot is None:
+        return False
+    stream, chunks = snapshot.stream, snapshot.chunks
+    if stream.status not in FINAL_STATUSES or stream.compacted:
+        return False
+    whole = "".join(c.text for c in chunks)
+    replace = (
+        len(chunks) > 1
+        and chunks[-1].seq == stream.last_seq
+        and chunks[-1].end_offset == stream.length == len(whole)
+        and chunks[0].end_offset == len(chunks[0].text)
+    )
+    gate = (
+        update(StreamRow)
+        .where(
+            col(StreamRow.id) == stream_id,
+            col(StreamRow.status).in_(FINAL_STATUSES),
+            col(StreamRow.compacted) == false(),
+            col(StreamRow.last_seq) == stream.last_seq,
+            col(StreamRow.length) == stream.length,
         )
-        chunks: dict[str, list[StoredChunk]] = {sid: [] for sid in limits}
-        for r in rows:
-            if r.stream_id in limits and r.seq <= limits[r.stream_id]:
-                chunks[r.stream_id].append(StoredChunk(r.seq, r.text, r.end_offset))
-    return {s.id: StreamSnapshot(s, chunks[s.id]) for s in streams}
+        .values(compacted=True)
+        .returning(col(StreamRow.id))
+    )
+    last = chunks[-1] if chunks else None
+    async with db.session() as session:
+        if (await session.execute(gate)).first() is None:
+            await session.rollback()
+            return False
+        if replace and last is not None:
+            removed = await session.execute(
+                delete(ChunkRow)
+                .where(col(ChunkRow.stream_id) == stream_id, col(ChunkRow.seq) < last.seq)
+                .execution_options(synchronize_session=False)
+            )
+            kept = await session.execute(
+                update(ChunkRow)
+                .where(
+                    col(ChunkRow.stream_id) == stream_id,
+                    col(ChunkRow.seq) == last.seq,
+                    col(ChunkRow.end_offset) == last.end_offset,
+                )
+                .values(text=whole)
+                .execution_options(synchronize_session=False)
+            )
+            if _rowcount(removed) != len(chunks) - 1 or _rowcount(kept) != 1:
+                await session.rollback()  # not the chunks that were read: leave them as they are
+                return False
+        await session.commit()
+    return replace
+
+
+def _rowcount(result: object) -> int:
+    count = getattr(result, "rowcount", -1)
+    return count if isinstance(count, int) else -1
+
+
+async def mark_short_streams_compacted(db: Database) -> int:
+    """Final streams of at most one chunk need no compaction: mark them in one statement (sweeper)."""
+    statement = (
+        update(StreamRow)
+        .where(
+            col(StreamRow.status).in_(FINAL_STATUSES),
+            col(StreamRow.compacted) == false(),
+            col(StreamRow.last_seq) <= 1,
+        )
+        .values(compacted=True)
+        .execution_options(synchronize_session=False)
+    )
+    async with db.session() as session:
+        result = await session.execute(statement)
+        await session.commit()
+    return max(0, _rowcount(result))
+
+
+async def streams_to_compact(db: Database, limit: int) -> list[str]:
+    """Final streams not yet compacted (one range per final status of ix_streams_status_compacted)."""
+    statement = (
+        select(StreamRow.id)
+        .where(col(StreamRow.status).in_(FINAL_STATUSES), col(StreamRow.compacted) == false())
+        .limit(limit)
+    )
+    async with db.session() as session:
+        return list((await session.execute(statement)).scalars().all())
 
 
 async def delete_streams(db: Database, stream_ids: Sequence[str]) -> None:
@@ -338,15 +434,12 @@ async def add_message(
 
 
 async def list_threads(db: Database, last: int, owner: str, before: ThreadRow | None = None) -> list[ThreadRow]:
-    """The owner's threads, newest first (one range of ix_threads_owner_created_at); `before` pages back."""
+    """The owner's threads, newest first (one backward range of ix_threads_owner_created_at_id); `before` pages
+    back from a thread by keyset (no OFFSET)."""
     conditions = [col(ThreadRow.owner) == owner]
     if before is not None:
-        conditions.append(
-            or_(
-                col(ThreadRow.created_at) < before.created_at,
-                and_(col(ThreadRow.created_at) == before.created_at, col(ThreadRow.id) < before.id),
-            )
-        )
+        # A row value, not `a < x OR (a = x AND b < y)`: both databases seek the index to it instead of filtering.
+        conditions.append(tuple_(col(ThreadRow.created_at), col(ThreadRow.id)) < (before.created_at, before.id))
     statement = (
         select(ThreadRow)
         .where(*conditions)
@@ -361,14 +454,14 @@ async def list_messages(
     db: Database, thread_ids: Sequence[str], last: int | None = None, before: MessageRow | None = None
 ) -> list[MessageRow]:
     """Messages of the threads, oldest first; with `last`, only the newest `last` of one thread (older than
-    `before` when given)."""
-    statement = select(MessageRow).where(col(MessageRow.thread_id).in_(thread_ids))
+    `before` when given): one backward range of ix_messages_thread_id_created_at_id."""
+    by_thread = col(MessageRow.thread_id)
+    statement = select(MessageRow).where(
+        by_thread == thread_ids[0] if len(thread_ids) == 1 else by_thread.in_(thread_ids)
+    )
     if before is not None:
         statement = statement.where(
-            or_(
-                col(MessageRow.created_at) < before.created_at,
-                and_(col(MessageRow.created_at) == before.created_at, col(MessageRow.id) < before.id),
-            )
+            tuple_(col(MessageRow.created_at), col(MessageRow.id)) < (before.created_at, before.id)
         )
     async with db.session() as session:
         if last is None:

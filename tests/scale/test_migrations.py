@@ -13,15 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 from persistream.db import models  # noqa: F401  (the tables on SQLModel.metadata)
-from persistream.db.migrations import head_revision
+from persistream.db.migrations import alembic_config, head_revision
 from tests.scale.conftest import ScaleServerFactory, create_database, drop_database, pg_url
 from tests.support.server import ROOT
 
@@ -137,7 +138,12 @@ async def test_a_database_made_before_migrations_is_adopted(empty_database: str)
             await conn.run_sync(SQLModel.metadata.create_all)
             for statement in (
                 "DROP INDEX ix_streams_status_heartbeat_at",
-                "DROP INDEX ix_threads_owner_created_at",
+                "DROP INDEX ix_streams_status_compacted",
+                "ALTER TABLE streams DROP COLUMN compacted",
+                "DROP INDEX ix_threads_owner_created_at_id",
+                "CREATE INDEX ix_threads_owner ON threads (owner)",
+                "DROP INDEX ix_messages_thread_id_created_at_id",
+                "CREATE INDEX ix_messages_thread_id ON messages (thread_id)",
                 "DROP INDEX ix_threads_share_token",
                 "ALTER TABLE threads DROP COLUMN share_token",
                 "DROP TABLE secrets",
@@ -179,3 +185,72 @@ async def test_server_refuses_a_postgres_database_behind_and_migrates_sqlite_its
     make_scale_servers(1, sqlite_url, "memory://")
     diff, (versions,) = await inspect_database(sqlite_url, "SELECT version_num FROM alembic_version")
     assert diff == [] and versions == [(head_revision(),)]
+
+
+def _indexes(conn: Connection) -> dict[str, set[str]]:
+    """persistream's own indexes (PostgreSQL also lists the unique constraints' indexes)."""
+    found = inspect(conn)
+    names = {t: {str(i["name"]) for i in found.get_indexes(t)} for t in ("threads", "messages", "streams")}
+    return {t: {n for n in found_names if n.startswith("ix_")} for t, found_names in names.items()}
+
+
+def _downgrade(conn: Connection, revision: str) -> None:
+    command.downgrade(alembic_config(conn), revision)
+
+
+async def test_history_indexes_and_compaction_marker_upgrade_and_downgrade(empty_database: str) -> None:
+    """0005: keyset indexes replace their prefixes; short final streams are marked compacted, longer and live ones
+    are left for the sweeper; downgrading restores 0004's indexes and drops the marker, and upgrading again works."""
+    assert persistream("migrate", "--revision", "0004", database_url=empty_database).returncode == 0
+    streams = [("00000000-0000-4000-8000-00000000000a", "DONE", 2), ("00000000-0000-4000-8000-00000000000b", "DONE", 1)]
+    streams.append(("00000000-0000-4000-8000-00000000000c", "STREAMING", 2))
+    await execute(
+        empty_database,
+        *(
+            "INSERT INTO streams (id, status, error, created_at, updated_at, heartbeat_at, length, last_seq, "
+            f"generation_id, cancel_requested) VALUES ('{sid}', '{status}', NULL, '2026-01-02 03:04:05+00', "
+            f"'2026-01-02 03:04:06+00', NULL, {last_seq}, {last_seq}, NULL, false)"
+            for sid, status, last_seq in streams
+        ),
+        *(
+            f"INSERT INTO chunks (stream_id, seq, text, end_offset) VALUES ('{sid}', {seq}, 'x', {seq})"
+            for sid, _, last_seq in streams
+            for seq in range(1, last_seq + 1)
+        ),
+    )
+    assert persistream("migrate", database_url=empty_database).returncode == 0
+    diff, (marked,) = await inspect_database(empty_database, "SELECT id, compacted FROM streams ORDER BY id")
+    assert diff == []
+    assert [(sid, bool(flag)) for sid, flag in marked] == [
+        (streams[0][0], False),
+        (streams[1][0], True),
+        (streams[2][0], False),
+    ]
+
+    engine = create_async_engine(empty_database)
+    try:
+        async with engine.begin() as conn:
+            assert await conn.run_sync(_indexes) == {
+                "threads": {"ix_threads_created_at", "ix_threads_owner_created_at_id", "ix_threads_share_token"},
+                "messages": {"ix_messages_created_at", "ix_messages_thread_id_created_at_id"},
+                "streams": {"ix_streams_status", "ix_streams_status_heartbeat_at", "ix_streams_status_compacted"},
+            }
+            await conn.run_sync(_downgrade, "0004")
+            indexes = await conn.run_sync(_indexes)
+            columns = await conn.run_sync(lambda c: {col["name"] for col in inspect(c).get_columns("streams")})
+    finally:
+        await engine.dispose()
+    assert indexes == {
+        "threads": {
+            "ix_threads_created_at",
+            "ix_threads_owner",
+            "ix_threads_owner_created_at",
+            "ix_threads_share_token",
+        },
+        "messages": {"ix_messages_created_at", "ix_messages_thread_id"},
+        "streams": {"ix_streams_status", "ix_streams_status_heartbeat_at"},
+    }
+    assert "compacted" not in columns
+    assert persistream("migrate", database_url=empty_database).returncode == 0
+    diff, (chunks,) = await inspect_database(empty_database, "SELECT count(*) FROM chunks")
+    assert diff == [] and chunks == [(5,)]
