@@ -38,6 +38,8 @@ class Script:
     error_after: int | None = None
     # After this many tokens, send nothing more but keep the connection open.
     hang_after: int | None = None
+    # Each token is replaced by the wall-clock time it is sent (`"1733100000.123456 "`), to measure latency.
+    stamped: bool = False
 
 
 @dataclass
@@ -81,9 +83,12 @@ class FakeOpenAI:
 
     # --- serving -------------------------------------------------------------------------------------------
 
+    def app(self) -> Starlette:
+        """The ASGI application alone, for a caller that serves it in a process of its own."""
+        return Starlette(routes=[Route("/v1/chat/completions", self._completions, methods=["POST"])])
+
     def start(self) -> None:
-        app = Starlette(routes=[Route("/v1/chat/completions", self._completions, methods=["POST"])])
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        config = uvicorn.Config(self.app(), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
@@ -150,7 +155,7 @@ class FakeOpenAI:
                     await asyncio.sleep(3600)
                 if script.delay:
                     await asyncio.sleep(script.delay)
-                yield frame({"content": token})
+                yield frame({"content": f"{time.time():.6f} " if script.stamped else token})
                 record.tokens_sent += 1
             yield frame({}, "stop")
             yield "data: [DONE]\n\n"
