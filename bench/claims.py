@@ -39,6 +39,8 @@ class Driver:
     def __init__(self, url: str) -> None:
         self.url = url
         self.ws: Any = None
+        self.offset = 0  # of the last event read
+        self.status = ""
 
     async def open(self) -> None:
         self.ws = await websockets.connect(self.url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
@@ -56,7 +58,10 @@ class Driver:
         )
         while True:
             message = json.loads(await asyncio.wait_for(self.ws.recv(), 60))
-            if message["type"] == "ping":
+            if message["type"] == "next":
+                event = message["payload"]["data"]["streamChat"]
+                self.offset, self.status = event["offset"], event["status"]
+            elif message["type"] == "ping":
                 await self.ws.send(json.dumps({"type": "pong"}))
             elif message["type"] in ("complete", "error"):
                 return sent
