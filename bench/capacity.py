@@ -31,7 +31,7 @@ def main() -> None:
             asyncio.run(through_persistream(server.url, marker, 2, tokens))  # warm up
 
             def p99_at(streams: int) -> float:
-                figure = percentile(asyncio.run(through_persistream(server.url, marker, streams, tokens)), 0.99)
+                figure = percentile(asyncio.run(through_persistream(server.url, marker, streams, tokens))[0], 0.99)
                 print(f"capacity: {streams} streams -> p99 {figure:.1f} ms", flush=True)
                 return figure
 
@@ -46,7 +46,7 @@ def main() -> None:
                 if bad and bad - good <= max(2, good // 10):
                     break
                 count = count * 2 if not bad else (good + bad) // 2
-            relay_p99 = percentile(asyncio.run(through_relay(relay, marker, max(good, 1), tokens)), 0.99)
+            relay_p99 = percentile(asyncio.run(through_relay(relay, marker, max(good, 1), tokens))[0], 0.99)
     emit(
         [
             Row(

@@ -155,7 +155,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", choices=["sqlite", "postgresql"], default=None)
     options = parser.parse_args()
-    rounds = 1 if options.quick else 4
+    rounds = 1 if options.quick else 3
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp, model_process() as model:
         for label, database in (("SQLite", sqlite_database(Path(tmp))), ("PostgreSQL", postgres_database())):

@@ -68,7 +68,7 @@ def main() -> None:
     options = parser.parse_args()
     rounds = 1 if options.quick else 3
     # (streams, tokens each): about the same total either way.
-    shapes = [(1, 5000), (50, 200)] if options.quick else [(1, 20000), (50, 800)]
+    shapes = [(1, 3000), (50, 60)] if options.quick else [(1, 10000), (50, 200)]
     rows: list[Row] = []
     with (
         tempfile.TemporaryDirectory() as tmp,
