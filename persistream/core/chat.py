@@ -7,6 +7,7 @@ decide; every method here asks it first.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from persistream.db import queries
 from persistream.db.models import MessageRow, ThreadRow
 from persistream.db.queries import StreamSnapshot
 from persistream.llm.base import ChatMessage, ChatModel
+
+log = logging.getLogger("persistream.chat")
 
 MAX_LAST = 1000
 TITLE_CHARS = 60
@@ -104,8 +107,24 @@ class ChatService:
         return _message_view(message, StreamBody(message.response_stream_id, "", StreamStatus.PENDING))
 
     async def stream_chat(self, caller: Identity | None, stream_id: str) -> AsyncIterator[StreamEvent]:
-        await access.drivable_stream(self.engine.db, caller, stream_id)
-        return self.engine.drive(stream_id, lambda: self._answer(stream_id))
+        found = await access.drivable_stream(self.engine.db, caller, stream_id)
+        # The access check already read the message: the history read starts from it instead of reading it again.
+        return self.engine.drive(stream_id, lambda: self._answer(stream_id, found.message))
+
+    async def warm(self) -> None:
+        """Run the claim path once on nothing at start-up, so the first answer costs what the tenth does: the
+        statements are compiled and cached, pooled connections open, and the model's client is built and has
+        connected (a model without `warm` is left as it is)."""
+        probe = new_id()
+        await queries.stream_thread(self.engine.db, probe)
+        await queries.claim_stream(self.engine.db, probe, probe)  # matches no row: changes nothing
+        await self.conversation_for(probe, MessageRow(id=probe, thread_id=probe, prompt="", response_stream_id=probe))
+        warm = getattr(self.model, "warm", None)
+        if warm is not None:
+            try:
+                await warm()
+            except Exception as exc:  # a cold first answer is better than a server that does not start
+                log.warning("the model's warm-up failed: %s", type(exc).__name__)
 
     async def stream_body(self, caller: Identity | None, stream_id: str, share_token: str | None = None) -> StreamBody:
         await access.readable_stream(self.engine.db, caller, stream_id, share_token)
@@ -121,20 +140,22 @@ class ChatService:
         await access.own_stream(self.engine.db, caller, stream_id)
         return await self.engine.cancel(stream_id)
 
-    async def _answer(self, stream_id: str) -> AsyncIterator[str]:
-        return self.model.stream(await self.conversation_for(stream_id))
+    async def _answer(self, stream_id: str, message: MessageRow | None) -> AsyncIterator[str]:
+        return self.model.stream(await self.conversation_for(stream_id, message))
 
-    async def conversation_for(self, stream_id: str) -> list[ChatMessage]:
-        """The system prompt, the thread's earlier prompts and answers, then the prompt this stream answers.
+    async def conversation_for(self, stream_id: str, message: MessageRow | None = None) -> list[ChatMessage]:
+        """The system prompt, the thread's earlier prompts and answers, then the prompt this stream answers
+        (`message`, when the caller has already read it).
 
         Earlier turns are kept newest first while the whole conversation stays within `max_context_chars`; the
-        first turn that does not fit ends the history, so the model never sees a gap or half a turn."""
+        first turn that does not fit ends the history, so the model never sees a gap or half a turn. A first
+        prompt costs one query (no earlier turns); later ones two more (their answers' streams and chunks)."""
         system = ChatMessage("system", self.system_prompt)
-        message = await queries.message_by_stream(self.engine.db, stream_id)
+        if message is None:
+            message = await queries.message_by_stream(self.engine.db, stream_id)
         if message is None:  # a bare stream (Python API): nothing to answer
             return [system]
-        history = await queries.list_messages(self.engine.db, [message.thread_id])
-        earlier = [m for m in history if (m.created_at, m.id) < (message.created_at, message.id)]
+        earlier = await queries.list_messages(self.engine.db, [message.thread_id], before=message)
         bodies = await queries.read_texts(self.engine.db, [m.response_stream_id for m in earlier])
         budget = self.max_context_chars - len(self.system_prompt) - len(message.prompt)
         kept: list[list[ChatMessage]] = []

@@ -1,6 +1,12 @@
 """The async engine and session factory: SQLite tuned for many readers and one writer at a time, PostgreSQL with
 a small pool that survives a server restart.
 
+SQLite: one writer path per process. Every session's first write waits on one asyncio lock, held until its commit,
+rollback or close, so this process's writers queue in order on the event loop instead of colliding inside SQLite,
+where the loser sleeps in the busy handler (1, 2, 5, ... up to 100 ms per try) while the lock it waits for was free
+long ago. Reads take no lock (WAL readers never wait for the writer). Other processes on the same file are still
+kept apart by SQLite itself: `busy_timeout` stays for them.
+
 PostgreSQL: `pool_pre_ping` replaces connections a restart killed before they are handed out, and every
 connect and statement has a time limit, so a database that stops answering (rather than refusing) turns into an
 error the caller can retry instead of a wait without end.
@@ -8,6 +14,7 @@ error the caller can retry instead of a wait without end.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -48,7 +55,9 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _tune_sqlite)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=AsyncSession)
+        session_class: type[AsyncSession] = SerializedWriteSession if self.is_sqlite else AsyncSession
+        options: dict[str, Any] = {"write_lock": asyncio.Lock()} if self.is_sqlite else {}
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=session_class, **options)
 
     def session(self) -> AsyncSession:
         return self.sessions()
@@ -82,6 +91,59 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+class SerializedWriteSession(AsyncSession):
+    """An AsyncSession that takes the process's SQLite write lock before its first write and gives it back when its
+    transaction ends. A write is a DML statement, or a flush or commit with pending changes (autoflush included)."""
+
+    def __init__(self, *args: Any, write_lock: asyncio.Lock, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._write_lock = write_lock
+        self._holds_write_lock = False
+
+    def _has_changes(self) -> bool:
+        return bool(self.new or self.dirty or self.deleted)
+
+    async def _before_write(self) -> None:
+        if not self._holds_write_lock:
+            await self._write_lock.acquire()
+            self._holds_write_lock = True
+
+    def _after_transaction(self) -> None:
+        if self._holds_write_lock:
+            self._holds_write_lock = False
+            self._write_lock.release()
+
+    async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(statement, "is_dml", False) or self._has_changes():
+            await self._before_write()
+        return await super().execute(statement, *args, **kwargs)
+
+    async def flush(self, objects: Any = None) -> None:
+        if self._has_changes():
+            await self._before_write()
+        await super().flush(objects)
+
+    async def commit(self) -> None:
+        if self._has_changes():
+            await self._before_write()
+        try:
+            await super().commit()
+        finally:
+            self._after_transaction()
+
+    async def rollback(self) -> None:
+        try:
+            await super().rollback()
+        finally:
+            self._after_transaction()
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            self._after_transaction()
 
 
 def _tune_sqlite(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:

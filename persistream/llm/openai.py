@@ -3,17 +3,35 @@
 The only module that imports the openai SDK. Errors become `ModelError`s whose user message names the kind of
 failure and nothing else: a provider's own message can quote part of the key, so it only goes to the logs
 after redaction.
+
+The SDK makes the request (authentication, retries, timeouts, HTTP errors as its own exception types); the
+streamed body is read here from the SDK's raw streaming response (`with_streaming_response`), because the SDK's
+parse builds a pydantic object per token and that alone capped an answer at about 8,500 tokens/s. What is read is
+what the SDK would read: `data: [DONE]` ends the answer, a frame holding `error` raises `openai.APIError` as the
+SDK does, every choice's `delta.content` is text; a timeout or a broken connection while reading becomes the SDK's
+`APITimeoutError` or `APIConnectionError`. tests/unit/test_openai_parse.py holds both parses to the same text.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
+import sys
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import openai
 
 from persistream.llm.base import ChatMessage, ModelError
+from persistream.llm.sse import SSEParser
 from persistream.redact import redact_line
+
+log = logging.getLogger("persistream.llm")
+
+# Seconds the start-up warm-up may take; it never delays serving.
+WARM_TIMEOUT = 5.0
+STREAM_ERROR = "An error occurred during streaming"
 
 
 class OpenAIModel:
@@ -38,28 +56,77 @@ class OpenAIModel:
 
     async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         payload: list[Any] = [{"role": m.role, "content": m.content} for m in messages]
+        # Unset sends no `max_tokens` at all: the provider's own default applies.
+        extra: dict[str, Any] = {} if self.max_tokens is None else {"max_tokens": self.max_tokens}
+        request = self._client.chat.completions.with_streaming_response.create(
+            model=self.model, messages=payload, stream=True, **extra
+        )
+        # Leaving the stack closes the HTTP response: without that it keeps streaming after a cancel.
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                response = await stack.enter_async_context(request)
+            except openai.OpenAIError as exc:
+                raise _model_error(exc, started=False) from None
+            try:
+                async for text in read_stream(response.http_response):
+                    yield text
+            except openai.OpenAIError as exc:
+                raise _model_error(exc, started=True) from None
+
+    async def warm(self) -> None:
+        """Pay the first request's costs at start-up: the SDK's lazy imports, and a pooled connection to the model
+        service (a `GET /models`, which OpenAI-compatible servers answer cheaply; any answer, even an error, does)."""
+        _ = self._client.chat.completions.with_streaming_response  # the SDK imports its resources on first use
         try:
-            # Unset sends no `max_tokens` at all: the provider's own default applies.
-            extra: dict[str, Any] = {} if self.max_tokens is None else {"max_tokens": self.max_tokens}
-            stream = await self._client.chat.completions.create(
-                model=self.model, messages=payload, stream=True, **extra
-            )
+            await self._client.with_options(timeout=WARM_TIMEOUT, max_retries=0).models.list()
         except openai.OpenAIError as exc:
-            raise _model_error(exc, started=False) from None
-        try:
-            async for chunk in stream:
-                for choice in chunk.choices:
-                    content = choice.delta.content if choice.delta is not None else None
-                    if content:
-                        yield content
-        except openai.OpenAIError as exc:
-            raise _model_error(exc, started=True) from None
-        finally:
-            # Without this the HTTP response keeps streaming after a cancel.
-            await stream.close()
+            log.debug("model warm-up request answered %s", type(exc).__name__)
 
     async def aclose(self) -> None:
         await self._client.close()
+
+
+async def read_stream(http_response: Any) -> AsyncIterator[str]:
+    """The text of a chat completions event stream, from the HTTP response the SDK opened."""
+    transport = sys.modules[type(http_response).__module__.partition(".")[0]]  # httpx2, or httpx for older SDKs
+    parser = SSEParser()
+    chunks = http_response.aiter_bytes()
+    try:
+        async for chunk in chunks:
+            for event in parser.feed(chunk):
+                if event.data.startswith("[DONE]"):
+                    async for _ in chunks:
+                        pass  # read to the end, so the connection goes back to the pool (HTTP/1.1)
+                    return
+                for text in _texts(event.data, http_response.request):
+                    yield text
+        for event in parser.finish():
+            for text in _texts(event.data, http_response.request):
+                yield text
+    except transport.TimeoutException as exc:
+        raise openai.APITimeoutError(request=http_response.request) from exc
+    except transport.RequestError as exc:
+        raise openai.APIConnectionError(request=http_response.request) from exc
+
+
+def _texts(data: str, request: Any) -> list[str]:
+    try:
+        frame = json.loads(data)
+    except ValueError:
+        raise openai.APIError("The model service sent a frame that is not JSON", request, body=None) from None
+    if not isinstance(frame, dict):
+        return []
+    if frame.get("error"):
+        error = frame["error"]
+        message = error.get("message") if isinstance(error, dict) else None
+        raise openai.APIError(message if isinstance(message, str) and message else STREAM_ERROR, request, body=error)
+    texts = []
+    for choice in frame.get("choices") or ():
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        content = delta.get("content") if isinstance(delta, dict) else None
+        if isinstance(content, str) and content:
+            texts.append(content)
+    return texts
 
 
 def _model_error(exc: openai.OpenAIError, *, started: bool) -> ModelError:

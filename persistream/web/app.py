@@ -101,6 +101,7 @@ def create_app(
         # SQLite is migrated; PostgreSQL must already be at this version (SchemaNotReady says to run migrate).
         await services.db.prepare_schema()
         await services.engine.start()
+        await services.chat.warm()
         log.info(
             "persistream ready: provider=%s database=%s broadcast=%s",
             services.model.name,

@@ -38,6 +38,12 @@ class Script:
     error_after: int | None = None
     # After this many tokens, send nothing more but keep the connection open.
     hang_after: int | None = None
+    # Each token is replaced by the wall-clock time it is sent (`"1733100000.123456 "`), to measure latency.
+    stamped: bool = False
+    # Send every frame in pieces of this many bytes (splitting lines, CRLFs and UTF-8 sequences across reads).
+    split_bytes: int | None = None
+    # End lines with CRLF instead of LF.
+    crlf: bool = False
 
 
 @dataclass
@@ -62,6 +68,8 @@ class FakeOpenAI:
     def __init__(self) -> None:
         self.scripts: dict[str, Script] = {}
         self.requests: list[Recorded] = []
+        # Authorization headers of `GET /v1/models` requests (what the provider's start-up warm-up sends).
+        self.model_list_requests: list[str | None] = []
         self.port = free_port()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -81,9 +89,17 @@ class FakeOpenAI:
 
     # --- serving -------------------------------------------------------------------------------------------
 
+    def app(self) -> Starlette:
+        """The ASGI application alone, for a caller that serves it in a process of its own."""
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._completions, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+            ]
+        )
+
     def start(self) -> None:
-        app = Starlette(routes=[Route("/v1/chat/completions", self._completions, methods=["POST"])])
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        config = uvicorn.Config(self.app(), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
@@ -98,6 +114,10 @@ class FakeOpenAI:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+    async def _models(self, request: Request) -> Response:
+        self.model_list_requests.append(request.headers.get("authorization"))
+        return JSONResponse({"object": "list", "data": [{"id": "test-model", "object": "model", "owned_by": "test"}]})
 
     async def _completions(self, request: Request) -> Response:
         body = await request.json()
@@ -124,7 +144,19 @@ class FakeOpenAI:
                 },
                 status_code=script.fail_status,
             )
-        return StreamingResponse(self._stream(script, record, body.get("model", "m")), media_type="text/event-stream")
+        frames = self._stream(script, record, body.get("model", "m"))
+        return StreamingResponse(self._wire(script, frames), media_type="text/event-stream")
+
+    async def _wire(self, script: Script, frames: AsyncIterator[str]) -> AsyncIterator[bytes]:
+        """The frames as bytes on the wire, with the script's line endings and network-read boundaries."""
+        async for text in frames:
+            data = (text.replace("\n", "\r\n") if script.crlf else text).encode("utf-8")
+            if script.split_bytes is None:
+                yield data
+                continue
+            for start in range(0, len(data), script.split_bytes):
+                yield data[start : start + script.split_bytes]
+                await asyncio.sleep(0)  # each piece its own write
 
     async def _stream(self, script: Script, record: Recorded, model: str) -> AsyncIterator[str]:
         created = int(time.time())
@@ -150,7 +182,7 @@ class FakeOpenAI:
                     await asyncio.sleep(3600)
                 if script.delay:
                     await asyncio.sleep(script.delay)
-                yield frame({"content": token})
+                yield frame({"content": f"{time.time():.6f} " if script.stamped else token})
                 record.tokens_sent += 1
             yield frame({}, "stop")
             yield "data: [DONE]\n\n"

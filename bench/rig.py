@@ -1,0 +1,94 @@
+"""What the real-path benchmarks share: the test model in its own process, a `persistream serve` process talking
+to it through the openai provider (the way users run it), a fresh PostgreSQL database, and percentiles.
+
+PostgreSQL's address: PERSISTREAM_BENCH_PG (an admin DSN), as in bench/observer_latency.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from bench.model_server import ModelClient
+from bench.observer_latency import admin, create_database, database_url
+from tests.support.net import free_port
+from tests.support.server import ServerProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "sk-bench-not-a-secret"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def wait_http(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer") from None
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def model_process() -> Iterator[ModelClient]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "bench.model_server", str(port)], cwd=ROOT)
+    try:
+        client = ModelClient(port)
+        wait_http(f"{client.root}/bench/arrivals")
+        yield client
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def server_env(model: ModelClient, database: str, **extra: str) -> dict[str, str]:
+    env = {
+        "PERSISTREAM_DATABASE_URL": database,
+        "PERSISTREAM_BROADCAST_URL": "memory://",
+        "PERSISTREAM_PROVIDER": "openai",
+        "OPENAI_API_KEY": API_KEY,
+        "OPENAI_BASE_URL": model.base_url,
+        "PERSISTREAM_MODEL": "bench-model",
+        "PERSISTREAM_RATE_LIMIT": "off",
+        "PERSISTREAM_MAX_LIVE_STREAMS": "0",
+        "PERSISTREAM_MAX_SUBSCRIPTIONS": "1000",
+    }
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def persistream_server(model: ModelClient, database: str, log_dir: Path, **extra: str) -> Iterator[ServerProcess]:
+    server = ServerProcess(server_env(model, database, **extra), log_path=log_dir / f"server-{uuid.uuid4().hex}.log")
+    server.start(120)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A fresh, migrated database on the machine's PostgreSQL, dropped afterwards; its asyncpg URL."""
+    import asyncio
+
+    name = f"persistream_bench_{uuid.uuid4().hex[:12]}"
+    asyncio.run(create_database(name))
+    try:
+        yield database_url(name, "postgresql+asyncpg")
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

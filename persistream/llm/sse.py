@@ -1,0 +1,72 @@
+"""Server-sent events from raw bytes, read the way the WHATWG spec says (and the openai SDK's own decoder does).
+
+Why not the SDK's parse: it builds a pydantic `ChatCompletionChunk` per frame, which measured at about 8,500
+tokens/s on one core, a fifth of what reading the same bytes costs. This module only splits the stream into events;
+`llm/openai.py` reads the few fields persistream needs from each event's JSON.
+
+Lines end at CRLF, LF or CR (a CR at the end of one network read may be the first half of a CRLF, so it waits
+for the next read); each line is decoded as strict UTF-8, as the SDK does. An event is dispatched at a blank line
+if it has any field; an event the body ends before its blank line is dropped; `data` lines join with a newline;
+comments (`:`) and unknown fields are ignored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServerSentEvent:
+    event: str | None
+    data: str
+
+
+class SSEParser:
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._event: str | None = None
+        self._data: list[str] = []
+        self._has_fields = False
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """The events completed by this piece of the body."""
+        buffer = self._buffer + chunk
+        lines = buffer.splitlines(keepends=True)
+        if lines and (not lines[-1].endswith((b"\n", b"\r")) or lines[-1].endswith(b"\r")):
+            self._buffer = lines.pop()  # an unfinished line, or a CR whose LF may come next
+        else:
+            self._buffer = b""
+        return self._lines(lines)
+
+    def finish(self) -> list[ServerSentEvent]:
+        """The body ended: its last line may lack a line ending. An event without its blank line is dropped, as the
+        spec says (and the SDK does)."""
+        lines = [self._buffer] if self._buffer else []
+        self._buffer = b""
+        return self._lines(lines)
+
+    def _lines(self, lines: list[bytes]) -> list[ServerSentEvent]:
+        events: list[ServerSentEvent] = []
+        for raw in lines:
+            line = raw.rstrip(b"\r\n").decode("utf-8")
+            if not line:
+                if self._has_fields:
+                    events.append(ServerSentEvent(self._event, "\n".join(self._data)))
+                self._event, self._data, self._has_fields = None, [], False
+                continue
+            if line.startswith(":"):
+                continue
+            field, _, value = line.partition(":")
+            if value.startswith(" "):
+                value = value[1:]
+            if field == "data":
+                self._data.append(value)
+            elif field == "event":
+                self._event = value
+            elif field == "id":
+                if "\0" in value:
+                    continue
+            elif field != "retry" or not value.isdigit():
+                continue
+            self._has_fields = True
+        return events
