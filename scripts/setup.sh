@@ -40,9 +40,13 @@ if [ -x scripts/build_assets.sh ]; then
 fi
 
 if [ "$want_tests" = 1 ]; then
-  if [ -f tests/node/package-lock.json ] && [ ! -d tests/node/node_modules ]; then
-    echo "setup: installing the Node test client"
+  # The Node test clients (graphql-ws, graphql-sse, Apollo Client), from their lock file; again whenever the lock
+  # file is newer than the install.
+  node_stamp=tests/node/node_modules/.persistream-installed
+  if [ -f tests/node/package-lock.json ] && { [ ! -f "$node_stamp" ] || [ tests/node/package-lock.json -nt "$node_stamp" ]; }; then
+    echo "setup: installing the Node test clients"
     npm ci --prefix tests/node --no-audit --no-fund --loglevel=error
+    touch "$node_stamp"
   fi
   # The JavaScript client's own tooling (tsc, esbuild, ws, React) for its tests, from its lock file; again
   # whenever the lock file is newer than the install.
