@@ -17,6 +17,7 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 
 from persistream.schema.errors import ErrorCodes
+from persistream.schema.shared import SharedEventExecutor
 from persistream.schema.types import Mutation, Query, Subscription
 
 
@@ -45,7 +46,14 @@ def build_schema(
         extensions.append(partial(MaxTokensLimiter, max_token_count=max_tokens))
     if not introspection:  # refuses __schema and __type; __typename stays allowed
         extensions.append(DisableIntrospection)
-    return PersistreamSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    return PersistreamSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        # One execution per event and distinct selection, shared by every subscriber of it (schema/shared.py).
+        execution_context_class=SharedEventExecutor,
+    )
 
 
 schema = build_schema()
