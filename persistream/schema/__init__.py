@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from functools import partial
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
+    ParserCache,
     SchemaExtension,
+    ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.types import ExecutionContext
 
 from persistream.schema.errors import ErrorCodes
@@ -27,6 +31,21 @@ class PersistreamSchema(strawberry.Schema):
         return None
 
 
+DOCUMENT_CACHE_SIZE = 256
+
+
+class CachedParse(ParserCache):
+    """Strawberry's ParserCache, except that a document that does not parse (or is past the token limit) is left
+    to Strawberry's own parse, which reports it as the GraphQL error it is; ParserCache would raise it from the
+    hook instead."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
+        yield
+
+
 def build_schema(
     *,
     max_depth: int | None = None,
@@ -38,14 +57,25 @@ def build_schema(
     resolver runs. Without arguments (the exported schema) nothing is limited."""
     # Factories: Strawberry makes each extension afresh for every operation.
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [ErrorCodes]
+    # Strawberry's depth and alias limiters build a new validation rule class for every operation (some KB each,
+    # kept for the life of a subscription, and a key ValidationCache never matches); the same rules, built once.
+    rules: list[type[ASTValidationRule]] = []
     if max_depth is not None:
-        extensions.append(partial(QueryDepthLimiter, max_depth=max_depth))
+        rules.append(depth_rule(max_depth, None))
     if max_aliases is not None:
-        extensions.append(partial(MaxAliasesLimiter, max_alias_count=max_aliases))
+        rules.append(alias_rule(max_aliases))
+    if rules:
+        extensions.append(partial(AddValidationRules, rules))
     if max_tokens is not None:
         extensions.append(partial(MaxTokensLimiter, max_token_count=max_tokens))
     if not introspection:  # refuses __schema and __type; __typename stays allowed
         extensions.append(DisableIntrospection)
+    # Many subscribers send the same few documents: one parsed document (an AST of some KB, kept for the life of
+    # each subscription) and one validation for all of them. Bounded LRUs, keyed by the text and the parse limits.
+    extensions += [
+        partial(CachedParse, maxsize=DOCUMENT_CACHE_SIZE),
+        partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
+    ]
     return PersistreamSchema(
         query=Query,
         mutation=Mutation,
