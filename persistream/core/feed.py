@@ -71,11 +71,14 @@ class Subscription:
     async def next(self, timeout: float | None = None) -> tuple[list[Step], bool]:
         """Steps since the last call and whether some were dropped (read the database); ([], False) on timeout."""
         if not self._steps and not self.overflowed:
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._wake.wait()
-            except TimeoutError:
-                return [], False
+            if timeout is None:  # the usual case: no timer at all
+                await self._wake.wait()
+            else:
+                try:
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
+                except TimeoutError:
+                    return [], False
         self._wake.clear()
         steps = list(self._steps)
         self._steps.clear()

@@ -89,6 +89,11 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
         if not self._selection_known:  # once per subscription, on the executor its per-event copies share
             self._selection = _selection_of(self)
             self._selection_known = True
+        if self._selection is not None and type(payload) is StreamEvent:
+            cached = _results.get(payload, self._selection)
+            if cached is not None:  # no per-event copy of the executor at all: the result is known
+                renders["shared"] += 1
+                return _Known(cached)
         return super().build_per_event_executor(payload)
 
     def execute_operation(self, serially: bool | None = None) -> Any:
@@ -116,6 +121,18 @@ class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
     def _keep(event: StreamEvent, key: SelectionKey, result: Any) -> None:
         if isinstance(result, ExecutionResult) and not result.errors:
             _results.put(event, key, result)
+
+
+class _Known:
+    """Stands in for a per-event executor whose result another subscriber's execution already made."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: ExecutionResult) -> None:
+        self.result = result
+
+    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
+        return self.result
 
 
 def _selection_of(executor: StrawberryGraphQLCoreExecutionContext) -> SelectionKey | None:
