@@ -26,8 +26,8 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from persistream.core.events import StreamEvent
 
-# Distinct (event, selection) results kept; a few per live stream is all that is ever reused.
-CACHE_SIZE = 4096
+# Distinct (event, selection) results kept (each holds its event): a few per live stream are all that is ever reused.
+CACHE_SIZE = 1024
 
 SelectionKey = tuple[str, str | None, str]
 
