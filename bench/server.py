@@ -34,9 +34,13 @@ def prompt_setting(prompt: str, name: str, default: float) -> float:
     return default
 
 
-def stamp() -> str:
-    """A token carrying the wall-clock time it was produced, so a client on this machine can measure latency."""
-    return f"{time.time():.6f} "
+def stamp(line: int = 0) -> str:
+    """A token carrying the wall-clock time it was produced, so a client on this machine can measure latency; with
+    `line`, padded to that many characters and ending a line (so each token is stored and published on its own)."""
+    if not line:
+        return f"{time.time():.6f} "
+    head = f"{time.time():.6f} "
+    return head + "x" * max(0, line - len(head) - 1) + "\n"
 
 
 class ZeroDelayModel:
@@ -47,13 +51,14 @@ class ZeroDelayModel:
     async def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         prompt = messages[-1].content
         count, interval = int(prompt_setting(prompt, "tokens", 1000)), prompt_setting(prompt, "interval", 0)
+        line = int(prompt_setting(prompt, "line", 0))
         if not interval:
             for _ in range(count):
                 yield TOKEN
             return
         for _ in range(count):  # a paced model: each token stamped with when it was produced
             await asyncio.sleep(interval)
-            yield stamp()
+            yield stamp(line)
 
     async def aclose(self) -> None:
         return None
@@ -73,6 +78,48 @@ async def raw_tokens(websocket: WebSocket) -> None:
     await websocket.close()
 
 
+class RawFanout:
+    """Baseline for fan-out: a bare Starlette endpoint that sends the same stamped lines to every listening socket
+    (each socket its own queue and sending task, the usual shape of a broadcast), with nothing of GraphQL."""
+
+    def __init__(self) -> None:
+        self.listeners: set[asyncio.Queue[str | None]] = set()
+
+    async def endpoint(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        command = (await websocket.receive_text()).split()
+        if command[0] == "go":  # go COUNT INTERVAL LINE: broadcast, then end every listener
+            count, interval, line = int(command[1]), float(command[2]), int(command[3])
+            for _ in range(count):
+                await asyncio.sleep(interval)
+                text = stamp(line)
+                for queue in tuple(self.listeners):
+                    queue.put_nowait(text)
+                await websocket.send_text(text)
+            for queue in tuple(self.listeners):
+                queue.put_nowait(None)
+            await websocket.close()
+            return
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.listeners.add(queue)
+        try:
+            await websocket.send_text("ready")
+            while (text := await queue.get()) is not None:
+                await websocket.send_text(text)
+            await websocket.close()
+        finally:
+            self.listeners.discard(queue)
+
+
+def serve_ws_options() -> dict[str, object]:
+    """`persistream serve`'s WebSocket settings for uvicorn, where this build has them (an older build, measured
+    as the "before", runs with uvicorn's defaults, as its `serve` did)."""
+    from persistream import __main__ as cli
+
+    options = getattr(cli, "uvicorn_ws_options", None)
+    return dict(options()) if options is not None else {}
+
+
 def main() -> None:
     port, database_url = int(sys.argv[1]), sys.argv[2]
     mode = sys.argv[3] if len(sys.argv) > 3 else "none"
@@ -86,7 +133,9 @@ def main() -> None:
     )
     app = create_app(settings, model=ZeroDelayModel())
     app.router.routes.append(WebSocketRoute("/raw", raw_tokens))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    app.router.routes.append(WebSocketRoute("/rawfan", RawFanout().endpoint))
+    # The same WebSocket settings `persistream serve` uses, so the baseline and persistream share them.
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", **serve_ws_options())
 
 
 if __name__ == "__main__":

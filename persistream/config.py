@@ -37,7 +37,8 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     # Seconds between two tokens of the offline demo model.
     demo_token_delay: float = 0.03
-    # Seconds an observer waits on pub/sub before it reads the database anyway.
+    # Seconds of pub/sub silence after which a live stream is checked in the database anyway: one read per observed
+    # stream per process (its feed), whatever the number of observers.
     observer_poll_interval: float = 1.0
     # Request timeout and retries for the openai SDK (its defaults are 600 s and 2 retries).
     openai_timeout: float = 60.0

@@ -23,6 +23,7 @@ from typing import Self
 from persistream.core import sweeper
 from persistream.core.errors import NotFound
 from persistream.core.events import StreamBody, StreamEvent, StreamStatus
+from persistream.core.feed import Feeds
 from persistream.core.generation import Generation, GenerationLimits
 from persistream.core.hub import Hub, Kind
 from persistream.core.ids import new_id
@@ -64,6 +65,8 @@ class StreamEngine:
         self.pending_timeout = pending_timeout
         self.stream_timeout = stream_timeout
         self.observer_poll_interval = observer_poll_interval
+        # One follower per observed stream; `observer_poll_interval` is its slow check (per stream, not observer).
+        self.feeds = Feeds(db, hub, check_interval=observer_poll_interval)
         self.sweep_enabled = sweep
         # Compact a finished stream's chunks into one row right after it ends (benchmarks turn it off to compare).
         self.compact_finished = compact_finished
@@ -126,6 +129,7 @@ class StreamEngine:
             with contextlib.suppress(BaseException):
                 await task
         self._background.clear()
+        await self.feeds.close()
         await self.hub.stop()
         if self._create_tables:
             await self.db.close()
@@ -221,7 +225,7 @@ class StreamEngine:
 
     def observe(self, stream_id: str, from_offset: int = 0) -> AsyncIterator[StreamEvent]:
         """The persisted text after `from_offset`, then each chunk as it is stored, until the final status."""
-        return observe(self.db, self.hub, stream_id, from_offset, poll_interval=self.observer_poll_interval)
+        return observe(self.db, self.feeds, stream_id, from_offset)
 
     async def body(self, stream_id: str) -> StreamBody:
         snapshot = await queries.read_after_offset(self.db, stream_id, 0)

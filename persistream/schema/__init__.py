@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from functools import partial
 
 import strawberry
@@ -10,25 +11,40 @@ from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
+    ParserCache,
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.types import ExecutionContext
 
 from persistream.schema.errors import ErrorCodes
+from persistream.schema.shared import SharedEventExecutor
 from persistream.schema.types import Mutation, Query, Subscription
-
-# Distinct documents whose validation is kept (a client sends the same few; the cache stays bounded).
-DOCUMENT_CACHE_SIZE = 256
 
 
 class PersistreamSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         # Strawberry logs every error with its traceback; ErrorCodes logs unexpected ones in one line instead.
         return None
+
+
+# Distinct documents whose parse and validation are kept (clients send the same few; the caches stay bounded).
+DOCUMENT_CACHE_SIZE = 256
+
+
+class CachedParse(ParserCache):
+    """Strawberry's ParserCache, except that a document that does not parse (or is past the token limit) is left
+    to Strawberry's own parse, which reports it as the GraphQL error it is; ParserCache would raise it from the
+    hook instead."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        with contextlib.suppress(GraphQLError):
+            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
+        yield
 
 
 def build_schema(
@@ -45,22 +61,34 @@ def build_schema(
     if max_tokens is not None:  # a parse option, checked while parsing
         extensions.append(partial(MaxTokensLimiter, max_token_count=max_tokens))
     # Validating a document was most of what an operation cost (about 5 ms for a `streamChat` subscription on
-    # this machine, so 50 drivers arriving together waited a quarter of a second on it). The same documents come
-    # again and again, so validation is cached, keyed by the parsed document (which compares by content; parsing
-    # stays uncached, so a syntax error is reported as before). The limits' rules are made once, here: a limiter
-    # extension makes a new rule class whenever it is built, and operations carrying different rules would all
-    # miss the cache. A document past a limit fails validation, and that answer is cached too.
+    # this machine, so 50 drivers arriving together waited a quarter of a second on it), and the same documents
+    # come again and again, so validation is cached. The limits' rules are made once, here: Strawberry's limiter
+    # extensions make a new rule class for every operation (some KB each, kept for the life of a subscription),
+    # and operations carrying different rule classes would all miss the cache. A document past a limit fails
+    # validation, and that answer is cached too.
     rules: list[type[ASTValidationRule]] = []
     if max_depth is not None:
-        rules += QueryDepthLimiter(max_depth=max_depth).validation_rules
+        rules.append(depth_rule(max_depth, None))
     if max_aliases is not None:
-        rules += MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules
+        rules.append(alias_rule(max_aliases))
     if not introspection:  # refuses __schema and __type; __typename stays allowed
         rules += DisableIntrospection().validation_rules
     if rules:
         extensions.append(partial(AddValidationRules, rules))
-    extensions.append(partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE))
-    return PersistreamSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    # Many subscribers send the same few documents: one parsed document (an AST of some KB, kept for the life of
+    # each subscription) and one validation for all of them. Bounded LRUs, keyed by the text and the parse limits.
+    extensions += [
+        partial(CachedParse, maxsize=DOCUMENT_CACHE_SIZE),
+        partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
+    ]
+    return PersistreamSchema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=extensions,
+        # One execution per event and distinct selection, shared by every subscriber of it (schema/shared.py).
+        execution_context_class=SharedEventExecutor,
+    )
 
 
 schema = build_schema()

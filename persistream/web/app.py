@@ -132,7 +132,7 @@ def create_app(
             "database": database,
             "broadcast": broadcast,
             "generations": services.engine.live_generations,
-            "observers": services.hub.watcher_count,
+            "observers": services.engine.feeds.subscription_count,
         }
         return JSONResponse(body, status_code=200 if database == "ok" else 503)
 

@@ -29,6 +29,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 
 from persistream.core.chat import ChatService
 from persistream.core.errors import Unauthenticated
+from persistream.schema.shared import shared_payload_json
 from persistream.web.auth import Authenticator, LocalAuthenticator
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -212,6 +213,20 @@ class PersistreamGraphQL(GraphQL[dict[str, Any], None]):
     def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
         # As over HTTP (origins.py): `null` is nobody's page in particular, so it is never an allowed origin.
         return origin.strip().lower() != "null" and super().is_websocket_origin_allowed(request, origin)
+
+    def encode_json(self, data: object) -> str | bytes:
+        # A WebSocket `next` (graphql-transport-ws) or `data` (graphql-ws) frame whose payload is a result shared
+        # by many subscribers: splice its JSON, encoded once, between this frame's own id and type. The bytes are
+        # what the plain encoding would give.
+        if type(data) is dict and data.get("type") in ("next", "data") and "payload" in data:
+            payload = shared_payload_json(data["payload"])
+            if payload is not None:
+                parts = [
+                    json.dumps(key) + ":" + (payload if key == "payload" else json.dumps(value, separators=(",", ":")))
+                    for key, value in data.items()
+                ]
+                return "{" + ",".join(parts) + "}"
+        return super().encode_json(data)
 
     def decode_json(self, data: str | bytes) -> object:
         try:
