@@ -23,6 +23,7 @@ from persistream.db import queries
 from persistream.db.models import MessageRow, ThreadRow
 from persistream.db.queries import StreamSnapshot
 from persistream.llm.base import ChatMessage, ChatModel
+from persistream.logs import bind_stream
 
 MAX_LAST = 1000
 TITLE_CHARS = 60
@@ -104,7 +105,8 @@ class ChatService:
         return _message_view(message, StreamBody(message.response_stream_id, "", StreamStatus.PENDING))
 
     async def stream_chat(self, caller: Identity | None, stream_id: str) -> AsyncIterator[StreamEvent]:
-        await access.drivable_stream(self.engine.db, caller, stream_id)
+        found = await access.drivable_stream(self.engine.db, caller, stream_id)
+        bind_stream(stream_id, found.thread.id if found.thread else None)  # the claim and generation inherit it
         return self.engine.drive(stream_id, lambda: self._answer(stream_id))
 
     async def stream_body(self, caller: Identity | None, stream_id: str, share_token: str | None = None) -> StreamBody:
@@ -114,11 +116,13 @@ class ChatService:
     async def observe(
         self, caller: Identity | None, stream_id: str, from_offset: int = 0, share_token: str | None = None
     ) -> AsyncIterator[StreamEvent]:
-        await access.readable_stream(self.engine.db, caller, stream_id, share_token)
+        found = await access.readable_stream(self.engine.db, caller, stream_id, share_token)
+        bind_stream(stream_id, found.thread.id if found.thread else None)
         return self.engine.observe(stream_id, from_offset)
 
     async def cancel_stream(self, caller: Identity | None, stream_id: str) -> StreamBody:
-        await access.own_stream(self.engine.db, caller, stream_id)
+        found = await access.own_stream(self.engine.db, caller, stream_id)
+        bind_stream(stream_id, found.thread.id if found.thread else None)
         return await self.engine.cancel(stream_id)
 
     async def _answer(self, stream_id: str) -> AsyncIterator[str]:

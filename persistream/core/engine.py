@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
+from persistream import metrics
 from persistream.core import sweeper
 from persistream.core.errors import NotFound
 from persistream.core.events import StreamBody, StreamEvent, StreamStatus
@@ -31,6 +32,7 @@ from persistream.db import queries
 from persistream.db.database import Database
 from persistream.db.models import utcnow
 from persistream.errinfo import describe
+from persistream.logs import bind_stream
 
 log = logging.getLogger("persistream.engine")
 
@@ -171,6 +173,7 @@ class StreamEngine:
 
     async def start_generation(self, stream_id: str, source: SourceFactory) -> Generation | None:
         """The claim: start generating if the stream is PENDING; None if it is not (someone else has it)."""
+        bind_stream(stream_id)  # the claim's lines, and the generation task started from here
         generation_id = new_id()
         if not await queries.claim_stream(self.db, stream_id, generation_id):
             if await queries.get_stream(self.db, stream_id) is None:
@@ -223,6 +226,7 @@ class StreamEngine:
             raise NotFound("No stream with that id.")
         if row.status == "PENDING" and await queries.cancel_pending(self.db, stream_id):
             await self.hub.publish({"k": Kind.FINAL, "s": stream_id, "st": "CANCELLED"})
+            metrics.stream_finished("CANCELLED")
             log.info("stream %s cancelled before it started", stream_id)
             return await self.body(stream_id)
         local = self._generations.get(stream_id)
@@ -247,6 +251,7 @@ class StreamEngine:
         # or stuck, so the database decides without it (its unflushed tail is lost, as with any dead process).
         if await queries.force_final(self.db, stream_id, "CANCELLED", None, stale_before=utcnow()):
             await self.hub.publish({"k": Kind.FINAL, "s": stream_id, "st": "CANCELLED"})
+            metrics.stream_finished("CANCELLED")
 
     async def delete(self, stream_ids: list[str]) -> None:
         """Cancel what is live among `stream_ids`, then delete them and their chunks."""

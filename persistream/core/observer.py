@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
+from persistream import metrics
 from persistream.core.errors import BadInput, NotFound
 from persistream.core.events import StreamEvent, StreamStatus
 from persistream.core.hub import Hub, Kind, Message
@@ -76,6 +77,8 @@ async def observe(
             reported = position.status
             parts: list[str] = []
             must_read = stale or read_failed
+            if stale:
+                metrics.OBSERVER_DATABASE_READS.inc()
             for message in messages:
                 must_read |= _apply(position, message, parts)
             if must_read:

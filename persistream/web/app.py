@@ -34,6 +34,7 @@ from persistream.web.body_limit import BodyLimit
 from persistream.web.graphql_view import STATIC_DIR, PersistreamGraphQL
 from persistream.web.headers import SecurityHeaders
 from persistream.web.hosts import HostGuard
+from persistream.web.metrics_view import MetricsEndpoint, hub_sampler, sampling
 from persistream.web.origins import OriginGuard
 
 log = logging.getLogger("persistream.web")
@@ -96,6 +97,8 @@ def create_app(
         auth_mode=settings.auth_mode,
     )
 
+    sampler = hub_sampler(services.hub)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         # SQLite is migrated; PostgreSQL must already be at this version (SchemaNotReady says to run migrate).
@@ -108,7 +111,8 @@ def create_app(
             _scheme(settings.broadcast_url),
         )
         try:
-            yield
+            async with sampling(sampler):
+                yield
         finally:
             await services.engine.stop()
             await services.model.aclose()
@@ -154,10 +158,13 @@ def create_app(
                 allow_headers=["content-type", "authorization"],
             )
         )
+    # PERSISTREAM_METRICS=false: no route at all, so /metrics is a plain 404.
+    metrics_routes = [Route("/metrics", MetricsEndpoint(sampler, settings.metrics_multiprocess_dir).respond)]
     app = Starlette(
         routes=[
             Route("/", index),
             Route("/healthz", healthz),
+            *(metrics_routes if settings.metrics else []),
             Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
             WebSocketRoute("/graphql", graphql),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

@@ -21,6 +21,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
+from persistream import metrics
 from persistream.core.chat import ChatService
 from persistream.core.errors import Unauthenticated
 from persistream.web.auth import Authenticator, LocalAuthenticator
@@ -59,6 +60,7 @@ TOO_MANY_SUBSCRIPTIONS = "Too many subscriptions open on this connection; comple
 
 
 def _too_many_subscriptions() -> dict[str, Any]:
+    metrics.LIMITS_HIT.labels("subscriptions_per_connection").inc()
     # A hint: a slot frees when one of the client's own operations ends.
     return {"message": TOO_MANY_SUBSCRIPTIONS, "extensions": {"code": "RATE_LIMITED", "retryAfter": 1}}
 
