@@ -10,9 +10,11 @@ import ipaddress
 import logging
 import logging.config
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Coroutine, Iterator, Sequence
+from types import FrameType
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -153,6 +155,14 @@ def _describe(exc: BaseException) -> str:
     return f"{name}: {first}" if first else name
 
 
+# Seconds past PERSISTREAM_SHUTDOWN_GRACE that uvicorn waits for connections before cancelling what is left.
+SHUTDOWN_MARGIN = 10.0
+
+
+def _stopped(_signal: int, _frame: FrameType | None) -> None:
+    """What SIGTERM does once uvicorn has shut down gracefully: nothing (the workers' supervisor has its own)."""
+
+
 def _serve(settings: Settings, host: str, port: int, workers: int, log_level: str | None) -> int:
     import uvicorn
 
@@ -171,7 +181,14 @@ def _serve(settings: Settings, host: str, port: int, workers: int, log_level: st
         "log_config": config,
         # A bigger WebSocket message closes its socket with 1009 (message too big).
         "ws_max_size": settings.max_body_bytes,
+        # Graceful shutdown (web/shutdown.py): a WebSocket is closed only once the streams it follows from this
+        # process have ended, and uvicorn waits for that; the margin covers storing and sending the last events.
+        "ws": "persistream.web.shutdown:DrainingWebSockets",
+        "timeout_graceful_shutdown": settings.shutdown_grace + SHUTDOWN_MARGIN,
     }
+    # uvicorn re-raises the signal it stopped on once it is done, and SIGTERM's default action would then kill
+    # the process (exit status 143): a stop that went well exits 0.
+    signal.signal(signal.SIGTERM, _stopped)
     if workers > 1:
         with _metrics_directory(settings):
             # Worker processes read the environment afresh: tell them the address too.

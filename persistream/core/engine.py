@@ -71,6 +71,8 @@ class StreamEngine:
         self._claims: set[asyncio.Task[Generation | None]] = set()
         self._background: list[asyncio.Task[None]] = []
         self._create_tables = False
+        # Set when the process is shutting down: streams are no longer claimed here (their drivers observe).
+        self.draining = False
 
     @classmethod
     def from_urls(
@@ -113,12 +115,16 @@ class StreamEngine:
                 )
             )
 
-    async def stop(self, grace: float = 5.0) -> None:
-        """Stop every generation (their buffered text is stored), then the background tasks and the hub."""
+    async def stop_generations(self, grace: float = 5.0) -> None:
+        """End every generation of this process in ERROR, its text kept, waiting up to `grace` for them to store it."""
         for generation in list(self._generations.values()):
             generation.request_stop(StreamStatus.ERROR, "The server stopped before the answer was complete.")
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=grace)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop every generation (their buffered text is stored), then the background tasks and the hub."""
+        await self.stop_generations(grace)
         for task in [*self._tasks, *self._background]:
             task.cancel()
         for task in [*self._tasks, *self._background]:
@@ -174,6 +180,8 @@ class StreamEngine:
     async def start_generation(self, stream_id: str, source: SourceFactory) -> Generation | None:
         """The claim: start generating if the stream is PENDING; None if it is not (someone else has it)."""
         bind_stream(stream_id)  # the claim's lines, and the generation task started from here
+        if self.draining:
+            return None  # shutting down: left PENDING for a process that stays
         generation_id = new_id()
         if not await queries.claim_stream(self.db, stream_id, generation_id):
             if await queries.get_stream(self.db, stream_id) is None:
@@ -275,3 +283,8 @@ class StreamEngine:
     @property
     def live_generations(self) -> int:
         return len(self._generations)
+
+    @property
+    def live_stream_ids(self) -> list[str]:
+        """The streams this process is generating now."""
+        return list(self._generations)

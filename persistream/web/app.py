@@ -10,6 +10,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -36,6 +37,7 @@ from persistream.web.headers import SecurityHeaders
 from persistream.web.hosts import HostGuard
 from persistream.web.metrics_view import MetricsEndpoint, hub_sampler, sampling
 from persistream.web.origins import OriginGuard
+from persistream.web.shutdown import DRAIN_KEY, Drain
 
 log = logging.getLogger("persistream.web")
 
@@ -98,9 +100,10 @@ def create_app(
     )
 
     sampler = hub_sampler(services.hub)
+    drain = Drain(services.engine, settings.shutdown_grace)
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         # SQLite is migrated; PostgreSQL must already be at this version (SchemaNotReady says to run migrate).
         await services.db.prepare_schema()
         await services.engine.start()
@@ -112,7 +115,11 @@ def create_app(
         )
         try:
             async with sampling(sampler):
-                yield
+                # The drain, as lifespan state: uvicorn hands it to every connection, so a WebSocket closed at
+                # shutdown can wait for its streams (web/shutdown.py).
+                yield {DRAIN_KEY: drain}
+                # Shutdown: the answers still being generated get their grace (a no-op if the sockets began it).
+                await drain.wait()
         finally:
             await services.engine.stop()
             await services.model.aclose()

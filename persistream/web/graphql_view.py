@@ -25,6 +25,7 @@ from persistream import metrics
 from persistream.core.chat import ChatService
 from persistream.core.errors import Unauthenticated
 from persistream.web.auth import Authenticator, LocalAuthenticator
+from persistream.web.shutdown import CONNECTION_KEY, Connection
 
 STATIC_DIR = Path(__file__).parent / "static"
 GRAPHIQL_PAGE = STATIC_DIR / "graphiql.html"
@@ -204,6 +205,9 @@ class PersistreamGraphQL(GraphQL[dict[str, Any], None]):
             raise NestedTooDeeply("nested too deeply", "", 0) from None
 
     async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(request, WebSocket):
+            # Where its subscriptions note what they follow; uvicorn's protocol finds it in the scope at shutdown.
+            request.scope[CONNECTION_KEY] = Connection()
         try:
             return await super().run(request, *args, **kwargs)
         except HTTPException as exc:
@@ -226,6 +230,8 @@ class PersistreamGraphQL(GraphQL[dict[str, Any], None]):
         # as GraphQL-over-HTTP clients expect) instead of a transport failure.
         context: dict[str, Any] = {"request": request, "response": response, "chat": self.chat}
         context["auth_mode"] = self.auth_mode
+        if isinstance(request, WebSocket):
+            context["connection"] = request.scope.get(CONNECTION_KEY)
         context.update(await self._resolve(request, None))
         return context
 
