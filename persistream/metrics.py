@@ -92,30 +92,45 @@ for _limit in LIMITS:
 
 
 class StreamMeter:
-    """One generation's figures: live from its creation until `close`, its time to first token, its tokens."""
+    """One generation's figures: live from its creation until `close`, its time to first token, its tokens.
 
-    __slots__ = ("_first", "_open", "_started")
+    Tokens are added to the counter in batches of `TOKEN_BATCH` (and the rest at `close`): an increment costs a few
+    microseconds, a memory-mapped one with workers about 8, too much to pay on every token of the hot path."""
+
+    __slots__ = ("_first", "_open", "_started", "_unflushed")
+    TOKEN_BATCH = 64
 
     def __init__(self) -> None:
         self._started = time.monotonic()
         self._first = True
         self._open = True
+        self._unflushed = 0
         STREAMS_LIVE.inc()
 
     def token(self) -> None:
-        TOKENS.inc()
+        self._unflushed += 1
         if self._first:
             self._first = False
             TIME_TO_FIRST_TOKEN.observe(time.monotonic() - self._started)
+        if self._unflushed >= self.TOKEN_BATCH:
+            TOKENS.inc(self._unflushed)
+            self._unflushed = 0
 
     def finished(self, status: str) -> None:
         """This generation stored the final status `status`."""
+        self._flush()
         stream_finished(status)
 
     def close(self) -> None:
+        self._flush()
         if self._open:
             self._open = False
             STREAMS_LIVE.dec()
+
+    def _flush(self) -> None:
+        if self._unflushed:
+            TOKENS.inc(self._unflushed)
+            self._unflushed = 0
 
 
 def stream_finished(status: str) -> None:

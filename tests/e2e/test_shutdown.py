@@ -44,7 +44,7 @@ async def test_sigterm_lets_the_answer_finish_and_closes_idle_sockets_with_1012(
     make_server: ServerFactory, fake_openai: FakeOpenAI, tmp_path: Path
 ) -> None:
     db = tmp_path / "drain.db"
-    server = make_server(db)
+    server = make_server(db, PERSISTREAM_SHUTDOWN_GRACE="30")
     assert server.process is not None
     tokens, answer = script(50, 0.05)  # about 2.5 s
     stream_id, _ = await start_stream(server, fake_openai, answer)
@@ -101,7 +101,7 @@ async def test_past_the_grace_the_answer_ends_in_error_with_its_text(
 
 async def test_sigint_drains_too(make_server: ServerFactory, fake_openai: FakeOpenAI, tmp_path: Path) -> None:
     db = tmp_path / "sigint.db"
-    server = make_server(db)
+    server = make_server(db, PERSISTREAM_SHUTDOWN_GRACE="30")
     assert server.process is not None
     tokens, answer = script(30, 0.04)
     stream_id, _ = await start_stream(server, fake_openai, answer)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.scale
 async def test_sigterm_mid_answer_on_one_of_two_processes(
     make_scale_servers: ScaleServerFactory, fake_openai: FakeOpenAI, pg_database: str
 ) -> None:
-    stopping, staying = make_scale_servers(2, pg_url(pg_database))
+    stopping, staying = make_scale_servers(2, pg_url(pg_database), PERSISTREAM_SHUTDOWN_GRACE="30")
     assert stopping.process is not None
     tokens = sentence_tokens(60)
     expected = "".join(tokens)
