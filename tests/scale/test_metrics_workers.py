@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -75,5 +76,8 @@ async def test_one_scrape_counts_both_workers(
         assert value(after, "persistream_tokens_total") - value(before, "persistream_tokens_total") == served * 10
         assert value(after, "persistream_streams_live") == 0
         assert value(after, "persistream_broadcast_up") == 1
-    server.stop()
+    # SIGTERM reaches every worker through the supervisor; all drain and the whole server exits 0.
+    server.process.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(server.process.wait, 30) == 0
+    server.check_log_for_secrets()
     assert not await asyncio.to_thread(directory.exists), "serve leaves its metrics directory behind"
