@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import signal
 import sqlite3
 import time
@@ -113,3 +114,29 @@ async def test_sigint_drains_too(make_server: ServerFactory, fake_openai: FakeOp
     assert await exit_code(server, 20) == 0
     assert events[-1]["status"] == "DONE" and check_events(events) == "".join(tokens)
     assert stored(db, stream_id) == ("DONE", "".join(tokens))
+
+
+async def test_sigterm_at_random_moments_loses_nothing(
+    make_server: ServerFactory, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    """SIGTERM lands anywhere: before the first token, between chunk writes, near the end. Three answers at once."""
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    for round_ in range(2):  # each round is a server start: a few seconds
+        db = tmp_path / f"random-{round_}.db"
+        server = make_server(db, PERSISTREAM_SHUTDOWN_GRACE="30")
+        assert server.process is not None
+        answers = [script(rng.randint(5, 40), rng.choice([0.0, 0.01, 0.03])) for _ in range(3)]
+        streams = [(await start_stream(server, fake_openai, answer))[0] for _, answer in answers]
+        async with GraphQLWS(server.graphql_ws) as client:
+            drivers = [Tap.driver(client, stream_id) for stream_id in streams]
+            await asyncio.sleep(rng.uniform(0.0, 0.8))
+            server.process.send_signal(signal.SIGTERM)
+            results = [await driver.result(timeout=20) for driver in drivers]
+        code = await exit_code(server, 20)
+        context = f"seed {seed}, round {round_}"
+        assert code == 0, context
+        for (tokens, _), stream_id, events in zip(answers, streams, results, strict=True):
+            assert events[-1]["status"] == "DONE", context
+            assert check_events(events) == "".join(tokens), context
+            assert stored(db, stream_id) == ("DONE", "".join(tokens)), context
