@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
+import contextlib
 import ipaddress
 import logging
 import logging.config
 import os
+import signal
 import sys
-from collections.abc import Coroutine, Sequence
+import tempfile
+from collections.abc import Coroutine, Iterator, Sequence
+from types import FrameType
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,7 +34,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument(
         "--workers", type=int, default=1, help="server processes (needs a shared database and broadcast URL)"
     )
-    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--log-level",
+        default=None,
+        choices=["debug", "info", "warning", "error"],
+        help="overrides PERSISTREAM_LOG_LEVEL (default info)",
+    )
     migrate = commands.add_parser(
         "migrate", help="apply the database schema migrations (PERSISTREAM_DATABASE_URL) up to this version's"
     )
@@ -160,62 +168,73 @@ def _describe(exc: BaseException) -> str:
     return f"{name}: {first}" if first else name
 
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Seconds past PERSISTREAM_SHUTDOWN_GRACE that uvicorn waits for connections before cancelling what is left.
+SHUTDOWN_MARGIN = 10.0
 
 
-def _log_config(log_level: str) -> dict[str, Any]:
-    """uvicorn's logging, plus persistream's own loggers, applied in every worker process (they start afresh)."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["formatters"]["persistream"] = {"format": LOG_FORMAT}
-    config["handlers"]["persistream"] = {
-        "formatter": "persistream",
-        "class": "logging.StreamHandler",
-        "stream": "ext://sys.stderr",
-    }
-    config["root"] = {"handlers": ["persistream"], "level": log_level.upper()}
-    # The access log's request lines carry share links' tokens in their query strings.
-    config.setdefault("filters", {})["access_redaction"] = {"()": "persistream.logfilters.AccessLogRedaction"}
-    config["handlers"]["access"]["filters"] = ["access_redaction"]
-    # Alembic narrates every schema check at INFO; persistream logs the upgrades it makes itself.
-    config["loggers"]["alembic"] = {"level": "WARNING"}
-    return config
+def _stopped(_signal: int, _frame: FrameType | None) -> None:
+    """What SIGTERM does once uvicorn has shut down gracefully: nothing (the workers' supervisor has its own)."""
 
 
 def uvicorn_ws_options() -> dict[str, Any]:
-    """uvicorn's WebSocket settings. The sans-I/O `websockets` protocol keeps no tasks or queues of its own per
-    socket (the legacy one runs three tasks and a message queue each), so an idle observer costs less memory."""
-    return {"ws": "websockets-sansio"}
+    """uvicorn's WebSocket protocol: the sans-I/O `websockets` one (the legacy one runs three tasks and a message
+    queue per socket, so an idle observer costs more memory), whose close at shutdown waits for the streams the
+    socket follows from this process (web/shutdown.py)."""
+    return {"ws": "persistream.web.shutdown:DrainingWebSockets"}
 
 
-def _serve(settings: Settings, host: str, port: int, workers: int, log_level: str) -> int:
+def _serve(settings: Settings, host: str, port: int, workers: int, log_level: str | None) -> int:
     import uvicorn
 
-    log_config = _log_config(log_level)
-    logging.config.dictConfig(log_config)
+    from persistream.logs import log_config
+
+    level = (log_level or settings.log_level).lower()
+    config = log_config(settings.log_format, level)
+    logging.config.dictConfig(config)
     # Checked once here, before any worker starts: several workers must not race to migrate one SQLite file.
     if status := _run_database_task(_prepare_database(settings.database_url)):
         return status
     options: dict[str, Any] = {
         "host": host,
         "port": port,
-        "log_level": log_level,
-        "log_config": log_config,
+        "log_level": level,
+        "log_config": config,
         # A bigger WebSocket message closes its socket with 1009 (message too big).
         "ws_max_size": settings.max_body_bytes,
+        # Graceful shutdown (web/shutdown.py): a WebSocket is closed only once the streams it follows from this
+        # process have ended, and uvicorn waits for that; the margin covers storing and sending the last events.
         **uvicorn_ws_options(),
+        "timeout_graceful_shutdown": settings.shutdown_grace + SHUTDOWN_MARGIN,
     }
+    # uvicorn re-raises the signal it stopped on once it is done, and SIGTERM's default action would then kill
+    # the process (exit status 143): a stop that went well exits 0.
+    signal.signal(signal.SIGTERM, _stopped)
     if workers > 1:
-        # Worker processes read the environment afresh: tell them the address too.
-        os.environ["PERSISTREAM_BIND_HOST"] = host
-        # Each worker process reads the same environment and builds its own app.
-        uvicorn.run("persistream.web.asgi:create_app_from_env", factory=True, workers=workers, **options)
+        with _metrics_directory(settings):
+            # Worker processes read the environment afresh: tell them the address too.
+            os.environ["PERSISTREAM_BIND_HOST"] = host
+            # Each worker process reads the same environment and builds its own app.
+            uvicorn.run("persistream.web.asgi:create_app_from_env", factory=True, workers=workers, **options)
         return 0
     from persistream.web.app import create_app
 
     uvicorn.run(create_app(settings), **options)
     return 0
+
+
+@contextlib.contextmanager
+def _metrics_directory(settings: Settings) -> Iterator[None]:
+    """Workers keep their metrics in files of one directory, so a scrape of any worker covers them all. Unless
+    the operator chose one (PROMETHEUS_MULTIPROC_DIR), it is a fresh temporary one, removed when serving ends."""
+    if not settings.metrics or settings.metrics_multiprocess_dir is not None:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="persistream-metrics-") as directory:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+        try:
+            yield
+        finally:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 if __name__ == "__main__":

@@ -72,6 +72,13 @@ class Settings:
     allowed_hosts: tuple[str, ...] | None = None
     # The address `serve --host` binds; only the default host allow-list depends on it.
     bind_host: str = "127.0.0.1"
+    # Operations: `GET /metrics`, the log format and level, and how long a stopping server lets answers finish.
+    metrics: bool = True
+    # Where every worker keeps its figures (set by `serve --workers N`, or by whoever runs the workers).
+    metrics_multiprocess_dir: str | None = None
+    log_format: str = "text"
+    log_level: str = "INFO"
+    shutdown_grace: float = 30.0
 
     def __post_init__(self) -> None:
         _check_positive("PERSISTREAM_MAX_PROMPT_CHARS", self.max_prompt_chars)
@@ -116,6 +123,12 @@ class Settings:
                     "like 'http://localhost:5173'"
                 )
         _check_auth(self)
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"PERSISTREAM_LOG_FORMAT must be 'text' or 'json', not {self.log_format!r}")
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(f"PERSISTREAM_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
+        if not self.shutdown_grace >= 0:
+            raise ConfigError(f"PERSISTREAM_SHUTDOWN_GRACE must be zero or more seconds, not {self.shutdown_grace!r}")
 
     @property
     def sweep_interval(self) -> float:
@@ -183,6 +196,7 @@ class Settings:
             "PERSISTREAM_SECRET_KEY": "secret_key",
             # Set by `serve --workers N` for its worker processes (the address of `--host`).
             "PERSISTREAM_BIND_HOST": "bind_host",
+            "PROMETHEUS_MULTIPROC_DIR": "metrics_multiprocess_dir",
         }
         for name, attr in text_vars.items():
             if (value := get(name)) is not None:
@@ -207,15 +221,25 @@ class Settings:
             "PERSISTREAM_PENDING_TIMEOUT": "pending_timeout",
             "PERSISTREAM_STREAM_TIMEOUT": "stream_timeout",
             "PERSISTREAM_DEMO_TOKEN_DELAY": "demo_token_delay",
+            "PERSISTREAM_SHUTDOWN_GRACE": "shutdown_grace",
         }
         for name, attr in float_vars.items():
             if (value := get(name)) is not None:
                 kwargs[attr] = _parse_float(name, value)
         if (rate := get("PERSISTREAM_RATE_LIMIT")) is not None:
             kwargs["rate_limit"] = rate.strip().lower()
-        for name, attr in {"PERSISTREAM_GRAPHIQL": "graphiql", "PERSISTREAM_INTROSPECTION": "introspection"}.items():
+        bool_vars = {
+            "PERSISTREAM_GRAPHIQL": "graphiql",
+            "PERSISTREAM_INTROSPECTION": "introspection",
+            "PERSISTREAM_METRICS": "metrics",
+        }
+        for name, attr in bool_vars.items():
             if (value := get(name)) is not None:
                 kwargs[attr] = _parse_bool(name, value)
+        if (log_format := get("PERSISTREAM_LOG_FORMAT")) is not None:
+            kwargs["log_format"] = log_format.strip().lower()
+        if (log_level := get("PERSISTREAM_LOG_LEVEL")) is not None:
+            kwargs["log_level"] = log_level.strip().upper()
         if (hosts := get("PERSISTREAM_ALLOWED_HOSTS")) is not None:
             kwargs["allowed_hosts"] = tuple(h.strip() for h in hosts.split(",") if h.strip())
         provider = get("PERSISTREAM_PROVIDER")
@@ -236,6 +260,8 @@ class Settings:
 
 
 AUTH_MODES = ("none", "anonymous", "jwt", "proxy")
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _check_auth(settings: Settings) -> None:

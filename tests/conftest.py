@@ -32,6 +32,9 @@ def server_env(fake: FakeOpenAI, db_path: Path, **overrides: str) -> dict[str, s
         "OPENAI_BASE_URL": fake.base_url,
         "PERSISTREAM_MODEL": "test-model",
         "PERSISTREAM_FLUSH_MS": "100",
+        # A test server stopped at teardown may still be generating (a hung model, say): give such answers a short
+        # grace instead of 30 s. Tests of the shutdown itself set their own.
+        "PERSISTREAM_SHUTDOWN_GRACE": "2",
     }
     env.update(overrides)
     return env

@@ -24,6 +24,7 @@ from persistream.db import queries
 from persistream.db.models import MessageRow, ThreadRow
 from persistream.db.queries import StreamSnapshot
 from persistream.llm.base import ChatMessage, ChatModel
+from persistream.logs import bind_stream
 
 log = logging.getLogger("persistream.chat")
 
@@ -108,6 +109,7 @@ class ChatService:
 
     async def stream_chat(self, caller: Identity | None, stream_id: str) -> AsyncIterator[StreamEvent]:
         found = await access.drivable_stream(self.engine.db, caller, stream_id)
+        bind_stream(stream_id, found.thread.id if found.thread else None)  # the claim and generation inherit it
         # The access check already read the message: the history read starts from it instead of reading it again.
         return self.engine.drive(stream_id, lambda: self._answer(stream_id, found.message))
 
@@ -133,11 +135,13 @@ class ChatService:
     async def observe(
         self, caller: Identity | None, stream_id: str, from_offset: int = 0, share_token: str | None = None
     ) -> AsyncIterator[StreamEvent]:
-        await access.readable_stream(self.engine.db, caller, stream_id, share_token)
+        found = await access.readable_stream(self.engine.db, caller, stream_id, share_token)
+        bind_stream(stream_id, found.thread.id if found.thread else None)
         return self.engine.observe(stream_id, from_offset)
 
     async def cancel_stream(self, caller: Identity | None, stream_id: str) -> StreamBody:
-        await access.own_stream(self.engine.db, caller, stream_id)
+        found = await access.own_stream(self.engine.db, caller, stream_id)
+        bind_stream(stream_id, found.thread.id if found.thread else None)
         return await self.engine.cancel(stream_id)
 
     async def _answer(self, stream_id: str, message: MessageRow | None) -> AsyncIterator[str]:

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
+from persistream import metrics
 from persistream.core import sweeper
 from persistream.core.errors import NotFound
 from persistream.core.events import StreamBody, StreamEvent, StreamStatus
@@ -32,6 +33,7 @@ from persistream.db import queries
 from persistream.db.database import Database
 from persistream.db.models import utcnow
 from persistream.errinfo import describe
+from persistream.logs import bind_stream
 
 log = logging.getLogger("persistream.engine")
 
@@ -75,6 +77,8 @@ class StreamEngine:
         self._claims: set[asyncio.Task[Generation | None]] = set()
         self._background: list[asyncio.Task[None]] = []
         self._create_tables = False
+        # Set when the process is shutting down: streams are no longer claimed here (their drivers observe).
+        self.draining = False
 
     @classmethod
     def from_urls(
@@ -117,12 +121,16 @@ class StreamEngine:
                 )
             )
 
-    async def stop(self, grace: float = 5.0) -> None:
-        """Stop every generation (their buffered text is stored), then the background tasks and the hub."""
+    async def stop_generations(self, grace: float = 5.0) -> None:
+        """End every generation of this process in ERROR, its text kept, waiting up to `grace` for them to store it."""
         for generation in list(self._generations.values()):
             generation.request_stop(StreamStatus.ERROR, "The server stopped before the answer was complete.")
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=grace)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop every generation (their buffered text is stored), then the background tasks and the hub."""
+        await self.stop_generations(grace)
         for task in [*self._tasks, *self._background]:
             task.cancel()
         for task in [*self._tasks, *self._background]:
@@ -178,6 +186,9 @@ class StreamEngine:
 
     async def start_generation(self, stream_id: str, source: SourceFactory) -> Generation | None:
         """The claim: start generating if the stream is PENDING; None if it is not (someone else has it)."""
+        bind_stream(stream_id)  # the claim's lines, and the generation task started from here
+        if self.draining:
+            return None  # shutting down: left PENDING for a process that stays
         generation_id = new_id()
         if not await queries.claim_stream(self.db, stream_id, generation_id):
             if await queries.get_stream(self.db, stream_id) is None:
@@ -241,6 +252,7 @@ class StreamEngine:
             raise NotFound("No stream with that id.")
         if row.status == "PENDING" and await queries.cancel_pending(self.db, stream_id):
             await self.hub.publish({"k": Kind.FINAL, "s": stream_id, "st": "CANCELLED"})
+            metrics.stream_finished("CANCELLED")
             log.info("stream %s cancelled before it started", stream_id)
             return await self.body(stream_id)
         local = self._generations.get(stream_id)
@@ -265,6 +277,7 @@ class StreamEngine:
         # or stuck, so the database decides without it (its unflushed tail is lost, as with any dead process).
         if await queries.force_final(self.db, stream_id, "CANCELLED", None, stale_before=utcnow()):
             await self.hub.publish({"k": Kind.FINAL, "s": stream_id, "st": "CANCELLED"})
+            metrics.stream_finished("CANCELLED")
 
     async def delete(self, stream_ids: list[str]) -> None:
         """Cancel what is live among `stream_ids`, then delete them and their chunks."""
@@ -288,3 +301,8 @@ class StreamEngine:
     @property
     def live_generations(self) -> int:
         return len(self._generations)
+
+    @property
+    def live_stream_ids(self) -> list[str]:
+        """The streams this process is generating now."""
+        return list(self._generations)

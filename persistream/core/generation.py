@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import DataError, IntegrityError, NotSupportedError, ProgrammingError
 
+from persistream import metrics
 from persistream.core.chunker import Chunker
 from persistream.core.events import StreamEvent, StreamStatus
 from persistream.core.hub import Hub, Kind
@@ -131,6 +132,7 @@ class Generation:
         self._seq = 0
         self.last_token_at = time.monotonic()
         self.done = asyncio.Event()
+        self._meter = metrics.StreamMeter()
 
     def request_stop(self, status: StreamStatus, error: str | None = None) -> None:
         """Stop generating (cancel, shutdown). The first request decides the final status."""
@@ -207,6 +209,7 @@ class Generation:
                 )
             if stored:
                 await self._hub.publish({"k": Kind.FINAL, "s": self.stream_id, "st": status.value})
+                self._meter.finished(status.value)
                 log.info("stream %s ended %s after %d chars", self.stream_id, status.value, self.persisted_length)
             else:
                 # Someone else decided the final status (forced cancel, sweeper, deletion): report theirs.
@@ -217,6 +220,7 @@ class Generation:
         except Exception as exc:
             log.error("stream %s: failure while finishing: %s", self.stream_id, describe(exc))
         finally:
+            self._meter.close()
             self.feed.finish(status, error, self.persisted_length)
             self.done.set()
 
@@ -239,6 +243,7 @@ class Generation:
             async for token in source:
                 if not token:
                     continue
+                self._meter.token()
                 self.last_token_at = now = time.monotonic()
                 self.feed.append(token)
                 was_empty = not len(self._chunker)
@@ -300,7 +305,9 @@ class Generation:
             seq, end = seq + 1, end + len(text)
             chunks.append(StoredChunk(seq, text, end))
         result = await self._retry_db(
-            lambda: queries.append_chunks(self._db, self.stream_id, self.generation_id, chunks)
+            lambda: metrics.timed(
+                metrics.CHUNK_WRITE, queries.append_chunks(self._db, self.stream_id, self.generation_id, chunks)
+            )
         )
         if result is False:
             # Refused: either an earlier try stored these very chunks before its connection broke, or the stream
@@ -359,6 +366,7 @@ class Generation:
                     return None
                 if failures == 1:
                     log.warning("stream %s: database write failed (%s); retrying", self.stream_id, type(exc).__name__)
+                metrics.DATABASE_RETRIES.inc()
                 await asyncio.sleep(min(delay, remaining))  # the last try comes at the deadline
                 delay = min(delay * 2, 1.0)
                 continue

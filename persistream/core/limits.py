@@ -10,6 +10,7 @@ import math
 import time
 from collections.abc import Callable
 
+from persistream import metrics
 from persistream.core.errors import RateLimited
 from persistream.db import limits as queries
 from persistream.db.database import Database
@@ -36,6 +37,7 @@ class SendLimits:
         """Raise RateLimited when `owner_id` may not send now; otherwise count the call."""
         # Live answers first: a call refused for them should not use up the caller's rate.
         if self.max_live and await queries.count_live_streams(self.db, owner_id) >= self.max_live:
+            metrics.LIMITS_HIT.labels("live_answers").inc()
             raise RateLimited(
                 f"You already have {self.max_live} answers in progress; wait for one to finish.", LIVE_RETRY_AFTER
             )
@@ -45,6 +47,7 @@ class SendLimits:
         now = self.clock()
         start = int(now // window) * window
         if await queries.count_call(self.db, owner_id, start) > calls:
+            metrics.LIMITS_HIT.labels("send_rate").inc()
             raise RateLimited(
                 f"Too many messages: at most {calls} per {window} seconds.", math.ceil(start + window - now)
             )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 
+from persistream import metrics
 from persistream.core.errors import BadInput, NotFound
 from persistream.core.events import StreamEvent, StreamStatus
 from persistream.core.feed import READ_RETRY, Feeds, Step
@@ -126,6 +127,7 @@ async def observe(db: Database, feeds: Feeds, stream_id: str, from_offset: int =
                 if position.status.is_final:
                     return
             if must_read:
+                metrics.OBSERVER_DATABASE_READS.inc()
                 reported = position.status
                 try:
                     fresh = await queries.read_after_seq(db, stream_id, position.last_seq)

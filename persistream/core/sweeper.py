@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from persistream import metrics
 from persistream.core.hub import Hub, Kind
 from persistream.db import queries
 from persistream.db.database import Database
@@ -104,6 +105,7 @@ async def sweep_once(db: Database, hub: Hub, *, pending_timeout: float, stream_t
     )
     for stream_id in finalized:
         log.info("stream %s timed out", stream_id)
+        metrics.stream_finished("TIMEOUT")
         await hub.publish({"k": Kind.FINAL, "s": stream_id, "st": "TIMEOUT"})
     return finalized
 

@@ -3,7 +3,8 @@
 - `chat`: the ChatService;
 - `identity`: the caller's `Identity`, or None when the request carried no credential (share reads need none);
 - `auth_error`: the `Unauthenticated` of a credential that was there but bad, or None;
-- `auth_mode`: the server's PERSISTREAM_AUTH mode.
+- `auth_mode`: the server's PERSISTREAM_AUTH mode;
+- `connection`: over a WebSocket, what its subscriptions follow (for a graceful shutdown), else absent.
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ def caller_of(info: Info[Any, Any]) -> Identity | None:
         raise error
     identity: Identity | None = info.context.get("identity")
     return identity
+
+
+def follow(info: Info[Any, Any], stream_id: str) -> None:
+    """Note on the WebSocket that the calling subscription follows `stream_id`: a shutdown keeps the socket open
+    until that stream has ended, if this process generates it (web/shutdown.py)."""
+    connection = info.context.get("connection")
+    if connection is not None:
+        connection.follow(stream_id)
 
 
 def auth_mode_of(info: Info[Any, Any]) -> str:

@@ -11,11 +11,13 @@ from strawberry.types import Info
 from persistream.core.errors import BadInput
 from persistream.core.events import StreamEvent
 from persistream.core.ids import parse_id
-from persistream.resolvers.context import caller_of, chat_of
+from persistream.resolvers.context import caller_of, chat_of, follow
 
 
 async def stream_chat(info: Info[Any, Any], stream_id: str) -> AsyncIterator[StreamEvent]:
-    events = await chat_of(info).stream_chat(caller_of(info), parse_id(stream_id, "streamId"))
+    stream = parse_id(stream_id, "streamId")
+    follow(info, stream)
+    events = await chat_of(info).stream_chat(caller_of(info), stream)
     async for event in events:
         yield event
 
@@ -26,6 +28,7 @@ async def stream_body(
     stream = parse_id(stream_id, "streamId")
     if from_offset < 0:
         raise BadInput("fromOffset must be zero or more.")
+    follow(info, stream)
     events = await chat_of(info).observe(caller_of(info), stream, from_offset, share_token)
     async for event in events:
         yield event

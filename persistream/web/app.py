@@ -10,6 +10,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -34,7 +35,9 @@ from persistream.web.body_limit import BodyLimit
 from persistream.web.graphql_view import STATIC_DIR, PersistreamGraphQL
 from persistream.web.headers import SecurityHeaders
 from persistream.web.hosts import HostGuard
+from persistream.web.metrics_view import MetricsEndpoint, hub_sampler, sampling
 from persistream.web.origins import OriginGuard
+from persistream.web.shutdown import DRAIN_KEY, Drain
 
 log = logging.getLogger("persistream.web")
 
@@ -96,8 +99,11 @@ def create_app(
         auth_mode=settings.auth_mode,
     )
 
+    sampler = hub_sampler(services.hub, services.engine.feeds)
+    drain = Drain(services.engine, settings.shutdown_grace)
+
     @contextlib.asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         # SQLite is migrated; PostgreSQL must already be at this version (SchemaNotReady says to run migrate).
         await services.db.prepare_schema()
         await services.engine.start()
@@ -109,7 +115,12 @@ def create_app(
             _scheme(settings.broadcast_url),
         )
         try:
-            yield
+            async with sampling(sampler):
+                # The drain, as lifespan state: uvicorn hands it to every connection, so a WebSocket closed at
+                # shutdown can wait for its streams (web/shutdown.py).
+                yield {DRAIN_KEY: drain}
+                # Shutdown: the answers still being generated get their grace (a no-op if the sockets began it).
+                await drain.wait()
         finally:
             await services.engine.stop()
             await services.model.aclose()
@@ -155,10 +166,13 @@ def create_app(
                 allow_headers=["content-type", "authorization"],
             )
         )
+    # PERSISTREAM_METRICS=false: no route at all, so /metrics is a plain 404.
+    metrics_routes = [Route("/metrics", MetricsEndpoint(sampler, settings.metrics_multiprocess_dir).respond)]
     app = Starlette(
         routes=[
             Route("/", index),
             Route("/healthz", healthz),
+            *(metrics_routes if settings.metrics else []),
             Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
             WebSocketRoute("/graphql", graphql),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),

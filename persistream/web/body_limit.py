@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from persistream import metrics
 from persistream.web.refusal import send_refusal
 
 
@@ -41,6 +42,7 @@ class BodyLimit:
         await self.app(scope, _replay([body], then=receive), send)
 
     async def _refuse(self, send: Send) -> None:
+        metrics.LIMITS_HIT.labels("body_bytes").inc()
         await send_refusal(send, 413, f"The request body is larger than {self.max_bytes} bytes.", "BAD_USER_INPUT")
 
 

@@ -27,10 +27,12 @@ from strawberry.subscriptions import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
+from persistream import metrics
 from persistream.core.chat import ChatService
 from persistream.core.errors import Unauthenticated
 from persistream.schema.shared import shared_payload_json
 from persistream.web.auth import Authenticator, LocalAuthenticator
+from persistream.web.shutdown import CONNECTION_KEY, Connection
 
 STATIC_DIR = Path(__file__).parent / "static"
 GRAPHIQL_PAGE = STATIC_DIR / "graphiql.html"
@@ -78,6 +80,7 @@ TOO_MANY_SUBSCRIPTIONS = "Too many subscriptions open on this connection; comple
 
 
 def _too_many_subscriptions() -> dict[str, Any]:
+    metrics.LIMITS_HIT.labels("subscriptions_per_connection").inc()
     # A hint: a slot frees when one of the client's own operations ends.
     return {"message": TOO_MANY_SUBSCRIPTIONS, "extensions": {"code": "RATE_LIMITED", "retryAfter": 1}}
 
@@ -236,6 +239,9 @@ class PersistreamGraphQL(GraphQL[dict[str, Any], None]):
             raise NestedTooDeeply("nested too deeply", "", 0) from None
 
     async def run(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(request, WebSocket):
+            # Where its subscriptions note what they follow; uvicorn's protocol finds it in the scope at shutdown.
+            request.scope[CONNECTION_KEY] = Connection()
         try:
             return await super().run(request, *args, **kwargs)
         except HTTPException as exc:
@@ -258,6 +264,8 @@ class PersistreamGraphQL(GraphQL[dict[str, Any], None]):
         # as GraphQL-over-HTTP clients expect) instead of a transport failure.
         context: dict[str, Any] = {"request": request, "response": response, "chat": self.chat}
         context["auth_mode"] = self.auth_mode
+        if isinstance(request, WebSocket):
+            context["connection"] = request.scope.get(CONNECTION_KEY)
         context.update(await self._resolve(request, None))
         return context
 

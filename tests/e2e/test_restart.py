@@ -52,7 +52,8 @@ async def test_everything_survives_a_restart(
     make_server: ServerFactory, fake_openai: FakeOpenAI, tmp_path: Path
 ) -> None:
     db = tmp_path / "restart.db"
-    first = make_server(db)
+    # No grace: the live answer below is stopped at once (stops that let answers finish: tests/e2e/test_shutdown.py).
+    first = make_server(db, PERSISTREAM_SHUTDOWN_GRACE="0")
     done = await answer(first, fake_openai, Script(["Kept", " across", " restarts", " 🎉", ".\r\n", "Yes", "."]), "One")
     thread = done["threadId"]
     await answer(first, fake_openai, Script(["Second", " answer", "."]), "Two", thread)

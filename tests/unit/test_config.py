@@ -255,3 +255,45 @@ def test_a_public_key_with_escaped_newlines_is_a_pem() -> None:
 def test_a_wrong_auth_setting_names_its_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         from_env(env)
+
+
+def test_operations_settings() -> None:
+    defaults = from_env({})
+    assert (defaults.metrics, defaults.log_format, defaults.log_level, defaults.shutdown_grace) == (
+        True,
+        "text",
+        "INFO",
+        30.0,
+    )
+    assert defaults.metrics_multiprocess_dir is None
+    settings = from_env(
+        {
+            "PERSISTREAM_METRICS": "false",
+            "PERSISTREAM_LOG_FORMAT": " JSON ",
+            "PERSISTREAM_LOG_LEVEL": "debug",
+            "PERSISTREAM_SHUTDOWN_GRACE": "2.5",
+            "PROMETHEUS_MULTIPROC_DIR": "/var/run/persistream-metrics",
+        }
+    )
+    assert (settings.metrics, settings.log_format, settings.log_level, settings.shutdown_grace) == (
+        False,
+        "json",
+        "DEBUG",
+        2.5,
+    )
+    assert settings.metrics_multiprocess_dir == "/var/run/persistream-metrics"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PERSISTREAM_METRICS", "maybe"),
+        ("PERSISTREAM_LOG_FORMAT", "xml"),
+        ("PERSISTREAM_LOG_LEVEL", "chatty"),
+        ("PERSISTREAM_SHUTDOWN_GRACE", "-1"),
+        ("PERSISTREAM_SHUTDOWN_GRACE", "soon"),
+    ],
+)
+def test_operations_settings_refuse_bad_values(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=variable):
+        from_env({variable: value})
