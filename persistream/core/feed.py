@@ -206,8 +206,10 @@ class _Builder:
             self.deleted = True
             return True
         for chunk in fresh.chunks:
-            if chunk.seq == feed.last_seq + 1:
-                self.parts.append(chunk.text)
+            # By offsets, not by seq + 1: a finished stream's chunks may have been compacted into one (seq = the
+            # last seq, the whole text), and only its part past what the feed already has is new.
+            if chunk.seq > feed.last_seq and chunk.end_offset > feed.length:
+                self.parts.append(chunk.text[max(0, len(chunk.text) - (chunk.end_offset - feed.length)) :])
                 feed.last_seq, feed.length = chunk.seq, chunk.end_offset
         feed.last_seq = max(feed.last_seq, fresh.stream.last_seq)
         feed.length = fresh.stream.length

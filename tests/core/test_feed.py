@@ -212,3 +212,65 @@ async def test_a_deleted_stream_ends_its_observers_cancelled(tmp_path: Path, whe
 
 async def collect_drive(engine: StreamEngine, stream_id: str, source: object) -> list[StreamEvent]:
     return [e async for e in engine.drive(stream_id, source)]  # type: ignore[arg-type]
+
+
+class FinalAfterCompaction(Hub):
+    """Loses every chunk publish after the first two and holds the final status back until the test releases it,
+    so the feed's catch-up read finds the finished stream's chunks already compacted into one."""
+
+    def __init__(self) -> None:
+        super().__init__("memory://")
+        self.held: list[Message] = []
+
+    async def publish(self, message: Message) -> bool:
+        kind = message.get("k")
+        if kind == Kind.CHUNK and int(message.get("q", 0)) > 2:
+            return True
+        if kind == Kind.FINAL:
+            self.held.append(message)
+            return True
+        return await super().publish(message)
+
+    async def release(self) -> None:
+        for message in self.held:
+            await super().publish(message)
+
+
+async def test_a_feed_behind_a_compacted_stream_catches_up_by_offsets(tmp_path: Path) -> None:
+    # Found by the Redis-restart test: a feed that had missed chunks read the compacted chunk (seq N, the whole
+    # text), skipped it for not being seq last + 1, and ended its observers DONE with the tail missing.
+    from sqlmodel import select
+
+    from persistream.db.models import StreamRow
+
+    hub = FinalAfterCompaction()
+    async with make_engine(tmp_path, hub, "compacted.db") as engine:
+        stream_id = await engine.create_stream()
+        joined = asyncio.Event()
+        events: list[StreamEvent] = []
+
+        async def follow() -> None:
+            async for event in engine.observe(stream_id, 0):
+                events.append(event)
+                joined.set()
+
+        task = asyncio.create_task(follow())
+        await joined.wait()
+
+        async def source() -> AsyncIterator[str]:
+            for i in range(30):
+                await asyncio.sleep(0.01)
+                yield f"line {i} 😀\n"
+
+        [e async for e in engine.drive(stream_id, source)]
+        for _ in range(200):  # the engine compacts right after the end
+            async with engine.db.session() as session:
+                row = (await session.execute(select(StreamRow).where(StreamRow.id == stream_id))).scalar_one()
+            if row.compacted:
+                break
+            await asyncio.sleep(0.02)
+        assert row.compacted and row.last_seq > 3, row
+        await hub.release()
+        await asyncio.wait_for(task, 10)
+        body = await engine.body(stream_id)
+        check(events, 0, body.text, StreamStatus.DONE)
