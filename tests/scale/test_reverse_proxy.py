@@ -47,6 +47,11 @@ class Front:
     ws_url: str
     tls: ssl.SSLContext | None
 
+    @property
+    def origin(self) -> str:
+        """What a browser on the page the proxy serves sends as `Origin`."""
+        return self.http_url.removesuffix("/graphql")
+
 
 def _nginx_front(upstreams: list[ServerProcess], directory: Path) -> tuple[ProxyProcess, Front, int]:
     http_port, https_port = free_port(), free_port()
@@ -128,7 +133,7 @@ async def _observe_http(front: Front, stream_id: str, *, multipart: bool) -> lis
     loop = asyncio.get_running_loop()
     arrived: list[tuple[float, dict[str, Any]]] = []
     body = {"query": STREAM_BODY, "variables": {"id": stream_id, "from": 0}}
-    headers = {"accept": MULTIPART_ACCEPT if multipart else SSE_ACCEPT}
+    headers = {"accept": MULTIPART_ACCEPT if multipart else SSE_ACCEPT, "origin": front.origin}
     async with (
         httpx.AsyncClient(timeout=30, verify=front.tls or False) as client,
         client.stream("POST", front.http_url, json=body, headers=headers) as response,
@@ -162,7 +167,8 @@ async def test_driver_and_observer_through_the_proxy_get_the_stored_text_as_it_i
     expected = "".join(TOKENS)
 
     observer = asyncio.create_task(_observe_http(front, stream_id, multipart=multipart))
-    async with GraphQLWS(front.ws_url, legacy=legacy, ssl=front.tls) as ws:
+    # As the chat page would: its Origin is the proxy's, and the Host passed on lets the server see it as its own.
+    async with GraphQLWS(front.ws_url, legacy=legacy, ssl=front.tls, origin=front.origin) as ws:
         driven = [e["streamChat"] async for e in ws.subscribe(STREAM_CHAT, {"id": stream_id})]
     observed = await asyncio.wait_for(observer, 30)
 
