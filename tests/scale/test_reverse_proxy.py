@@ -2,13 +2,15 @@
 rendered with free ports (nothing else changed), put in front of two server processes on PostgreSQL and Redis, and
 streamed through. A WebSocket driver (both subprotocols) and an HTTP observer (SSE or multipart) get exactly the
 stored text, the observer's events arrive while the answer is still being written (nothing buffers them to the
-end), no upstream is pinned (round robin over processes that can each serve every stream), and the anonymous
-cookie is Secure exactly when https reaches uvicorn from a proxy it trusts."""
+end), no upstream is pinned (round robin over processes that can each serve every stream), the anonymous
+cookie is Secure exactly when https reaches uvicorn from a proxy it trusts, and a rolling restart moves an
+observer's WebSocket (closed with 1012) to the other process through the same proxy."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,14 +21,15 @@ import httpx
 import pytest
 
 from tests.conftest import server_env
-from tests.scale.conftest import REDIS_URL, pg_url, start_servers
+from tests.scale.conftest import REDIS_URL, ScaleServerFactory, pg_url, start_servers
+from tests.scale.flows import Sub, new_stream, sentence_tokens
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import SEND, STREAM_BODY, STREAM_CHAT, GraphQLWS, check_events
 from tests.support.http_stream import MULTIPART_ACCEPT, SSE_ACCEPT, parse_multipart, parse_sse
 from tests.support.net import free_port
 from tests.support.reverse_proxy import DEPLOY, ProxyProcess, caddy, nginx, render, self_signed_certificate
 from tests.support.server import ServerProcess
-from tests.support.streams import unique
+from tests.support.streams import unique, wait_until
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
 CADDY = shutil.which("caddy")
@@ -240,3 +243,59 @@ async def test_caddy_replaces_a_clients_forwarded_proto(fake_openai: FakeOpenAI,
     assert page.status_code == 200 and "Secure" not in page.headers["set-cookie"], page.headers
     # The check can fail: the same spoofed header sent straight to uvicorn from 127.0.0.1 is believed.
     assert "Secure" in direct.headers["set-cookie"]
+
+
+def _accepted_sockets(server: ServerProcess) -> int:
+    return server.log().count('"WebSocket /graphql" [accepted]')
+
+
+@needs_nginx
+async def test_rolling_restart_behind_nginx_moves_an_observer_to_another_process(
+    make_scale_servers: ScaleServerFactory, fake_openai: FakeOpenAI, pg_database: str, tmp_path: Path
+) -> None:
+    """SIGTERM to the process an observer reached through nginx: its socket closes with 1012, and the same URL
+    reconnects it, through nginx, to the other process, where it resumes from its offset to the whole answer."""
+    generating, stopping = make_scale_servers(2, pg_url(pg_database))
+    assert stopping.process is not None
+    process, front, _ = _nginx_front([generating, stopping], tmp_path)
+    try:
+        tokens = sentence_tokens(50)
+        expected = "".join(tokens)
+        stream_id, _ = await new_stream(generating, fake_openai, Script(tokens, delay=0.05))  # about 2.5 s
+        driver = Sub(generating, stream_id, driver=True)
+        await driver.until_text(10)
+
+        # Round robin alternates: connect until the socket is on the process that will stop.
+        for _ in range(4):
+            before = (_accepted_sockets(generating), _accepted_sockets(stopping))
+            ws = await GraphQLWS(front.ws_url, ssl=front.tls, origin=front.origin).__aenter__()
+            await wait_until(lambda b=before: (_accepted_sockets(generating), _accepted_sockets(stopping)) != b, 5)
+            if _accepted_sockets(stopping) > before[1]:
+                break
+            await ws.__aexit__(None, None, None)
+        else:
+            raise AssertionError("nginx never sent a WebSocket to the second process")
+        held: list[dict[str, Any]] = []
+        try:
+            async for data in ws.subscribe(STREAM_BODY, {"id": stream_id, "from": 0}):
+                held.append(data["streamBody"])
+                if len("".join(e["delta"] for e in held)) >= 20 and stopping.process.poll() is None:
+                    stopping.process.send_signal(signal.SIGTERM)
+            raise AssertionError("the stopping process let its observer run to the end")
+        except ConnectionError:
+            assert ws.ws.close_code == 1012, ws.ws.close_code
+        finally:
+            await ws.__aexit__(None, None, None)
+        offset = held[-1]["offset"] if held else 0
+
+        async with GraphQLWS(front.ws_url, ssl=front.tls, origin=front.origin) as again:
+            resumed = [e["streamBody"] async for e in again.subscribe(STREAM_BODY, {"id": stream_id, "from": offset})]
+        await driver.wait()
+    finally:
+        process.stop()
+    # What the closed socket held is a prefix (no final event: it was cut off), the resumed part the rest.
+    held_text = "".join(e["delta"] for e in held)
+    assert held and held[-1]["status"] == "STREAMING" and held[-1]["offset"] == len(held_text)
+    assert held_text + check_events(resumed, offset) == expected
+    assert resumed[-1]["status"] == "DONE" and driver.error is None
+    assert await asyncio.to_thread(stopping.process.wait, 20) == 0
