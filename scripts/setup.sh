@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what persistream needs into ./.venv (and the page's vendored JavaScript), idempotently.
-# Usage: scripts/setup.sh [--test]   (--test also installs the test tools: Node test clients, Chromium)
+# Usage: scripts/setup.sh [--test]   (--test also installs the test tools: Node test clients, Chromium, nginx, Caddy)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,4 +65,16 @@ if [ "$want_tests" = 1 ]; then
       echo "setup: install Chromium (e.g. 'sudo apt-get install chromium') to run the browser tests" >&2
     fi
   fi
+  # The reverse proxies of docs/deploy, run in front of real servers by tests/scale/test_reverse_proxy.py.
+  for proxy in nginx caddy; do
+    if ! command -v "$proxy" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$proxy" ]; then
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup: installing $proxy for the reverse-proxy tests"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$proxy" >/dev/null
+      else
+        echo "setup: install $proxy (e.g. 'sudo apt-get install $proxy') to run the reverse-proxy tests" >&2
+      fi
+    fi
+  done
 fi
