@@ -13,13 +13,18 @@ import random
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import bindparam, text
+from sqlalchemy import bindparam, insert, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from persistream.core import sweeper
+from persistream.core.ids import new_id
+from persistream.db.database import Database
+from persistream.db.models import ChunkRow, MessageRow, StreamRow, ThreadRow, utcnow
 from tests.conftest import server_env
 from tests.scale.conftest import ScaleServerFactory, create_database, drop_database, pg_url, start_servers
 from tests.scale.flows import Sub, cancel, sentence_tokens
@@ -41,36 +46,31 @@ class Rows:
 
     def __init__(self, url: str) -> None:
         self.engine = create_async_engine(url)
-        # Every answer's stream seen so far: once a thread's messages are gone they no longer lead to its streams.
-        self.known_streams: set[str] = set()
+        # Each thread's answer streams seen so far: once its messages are gone they no longer lead to its streams.
+        self.streams_of: dict[str, set[str]] = {}
 
     async def of(self, thread_ids: list[str]) -> dict[str, int]:
         """Row counts of these threads, their messages, and their answers' streams and chunks."""
-        statements = {
-            "threads": "SELECT count(*) FROM threads WHERE id IN :ids",
-            "messages": "SELECT count(*) FROM messages WHERE thread_id IN :ids",
-            "streams": "SELECT count(*) FROM streams WHERE id IN :streams",
-            "chunks": "SELECT count(*) FROM chunks WHERE stream_id IN :streams",
-        }
+        expanding = {"ids": bindparam("ids", expanding=True), "streams": bindparam("streams", expanding=True)}
         async with self.engine.connect() as conn:
-            streams = list(
-                (
-                    await conn.execute(
-                        text("SELECT response_stream_id FROM messages WHERE thread_id IN :ids").bindparams(
-                            bindparam("ids", expanding=True)
-                        ),
-                        {"ids": thread_ids},
-                    )
-                ).scalars()
+            found = await conn.execute(
+                text("SELECT thread_id, response_stream_id FROM messages WHERE thread_id IN :ids").bindparams(
+                    expanding["ids"]
+                ),
+                {"ids": thread_ids},
             )
-            self.known_streams |= set(streams)
+            for thread_id, stream_id in found:
+                self.streams_of.setdefault(thread_id, set()).add(stream_id)
+            streams = sorted(s for t in thread_ids for s in self.streams_of.get(t, ())) or ["none"]
             counts: dict[str, int] = {}
-            for name, sql in statements.items():
-                statement = text(sql).bindparams(
-                    bindparam("ids", expanding=True) if ":ids" in sql else bindparam("streams", expanding=True)
-                )
-                params = {"ids": thread_ids} if ":ids" in sql else {"streams": sorted(self.known_streams)}
-                counts[name] = (await conn.execute(statement, params)).scalar_one()
+            for name, sql, key in (
+                ("threads", "SELECT count(*) FROM threads WHERE id IN :ids", "ids"),
+                ("messages", "SELECT count(*) FROM messages WHERE thread_id IN :ids", "ids"),
+                ("streams", "SELECT count(*) FROM streams WHERE id IN :streams", "streams"),
+                ("chunks", "SELECT count(*) FROM chunks WHERE stream_id IN :streams", "streams"),
+            ):
+                params = {"ids": thread_ids} if key == "ids" else {"streams": streams}
+                counts[name] = (await conn.execute(text(sql).bindparams(expanding[key]), params)).scalar_one()
         return counts
 
     async def close(self) -> None:
@@ -235,3 +235,104 @@ async def test_processes_on_one_sqlite_file_delete_each_thread_once(fake_openai:
         await rows.close()
         for server in servers:
             server.stop()
+
+
+# --- the conditional delete itself, on both databases: batches, and two engines (as two processes) at once -------
+
+
+async def seed_threads(db: Database, age: float) -> dict[str, list[str]]:
+    """Threads `age` seconds old of every kind retention must tell apart; their ids by kind."""
+    old, now = utcnow() - timedelta(seconds=age), utcnow()
+    kinds: dict[str, list[str]] = {"finished": [], "empty": [], "live": [], "revived": [], "just_ended": []}
+    threads: list[dict[str, object]] = []
+    streams: list[dict[str, object]] = []
+    messages: list[dict[str, object]] = []
+    chunks: list[dict[str, object]] = []
+
+    def thread(kind: str, answers: list[tuple[str, datetime, datetime]]) -> None:
+        thread_id = new_id()
+        kinds[kind].append(thread_id)
+        threads.append({"id": thread_id, "owner": "local", "title": kind, "created_at": old})
+        for status, asked, ended in answers:
+            stream_id = new_id()
+            streams.append({"id": stream_id, "status": status, "created_at": asked, "updated_at": ended, "last_seq": 2})
+            chunks.extend({"stream_id": stream_id, "seq": s, "text": "ab", "end_offset": 2 * s} for s in (1, 2))
+            messages.append(
+                {
+                    "id": new_id(),
+                    "thread_id": thread_id,
+                    "prompt": "q",
+                    "response_stream_id": stream_id,
+                    "created_at": asked,
+                }
+            )
+
+    for _ in range(230):
+        thread("finished", [("DONE", old, old), ("TIMEOUT", old, old)])
+    for _ in range(5):
+        thread("empty", [])
+    for status in ("PENDING", "STREAMING") * 5:
+        thread("live", [("DONE", old, old), (status, old, old)])
+    for _ in range(10):
+        thread("revived", [("DONE", old, old), ("DONE", now, now)])
+    for _ in range(10):
+        thread("just_ended", [("CANCELLED", old, now)])
+    async with db.session() as session:
+        for model, values in ((ThreadRow, threads), (StreamRow, streams), (MessageRow, messages), (ChunkRow, chunks)):
+            if values:
+                await session.execute(insert(model), values)
+        await session.commit()
+    return kinds
+
+
+async def two_sweepers_at_once(url: str) -> None:
+    seeding, first, second = Database(url), Database(url), Database(url)
+    rows = Rows(url)
+    try:
+        if url.startswith("sqlite"):
+            await seeding.create_tables()
+        kinds = await seed_threads(seeding, age=120.0)
+        everything = [thread_id for ids in kinds.values() for thread_id in ids]
+        assert (await rows.of(everything))["chunks"] == 2 * (230 * 2 + 10 * 2 + 10 * 2 + 10)
+        retention = 60.0
+        deleted = await asyncio.gather(
+            *(sweeper.expire_threads(db, retention, batch=20, batches=3) for db in (first, second) for _ in range(3))
+        )
+        # Six runs of at most 60: the 235 expired threads need more than one run each, and all are taken once.
+        while sum(deleted) < 235:
+            more = await asyncio.gather(*(sweeper.expire_threads(db, retention, batch=20) for db in (first, second)))
+            assert sum(more) > 0, f"{sum(deleted)} of 235 expired threads deleted, then none"
+            deleted += more
+        assert sum(deleted) == 235
+        assert await sweeper.expire_threads(first, retention) == 0
+        assert await rows.of(kinds["finished"] + kinds["empty"]) == {
+            "threads": 0,
+            "messages": 0,
+            "streams": 0,
+            "chunks": 0,
+        }
+        for kind in ("live", "revived", "just_ended"):
+            kept = await rows.of(kinds[kind])
+            answers = 1 if kind == "just_ended" else 2
+            assert kept == {"threads": 10, "messages": 10 * answers, "streams": 10 * answers, "chunks": 20 * answers}, (
+                kind
+            )
+    finally:
+        await rows.close()
+        for db in (seeding, first, second):
+            await db.close()
+
+
+async def test_the_conditional_delete_on_sqlite(tmp_path: Path) -> None:
+    await two_sweepers_at_once(f"sqlite+aiosqlite:///{tmp_path / 'expire.db'}")
+
+
+async def test_the_conditional_delete_on_postgresql(fresh_pg: str) -> None:
+    await two_sweepers_at_once(pg_url(fresh_pg))
+
+
+def test_retention_runs_every_tenth_of_the_period_at_most_a_minute_apart() -> None:
+    assert sweeper.retention_interval(1.728) == pytest.approx(0.1728)
+    assert sweeper.retention_interval(300.0) == 30.0
+    assert sweeper.retention_interval(30 * 86400) == 60.0
+    assert sweeper.retention_interval(0.01) == sweeper.RETENTION_MIN_INTERVAL
