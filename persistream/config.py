@@ -79,6 +79,8 @@ class Settings:
     log_format: str = "text"
     log_level: str = "INFO"
     shutdown_grace: float = 30.0
+    # Days after which a thread nobody wrote to, whose answers all ended, is deleted; None keeps threads forever.
+    retention_days: float | None = None
 
     def __post_init__(self) -> None:
         _check_positive("PERSISTREAM_MAX_PROMPT_CHARS", self.max_prompt_chars)
@@ -129,11 +131,20 @@ class Settings:
             raise ConfigError(f"PERSISTREAM_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {self.log_level!r}")
         if not self.shutdown_grace >= 0:
             raise ConfigError(f"PERSISTREAM_SHUTDOWN_GRACE must be zero or more seconds, not {self.shutdown_grace!r}")
+        if self.retention_days is not None and not self.retention_days > 0:
+            raise ConfigError(
+                f"PERSISTREAM_RETENTION_DAYS must be a number of days greater than zero, not {self.retention_days!r}"
+            )
 
     @property
     def sweep_interval(self) -> float:
         """How often the sweeper looks for timed-out streams: a fraction of the shortest timeout."""
         return min(5.0, max(0.05, min(self.pending_timeout, self.stream_timeout) / 4))
+
+    @property
+    def retention_seconds(self) -> float | None:
+        """How old (newest message, last answer's end) a thread may get before it is deleted; None: forever."""
+        return None if self.retention_days is None else self.retention_days * 86400
 
     @property
     def heartbeat_interval(self) -> float:
@@ -226,6 +237,8 @@ class Settings:
         for name, attr in float_vars.items():
             if (value := get(name)) is not None:
                 kwargs[attr] = _parse_float(name, value)
+        if (days := get("PERSISTREAM_RETENTION_DAYS")) is not None:
+            kwargs["retention_days"] = _parse_days("PERSISTREAM_RETENTION_DAYS", days)
         if (rate := get("PERSISTREAM_RATE_LIMIT")) is not None:
             kwargs["rate_limit"] = rate.strip().lower()
         bool_vars = {
@@ -299,6 +312,16 @@ def _parse_float(name: str, value: str) -> float:
         raise ConfigError(f"{name} must be a number of seconds, not {value!r}") from None
     if number != number or number in (float("inf"), float("-inf")):
         raise ConfigError(f"{name} must be a finite number, not {value!r}")
+    return number
+
+
+def _parse_days(name: str, value: str) -> float:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of days (fractions allowed), not {value!r}") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ConfigError(f"{name} must be a finite number of days, not {value!r}")
     return number
 
 

@@ -13,6 +13,7 @@ What is counted where:
 - a generation (core/generation.py) owns a `StreamMeter`: live gauge, tokens, time to first token, its final status;
 - statuses decided without a generation (cancel before start, forced cancel, sweeper) call `stream_finished`;
 - chunk writes are timed by `timed`, database retries and limits hit are counted where they happen;
+- threads deleted by retention are counted by the sweeper that deleted them;
 - observers, the broadcast link and its reconnects are read off the hub by a `Sampler` (web/metrics_view.py).
 """
 
@@ -79,6 +80,10 @@ OBSERVER_DATABASE_READS = Counter(
     "persistream_observer_database_fallbacks",
     "Times an observer read the database because the broadcast could not be trusted (a gap, a lost or silent "
     "link, an overflowing queue).",
+)
+THREADS_EXPIRED = Counter(
+    "persistream_threads_expired",
+    "Threads deleted by retention (PERSISTREAM_RETENTION_DAYS), with their messages and answers.",
 )
 LIMITS_HIT = Counter("persistream_limits_hit", "Requests refused by a limit, by limit.", ["limit"])
 

@@ -57,6 +57,7 @@ class StreamEngine:
         observer_poll_interval: float = 1.0,
         sweep: bool = True,
         compact_finished: bool = True,
+        retention_seconds: float | None = None,
     ) -> None:
         self.db = db
         self.hub = hub
@@ -72,6 +73,8 @@ class StreamEngine:
         self.sweep_enabled = sweep
         # Compact a finished stream's chunks into one row right after it ends (benchmarks turn it off to compare).
         self.compact_finished = compact_finished
+        # Threads older than this (newest message and every answer's end) are deleted; None keeps them forever.
+        self.retention_seconds = retention_seconds
         self._generations: dict[str, Generation] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._claims: set[asyncio.Task[Generation | None]] = set()
@@ -118,6 +121,12 @@ class StreamEngine:
                         grace=heartbeat + sweeper.STOP_CHECK_INTERVAL,
                     ),
                     name="persistream-sweeper",
+                )
+            )
+        if self.retention_seconds is not None:
+            self._background.append(
+                asyncio.create_task(
+                    sweeper.expire_forever(self.db, self.retention_seconds), name="persistream-retention"
                 )
             )
 

@@ -63,6 +63,7 @@ def build_services(settings: Settings, model: ChatModel | None = None) -> Servic
         pending_timeout=settings.pending_timeout,
         stream_timeout=settings.stream_timeout,
         observer_poll_interval=settings.observer_poll_interval,
+        retention_seconds=settings.retention_seconds,
     )
     model = model or create_model(settings)
     limits = SendLimits(db, rate=settings.send_rate_limit, max_live=settings.live_streams_limit)

@@ -297,3 +297,17 @@ def test_operations_settings() -> None:
 def test_operations_settings_refuse_bad_values(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         from_env({variable: value})
+
+
+def test_retention_is_off_by_default_and_takes_fractions_of_a_day() -> None:
+    assert from_env({}).retention_days is None
+    assert from_env({}).retention_seconds is None
+    settings = from_env({"PERSISTREAM_RETENTION_DAYS": " 0.5 "})
+    assert (settings.retention_days, settings.retention_seconds) == (0.5, 43200.0)
+    assert from_env({"PERSISTREAM_RETENTION_DAYS": "30"}).retention_seconds == 30 * 86400
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "-0.5", "soon", "30d", "nan", "inf"])
+def test_a_wrong_retention_is_refused_with_its_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="PERSISTREAM_RETENTION_DAYS"):
+        from_env({"PERSISTREAM_RETENTION_DAYS": value})
