@@ -9,6 +9,7 @@ import filecmp
 import functools
 import http.server
 import os
+import random
 import re
 import subprocess
 import threading
@@ -119,31 +120,38 @@ def test_the_example_streams_resumes_after_a_reload_keeps_threads_and_shares(
 ) -> None:
     server = make_server(PERSISTREAM_ALLOWED_ORIGINS=example_origin)
     long_name, short_name = unique("example-long"), unique("example-short")
-    long_marker = fake_openai.add(long_name, Script(words(LONG), delay=0.02))
+    long_marker = fake_openai.add(long_name, Script(words(LONG), delay=0.025))
     short_marker = fake_openai.add(short_name, Script(words("A short second answer."), delay=0.01))
     page = open_app(offline, example_origin, server.graphql_http)
 
     send(page, f"Tell me a long story {long_marker}")
     answer = page.locator(".answer").first
     expect(answer).to_have_attribute("data-status", "STREAMING")
-    page.wait_for_function("(document.querySelector('.answer .text')?.textContent.length ?? 0) > 40")
     stream_id = answer.get_attribute("data-stream-id")
     assert stream_id is not None
     thread_id = page.evaluate("location.hash.slice(1)")
     assert thread_id, "the open thread is in the URL"
-    before = shown(page)
 
-    # A reload mid-answer: this tab no longer drives it, it observes it from the server and goes on from there.
-    page.reload()
+    # Reloads mid-answer, at random points: the tab no longer drives the answer, it observes it from the server
+    # and goes on from what it had. Every text shown, in every page load, is a prefix of the stored answer.
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    records: list[dict[str, Any]] = []
     answer = page.locator(f'.answer[data-stream-id="{stream_id}"]')
+    for limit in sorted(rng.sample(range(20, len(LONG) // 2), 2)):
+        page.wait_for_function(f"(document.querySelector('.answer .text')?.textContent.length ?? 0) > {limit}")
+        records += shown(page)
+        page.reload()
+        expect(answer).to_be_visible()
     expect(answer).to_have_attribute("data-status", "DONE")
     body = stored(server.graphql_http, stream_id)
-    assert (body["status"], body["text"]) == ("DONE", LONG)
-    assert answer.locator(".text").text_content() == LONG
+    assert (body["status"], body["text"]) == ("DONE", LONG), f"seed {seed}"
+    assert answer.locator(".text").text_content() == LONG, f"seed {seed}"
     after = shown(page)
-    for record in before + after:
-        assert LONG.startswith(record["text"]), record
-    assert any(r["status"] == "STREAMING" and 0 < len(r["text"]) < len(LONG) for r in after), "resumed mid-answer"
+    for record in records + after:
+        assert LONG.startswith(record["text"]), f"seed {seed}: {record}"
+    resumed = [r for r in after if r["status"] == "STREAMING" and 0 < len(r["text"]) < len(LONG)]
+    assert resumed, f"seed {seed}: the last reload did not resume mid-answer"
     assert len(fake_openai.requests_for(long_name)) == 1, "the model was asked once"
 
     # A second thread, then back to the first from the list.
