@@ -41,8 +41,8 @@ function Answer({ message, driven, shareToken }: { message: Message; driven: boo
   return (
     <div className="answer" data-stream-id={message.responseStreamId} data-status={status}>
       {status === "PENDING" ? <p>thinking...</p> : <div className="text"><Markdown>{text}</Markdown></div>}
-      {(status === "ERROR" || status === "TIMEOUT" || (error && !live)) && (
-        <p role="alert">{status === "TIMEOUT" ? "The model went silent." : `Error: ${error ?? status}`}</p>
+      {(error || status === "ERROR" || status === "TIMEOUT") && (
+        <p role="alert">{status === "TIMEOUT" ? "Timed out" : "Error"}: {error ?? "no answer"}</p>
       )}
       {status === "CANCELLED" && <p><em>Stopped.</em></p>}
       {connection === "reconnecting" && <small>reconnecting...</small>}
@@ -70,13 +70,15 @@ export function App() {
   useEffect(() => {
     let current = true;
     setShareLink(null);
+    setMessages((held) => held.filter((m) => m.threadId === threadId));
     const load = shareToken
       ? client.request<{ sharedThread: { messages: Message[] } }>(SHARED, { token: shareToken }).then((d) => d.sharedThread.messages)
       : threadId
         ? client.request<{ messages: Message[] }>(MESSAGES, { id: threadId }).then((d) => d.messages)
         : Promise.resolve([]);
     load.then(
-      (loaded) => current && setMessages((held) => (held.some((m) => m.threadId === threadId) ? held : loaded)),
+      // Keep what was sent meanwhile (the first message of a new thread is sent before its thread is opened).
+      (loaded) => current && setMessages((held) => [...loaded, ...held.filter((m) => m.threadId === threadId && !loaded.some((l) => l.id === m.id))]),
       (e: Error) => current && setFailure(e.message),
     );
     return () => {
