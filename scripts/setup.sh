@@ -56,6 +56,15 @@ if [ "$want_tests" = 1 ]; then
     npm ci --prefix clients/js --no-audit --no-fund --loglevel=error
     touch "$client_stamp"
   fi
+  # The example app (examples/react-chat), built and driven by tests/browser/test_react_example.py. It installs a
+  # copy of clients/js (install-links), so again whenever the lock file or the client's built files changed.
+  example_stamp=examples/react-chat/node_modules/.persistream-installed
+  if [ -f examples/react-chat/package-lock.json ] && { [ ! -f "$example_stamp" ] \
+      || [ -n "$(find examples/react-chat/package-lock.json clients/js/package.json clients/js/dist -newer "$example_stamp" -print -quit)" ]; }; then
+    echo "setup: installing the example app's packages"
+    npm ci --prefix examples/react-chat --no-audit --no-fund --loglevel=error
+    touch "$example_stamp"
+  fi
   if ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       echo "setup: installing Chromium for the browser tests"

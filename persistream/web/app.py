@@ -165,6 +165,9 @@ def create_app(
                 allow_origins=list(settings.allowed_origins),
                 allow_methods=["GET", "POST", "OPTIONS"],
                 allow_headers=["content-type", "authorization"],
+                # A page on a listed origin (a Vite app) needs its anonymous cookie on fetch, or every request is
+                # a fresh identity; never with "*", which would let any site act with its visitors' cookies.
+                allow_credentials="*" not in settings.allowed_origins,
             )
         )
     # PERSISTREAM_METRICS=false: no route at all, so /metrics is a plain 404.

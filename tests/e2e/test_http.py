@@ -15,7 +15,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.conftest import server_env
+from tests.conftest import ServerFactory, server_env
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import GraphQLWS, check_events
 from tests.support.server import ServerProcess
@@ -100,6 +100,8 @@ async def test_allowed_origins_get_cors_headers(server: ServerProcess, http: htt
         response = await http.post(server.graphql_http, json=QUERY, headers={"origin": origin})
         assert response.status_code == 200
         assert response.headers["access-control-allow-origin"] == origin
+        # Listed origins get the anonymous cookie with fetch(credentials: "include").
+        assert response.headers["access-control-allow-credentials"] == "true"
         assert "errors" not in response.json()
         preflight = await http.options(
             server.graphql_http,
@@ -113,6 +115,15 @@ async def test_allowed_origins_get_cors_headers(server: ServerProcess, http: htt
         assert preflight.headers["access-control-allow-origin"] == origin
         assert "POST" in preflight.headers["access-control-allow-methods"]
         assert "content-type" in preflight.headers["access-control-allow-headers"].lower()
+
+
+async def test_any_origin_gets_no_credentials(make_server: ServerFactory, http: httpx.AsyncClient) -> None:
+    # With "*", any site may call the API, so none may send its visitors' anonymous cookie with the call.
+    server = make_server(PERSISTREAM_ALLOWED_ORIGINS="*")
+    response = await http.post(server.graphql_http, json=QUERY, headers={"origin": "https://any.example"})
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] in ("*", "https://any.example")
+    assert "access-control-allow-credentials" not in response.headers
 
 
 async def test_other_origins_are_refused_over_http(server: ServerProcess, http: httpx.AsyncClient) -> None:

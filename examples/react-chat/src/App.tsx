@@ -1,0 +1,143 @@
+// The chat: threads on the left, the open thread's messages, an input. The open thread (or a share token) is the
+// URL's hash, so a reload, a bookmark or a shared link opens the same place.
+import { useEffect, useState, type FormEvent } from "react";
+import Markdown from "react-markdown";
+import { createClient, type Message } from "persistream-client";
+import { useStream } from "persistream-client/react";
+
+// The server's GraphQL endpoint: `?api=` wins (the tests serve the built app elsewhere), then VITE_PERSISTREAM_URL.
+const api =
+  new URLSearchParams(location.search).get("api") ?? import.meta.env.VITE_PERSISTREAM_URL ?? "http://localhost:8000/graphql";
+// The server is on another origin: its anonymous identity cookie must go with every request.
+const client = createClient({ url: api, credentials: "include" });
+
+const MESSAGE = "id threadId prompt createdAt responseStreamId response { streamId text status error offset }";
+const THREADS = "query { threads { id title } }";
+const MESSAGES = `query($id: ID!) { messages(threadId: $id) { ${MESSAGE} } }`;
+const SHARED = `query($token: String!) { sharedThread(token: $token) { id messages { ${MESSAGE} } } }`;
+const SHARE = "mutation($id: ID!) { shareThread(threadId: $id) { token } }";
+
+type Thread = { id: string; title: string };
+
+function useHash(): string {
+  const [hash, setHash] = useState(location.hash.slice(1));
+  useEffect(() => {
+    const onChange = () => setHash(location.hash.slice(1));
+    addEventListener("hashchange", onChange);
+    return () => removeEventListener("hashchange", onChange);
+  }, []);
+  return hash;
+}
+
+// One answer, live: driven when this tab sent it, otherwise observed from the server (after a reload, say), so it
+// resumes from what is stored and never shows a character twice.
+function Answer({ message, driven, shareToken }: { message: Message; driven: boolean; shareToken: string | null }) {
+  const { text, status, error, connection } = useStream(client, message.responseStreamId, {
+    drive: driven,
+    shareToken,
+    initial: message.response,
+  });
+  const live = status === "PENDING" || status === "STREAMING";
+  return (
+    <div className="answer" data-stream-id={message.responseStreamId} data-status={status}>
+      {status === "PENDING" ? <p>thinking...</p> : <div className="text"><Markdown>{text}</Markdown></div>}
+      {(error || status === "ERROR" || status === "TIMEOUT") && (
+        <p role="alert">{status === "TIMEOUT" ? "Timed out" : "Error"}: {error ?? "no answer"}</p>
+      )}
+      {status === "CANCELLED" && <p><em>Stopped.</em></p>}
+      {connection === "reconnecting" && <small>reconnecting...</small>}
+      {live && !shareToken && <button onClick={() => void client.cancel(message.responseStreamId)}>Stop</button>}
+    </div>
+  );
+}
+
+export function App() {
+  const hash = useHash();
+  const shareToken = hash.startsWith("share=") ? hash.slice("share=".length) : null;
+  const threadId = shareToken ? null : hash || null;
+  const [threads, setThreads] = useState<Thread[]>([]);
+  const [messages, setMessages] = useState<Message[]>([]);
+  // The answers this tab asked for: only these are driven (like the seed's drivenIds).
+  const [drivenIds, setDrivenIds] = useState<Set<string>>(new Set());
+  const [prompt, setPrompt] = useState("");
+  const [shareLink, setShareLink] = useState<string | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
+
+  const loadThreads = () =>
+    client.request<{ threads: Thread[] }>(THREADS).then((data) => setThreads(data.threads), (e: Error) => setFailure(e.message));
+  useEffect(() => void loadThreads(), []);
+
+  useEffect(() => {
+    let current = true;
+    setShareLink(null);
+    setMessages((held) => held.filter((m) => m.threadId === threadId));
+    const load = shareToken
+      ? client.request<{ sharedThread: { messages: Message[] } }>(SHARED, { token: shareToken }).then((d) => d.sharedThread.messages)
+      : threadId
+        ? client.request<{ messages: Message[] }>(MESSAGES, { id: threadId }).then((d) => d.messages)
+        : Promise.resolve([]);
+    load.then(
+      // Keep what was sent meanwhile (the first message of a new thread is sent before its thread is opened).
+      (loaded) => current && setMessages((held) => [...loaded, ...held.filter((m) => m.threadId === threadId && !loaded.some((l) => l.id === m.id))]),
+      (e: Error) => current && setFailure(e.message),
+    );
+    return () => {
+      current = false;
+    };
+  }, [threadId, shareToken]);
+
+  async function send(event: FormEvent) {
+    event.preventDefault();
+    if (!prompt.trim()) return;
+    try {
+      const message = await client.sendMessage(prompt, { threadId });
+      setDrivenIds((ids) => new Set(ids).add(message.responseStreamId));
+      setMessages((held) => [...held.filter((m) => m.threadId === message.threadId), message]);
+      setPrompt("");
+      setFailure(null);
+      if (message.threadId !== threadId) {
+        location.hash = message.threadId;
+        void loadThreads();
+      }
+    } catch (e) {
+      setFailure((e as Error).message);
+    }
+  }
+
+  async function share() {
+    const { shareThread } = await client.request<{ shareThread: { token: string } }>(SHARE, { id: threadId });
+    setShareLink(`${location.origin}${location.pathname}${location.search}#share=${shareThread.token}`);
+  }
+
+  return (
+    <>
+      <nav>
+        <button onClick={() => (location.hash = "")}>New thread</button>
+        {threads.map((t) => (
+          <button key={t.id} aria-current={t.id === threadId} onClick={() => (location.hash = t.id)}>
+            {t.title}
+          </button>
+        ))}
+      </nav>
+      <main>
+        {threadId && <button onClick={() => void share()}>Share</button>}
+        {shareLink && <input readOnly aria-label="Share link" value={shareLink} />}
+        <ol>
+          {messages.map((m) => (
+            <li key={m.id}>
+              <p className="prompt">{m.prompt}</p>
+              <Answer message={m} driven={drivenIds.has(m.responseStreamId)} shareToken={shareToken} />
+            </li>
+          ))}
+        </ol>
+        {failure && <p role="alert">{failure}</p>}
+        {!shareToken && (
+          <form onSubmit={(e) => void send(e)}>
+            <input aria-label="Message" value={prompt} onChange={(e) => setPrompt(e.target.value)} placeholder="Ask something" />
+            <button type="submit">Send</button>
+          </form>
+        )}
+      </main>
+    </>
+  );
+}

@@ -1,0 +1,206 @@
+"""The example app (examples/react-chat, Vite + React on persistream-client) built from its lock file and driven in
+headless Chromium: `tsc --noEmit` and `vite build` with no warning, the built `dist/` served from another origin
+than a real server, and there: an answer streaming as Markdown, a reload mid-answer that resumes without repeating a
+character, several threads, a share link opened by another person, the stop button and a model that fails."""
+
+from __future__ import annotations
+
+import filecmp
+import functools
+import http.server
+import os
+import random
+import re
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.conftest import ServerFactory
+from tests.support.fake_openai import FakeOpenAI, Script
+from tests.support.gql import BODY
+from tests.support.net import free_port
+from tests.support.server import ROOT
+from tests.support.streams import unique
+
+from .chat import words
+from .conftest import OfflineContext, _missing
+
+pytestmark = pytest.mark.browser
+
+EXAMPLE = ROOT / "examples" / "react-chat"
+CLIENT_DIST = ROOT / "clients" / "js" / "dist"
+LONG = " ".join(f"Sentence {i} of a long answer is still being written when the page reloads." for i in range(14))
+MARKDOWN = "**Bold** start, then " + " ".join(f"word{i}" for i in range(80))
+# Every answer element's shown text and status, on every change, for this page load.
+RECORDER = """
+window.__shown = [];
+new MutationObserver(() => {
+  for (const el of document.querySelectorAll('.answer')) {
+    const text = el.querySelector('.text');
+    window.__shown.push({ id: el.dataset.streamId, status: el.dataset.status, text: text ? text.textContent : '' });
+  }
+}).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+"""
+
+
+class QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # a line per asset request would bury a failure's output
+
+
+def build_step(command: list[str], *, cwd: Path) -> None:
+    """Runs one build step; it must succeed and print no warning."""
+    env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"}
+    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    warnings = [line for line in output.splitlines() if re.search(r"warn|\(!\)|deprecat", line, re.IGNORECASE)]
+    assert not warnings, output
+
+
+@pytest.fixture(scope="module")
+def example_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The example type-checked and built, its dist/ served over HTTP on loopback; its origin."""
+    bin_dir = EXAMPLE / "node_modules" / ".bin"
+    if not (bin_dir / "vite").exists():
+        _missing("examples/react-chat/node_modules is missing: run scripts/setup.sh --test")
+    # The example holds a copy of the client (install-links): it must be the client in this checkout.
+    installed = EXAMPLE / "node_modules" / "persistream-client" / "dist"
+    stale = [f.name for f in CLIENT_DIST.iterdir() if not filecmp.cmp(f, installed / f.name, shallow=False)]
+    assert not stale, f"examples/react-chat has an old copy of the client ({stale}): run scripts/setup.sh --test"
+    build_step([str(bin_dir / "tsc"), "--noEmit"], cwd=EXAMPLE)
+    out = tmp_path_factory.mktemp("react-chat-dist")
+    build_step([str(bin_dir / "vite"), "build", "--outDir", str(out), "--emptyOutDir"], cwd=EXAMPLE)
+    handler = functools.partial(QuietFiles, directory=str(out))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def stored(graphql: str, stream_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = httpx.post(graphql, json={"query": BODY, "variables": {"id": stream_id}}).json()["data"][
+        "streamBody"
+    ]
+    return body
+
+
+def open_app(offline: OfflineContext, origin: str, graphql: str) -> Page:
+    offline.context.add_init_script(RECORDER)
+    page = offline.context.new_page()
+    page.goto(f"{origin}/?{urlencode({'api': graphql})}")
+    return page
+
+
+def send(page: Page, prompt: str) -> None:
+    page.get_by_label("Message").fill(prompt)
+    page.get_by_role("button", name="Send").click()
+
+
+def shown(page: Page) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = page.evaluate("window.__shown")
+    return records
+
+
+def test_the_example_streams_resumes_after_a_reload_keeps_threads_and_shares(
+    offline: OfflineContext,
+    other_offline: OfflineContext,
+    make_server: ServerFactory,
+    fake_openai: FakeOpenAI,
+    example_origin: str,
+) -> None:
+    server = make_server(PERSISTREAM_ALLOWED_ORIGINS=example_origin)
+    long_name, short_name = unique("example-long"), unique("example-short")
+    long_marker = fake_openai.add(long_name, Script(words(LONG), delay=0.025))
+    short_marker = fake_openai.add(short_name, Script(words("A short second answer."), delay=0.01))
+    page = open_app(offline, example_origin, server.graphql_http)
+
+    send(page, f"Tell me a long story {long_marker}")
+    answer = page.locator(".answer").first
+    expect(answer).to_have_attribute("data-status", "STREAMING")
+    stream_id = answer.get_attribute("data-stream-id")
+    assert stream_id is not None
+    thread_id = page.evaluate("location.hash.slice(1)")
+    assert thread_id, "the open thread is in the URL"
+
+    # Reloads mid-answer, at random points: the tab no longer drives the answer, it observes it from the server
+    # and goes on from what it had. Every text shown, in every page load, is a prefix of the stored answer.
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    records: list[dict[str, Any]] = []
+    answer = page.locator(f'.answer[data-stream-id="{stream_id}"]')
+    for limit in sorted(rng.sample(range(20, len(LONG) // 2), 2)):
+        page.wait_for_function(f"(document.querySelector('.answer .text')?.textContent.length ?? 0) > {limit}")
+        records += shown(page)
+        page.reload()
+        expect(answer).to_be_visible()
+    expect(answer).to_have_attribute("data-status", "DONE")
+    body = stored(server.graphql_http, stream_id)
+    assert (body["status"], body["text"]) == ("DONE", LONG), f"seed {seed}"
+    assert answer.locator(".text").text_content() == LONG, f"seed {seed}"
+    after = shown(page)
+    for record in records + after:
+        assert LONG.startswith(record["text"]), f"seed {seed}: {record}"
+    resumed = [r for r in after if r["status"] == "STREAMING" and 0 < len(r["text"]) < len(LONG)]
+    assert resumed, f"seed {seed}: the last reload did not resume mid-answer"
+    assert len(fake_openai.requests_for(long_name)) == 1, "the model was asked once"
+
+    # A second thread, then back to the first from the list.
+    page.get_by_role("button", name="New thread").click()
+    expect(page.locator(".answer")).to_have_count(0)
+    send(page, f"Something short {short_marker}")
+    expect(page.locator(".answer").first).to_have_attribute("data-status", "DONE")
+    expect(page.locator(".answer .text")).to_have_text("A short second answer.")
+    threads = page.locator("nav button:not(:first-child)")
+    expect(threads).to_have_count(2)
+    page.locator("nav button", has_text="Tell me a long story").click()
+    expect(page).to_have_url(re.compile(f"#{re.escape(thread_id)}$"))
+    expect(page.locator(".answer .text")).to_have_text(LONG)
+
+    # The share link, opened by someone else, shows the thread read-only.
+    page.get_by_role("button", name="Share").click()
+    link = page.get_by_label("Share link").input_value()
+    assert "#share=" in link
+    reader = other_offline.context.new_page()
+    reader.goto(link)
+    expect(reader.locator(".answer .text")).to_have_text(LONG)
+    expect(reader.get_by_label("Message")).to_have_count(0)
+
+
+def test_the_example_stops_an_answer_and_shows_a_failed_one(
+    offline: OfflineContext, make_server: ServerFactory, fake_openai: FakeOpenAI, example_origin: str
+) -> None:
+    server = make_server(PERSISTREAM_ALLOWED_ORIGINS=example_origin)
+    slow, failing = unique("example-stop"), unique("example-fail")
+    slow_marker = fake_openai.add(slow, Script(words(MARKDOWN), delay=0.05))
+    failing_marker = fake_openai.add(failing, Script(words("This answer breaks off here"), delay=0.02, error_after=3))
+    page = open_app(offline, example_origin, server.graphql_http)
+
+    send(page, f"Go on and on {slow_marker}")
+    answer = page.locator(".answer").first
+    expect(answer).to_have_attribute("data-status", "STREAMING")
+    expect(answer.locator(".text strong")).to_have_text("Bold")  # rendered as Markdown while it streams
+    answer.get_by_role("button", name="Stop").click()
+    expect(answer).to_have_attribute("data-status", "CANCELLED")
+    stream_id = answer.get_attribute("data-stream-id")
+    assert stream_id is not None
+    body = stored(server.graphql_http, stream_id)
+    assert body["status"] == "CANCELLED" and len(body["text"]) < len(MARKDOWN)
+    expect(answer.get_by_role("button", name="Stop")).to_have_count(0)
+
+    send(page, f"Fail please {failing_marker}")
+    failed = page.locator(".answer").nth(1)
+    expect(failed).to_have_attribute("data-status", "ERROR")
+    expect(failed.get_by_role("alert")).to_contain_text("Error")
+    failed_id = failed.get_attribute("data-stream-id")
+    assert failed_id is not None
+    assert stored(server.graphql_http, failed_id)["status"] == "ERROR"
