@@ -9,12 +9,12 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect
 
+from tests.support.cuttable_proxy import CuttableProxy
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.server import ServerProcess
 
 from .chat import ChatPage, assert_never_wrong, words
 from .conftest import OfflineContext
-from .proxy import CuttableProxy
 from .test_streaming import stored_body
 
 pytestmark = pytest.mark.browser

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.browser.proxy import CuttableProxy
+from tests.support.cuttable_proxy import CuttableProxy
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import gql_data
 from tests.support.server import ServerProcess

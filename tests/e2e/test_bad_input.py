@@ -17,7 +17,7 @@ import pytest
 import websockets
 
 from tests.conftest import server_env
-from tests.support.dump import dump_database
+from tests.support.dump import stored_state
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import STREAM_BODY, STREAM_CHAT, GraphQLWS, SubscriptionError, check_events, send
 from tests.support.server import ServerProcess
@@ -43,16 +43,6 @@ def server(fake_openai: FakeOpenAI, module_tmp: Path, db_path: Path) -> Iterator
 
 
 # --- what is stored ------------------------------------------------------------------------------------------
-
-DUMP = """query { threads(last: 1000) { id title createdAt messages {
-  id threadId prompt responseStreamId createdAt response { streamId text status error offset } } } }"""
-
-
-async def dump(server: ServerProcess, db_path: Path) -> tuple[dict[str, Any], dict[str, list[tuple[Any, ...]]]]:
-    """What users see (threads, messages, bodies) and what the database holds."""
-    result = await post(server, DUMP)
-    assert not result.get("errors"), result
-    return result["data"], dump_database(db_path)
 
 
 class Seed:
@@ -171,7 +161,7 @@ WS_ID_OPERATIONS = {"streamChat": STREAM_CHAT, "streamBody": STREAM_BODY}
 
 async def test_malformed_ids_in_every_operation(server: ServerProcess, fake_openai: FakeOpenAI, db_path: Path) -> None:
     await seeded(server, fake_openai)
-    before = await dump(server, db_path)
+    before = await stored_state(server, db_path)
     for name, query in HTTP_ID_OPERATIONS.items():
         for value in MALFORMED_IDS:
             error = await http_error(server, query, {"id": value})
@@ -185,12 +175,12 @@ async def test_malformed_ids_in_every_operation(server: ServerProcess, fake_open
         for name, query in HTTP_ID_OPERATIONS.items():
             for value in ("abc", CANONICAL + "0"):
                 assert await ws_code(client, query, {"id": value}) == "BAD_USER_INPUT", (name, value)
-    assert await dump(server, db_path) == before
+    assert await stored_state(server, db_path) == before
 
 
 async def test_unknown_ids_are_not_found(server: ServerProcess, fake_openai: FakeOpenAI, db_path: Path) -> None:
     seed = await seeded(server, fake_openai)
-    before = await dump(server, db_path)
+    before = await stored_state(server, db_path)
     unknown = [str(uuid.uuid4()) for _ in range(3)] + [CANONICAL, seed.thread_id]  # a thread id is no stream id
     for value in unknown:
         for name, query in HTTP_ID_OPERATIONS.items():
@@ -205,14 +195,14 @@ async def test_unknown_ids_are_not_found(server: ServerProcess, fake_openai: Fak
     # A stream id is no thread id either.
     for name in ("messages", "sendMessage", "deleteThread"):
         assert await http_code(server, HTTP_ID_OPERATIONS[name], {"id": seed.done_stream}) == "NOT_FOUND", name
-    assert await dump(server, db_path) == before
+    assert await stored_state(server, db_path) == before
 
 
 async def test_negative_offset_and_last_out_of_range(
     server: ServerProcess, fake_openai: FakeOpenAI, db_path: Path
 ) -> None:
     seed = await seeded(server, fake_openai)
-    before = await dump(server, db_path)
+    before = await stored_state(server, db_path)
     async with GraphQLWS(server.graphql_ws) as client:
         for stream_id in (seed.done_stream, seed.pending_stream, str(uuid.uuid4())):
             for offset in (-1, -1000, -(2**31)):
@@ -233,7 +223,7 @@ async def test_negative_offset_and_last_out_of_range(
         assert not result.get("errors"), result
         result = await post(server, threads, {"last": last})
         assert not result.get("errors"), result
-    assert await dump(server, db_path) == before
+    assert await stored_state(server, db_path) == before
 
 
 async def test_prompts_empty_too_long_or_not_text(
@@ -241,7 +231,7 @@ async def test_prompts_empty_too_long_or_not_text(
 ) -> None:
     """The module's server accepts prompts of at most MAX_PROMPT characters (PERSISTREAM_MAX_PROMPT_CHARS)."""
     seed = await seeded(server, fake_openai)
-    before = await dump(server, db_path)
+    before = await stored_state(server, db_path)
     mutation = "mutation($p: String!, $t: ID) { sendMessage(prompt: $p, threadId: $t) { id } }"
     too_long = ["x" * (MAX_PROMPT + 1), "🎉" * (MAX_PROMPT + 1), "a" * 100_000]
     for prompt in ["", " ", "\n\t \r\n", "\u3000\u00a0", *too_long, "lone \ud800 surrogate", "nul \x00 char"]:
@@ -253,7 +243,7 @@ async def test_prompts_empty_too_long_or_not_text(
     # A prompt of the wrong type is a variable error, also BAD_USER_INPUT.
     for wrong in (5, None, ["a"], {"a": 1}):
         assert await http_code(server, mutation, {"p": wrong}) == "BAD_USER_INPUT", wrong
-    assert await dump(server, db_path) == before
+    assert await stored_state(server, db_path) == before
     # Exactly the limit, counted in code points, is accepted.
     for prompt in ("x" * MAX_PROMPT, "🎉" * MAX_PROMPT, " spaces count too ".ljust(MAX_PROMPT)):
         result = await post(server, mutation, {"p": prompt, "t": seed.thread_id})
@@ -265,7 +255,7 @@ async def test_malformed_documents_and_variables_over_http(
     server: ServerProcess, fake_openai: FakeOpenAI, db_path: Path
 ) -> None:
     seed = await seeded(server, fake_openai)
-    before = await dump(server, db_path)
+    before = await stored_state(server, db_path)
     assert await http_code(server, "{ threads { id ") == "GRAPHQL_PARSE_FAILED"
     assert await http_code(server, "not graphql at all") == "GRAPHQL_PARSE_FAILED"
     assert await http_code(server, '{ streamBody(streamId: "\\ud800") { text } }') == "GRAPHQL_PARSE_FAILED"
@@ -314,7 +304,7 @@ async def test_malformed_documents_and_variables_over_http(
     error = await http_error(server, f'subscription {{ streamBody(streamId: "{seed.done_stream}") {{ delta }} }}')
     if error["extensions"]["code"] == "INTERNAL_SERVER_ERROR":
         assert error["message"] == "Internal server error."
-    assert await dump(server, db_path) == before
+    assert await stored_state(server, db_path) == before
     assert_clean_log(server)
 
 
@@ -350,7 +340,7 @@ async def test_garbage_websocket_frames(server: ServerProcess, fake_openai: Fake
     seed = await seeded(server, fake_openai)
     watch_pending = {"query": STREAM_BODY, "variables": {"id": seed.pending_stream}}
     claim_pending = {"query": STREAM_CHAT, "variables": {"id": seed.pending_stream}}
-    before = await dump(server, db_path)
+    before = await stored_state(server, db_path)
     async with GraphQLWS(server.graphql_ws) as bystander:
         # A healthy client is watching the PENDING stream the whole time.
         watcher = Tap.observer(bystander, seed.pending_stream)
@@ -396,7 +386,7 @@ async def test_garbage_websocket_frames(server: ServerProcess, fake_openai: Fake
         assert watcher.events == [
             {"streamId": seed.pending_stream, "delta": "", "offset": 0, "status": "PENDING", "error": None}
         ]
-        assert await dump(server, db_path) == before
+        assert await stored_state(server, db_path) == before
 
         # The server still serves: the bystander and a new client run a whole stream.
         stream_id, _ = await start_stream(server, fake_openai, Script(["Still", " serving", "."], delay=0.01))

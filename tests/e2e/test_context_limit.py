@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import ServerFactory
-from tests.e2e.test_history import ask, sent_to_model
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.streams import ask, sent_to_model
 
 SYSTEM = "Be brief."
 ANSWERS = [["Answer", " one", " is", " here."], ["Second", " answer."], ["Third", " one", "!"], ["Fourth", "."]]

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import server_env
-from tests.e2e.test_bad_input import dump_database
+from tests.support.dump import dump_database
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.gql import BODY, STREAM_BODY, GraphQLWS, SubscriptionError, gql, gql_data, send
 from tests.support.server import ServerProcess

@@ -19,7 +19,7 @@ from tests.conftest import server_env
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import BODY, CANCEL, STREAM_BODY, GraphQLWS, SubscriptionError, check_events, gql, gql_data, send
 from tests.support.server import ServerProcess
-from tests.support.streams import Tap, unique, wait_final, wait_until
+from tests.support.streams import Tap, ask, sent_to_model, unique, wait_final, wait_until
 
 SYSTEM_PROMPT = "You answer questions about persistream's history tests."
 
@@ -42,25 +42,6 @@ def server(fake_openai: FakeOpenAI, module_tmp: Path, db_path: Path) -> Iterator
     process = ServerProcess(env, log_path=module_tmp / "history.log").start()
     yield process
     process.stop()
-
-
-async def ask(
-    server: ServerProcess, fake: FakeOpenAI, tokens: list[str], prompt: str, thread: str | None = None
-) -> tuple[dict[str, Any], str]:
-    """Send `prompt` (answered by `tokens`) and drive it to the end; (message, script name)."""
-    name = unique("h")
-    marker = fake.add(name, Script(tokens))
-    message = await send(server.graphql_http, f"{prompt} {marker}", thread)
-    async with GraphQLWS(server.graphql_ws) as client:
-        events = await Tap.driver(client, message["responseStreamId"]).result()
-    assert check_events(events) == "".join(tokens)
-    assert events[-1]["status"] == "DONE"
-    return message, name
-
-
-def sent_to_model(fake: FakeOpenAI, name: str) -> list[tuple[str, str]]:
-    [request] = fake.requests_for(name)
-    return [(m["role"], m["content"]) for m in request.messages]
 
 
 async def test_earlier_prompts_and_answers_are_the_context(server: ServerProcess, fake_openai: FakeOpenAI) -> None:

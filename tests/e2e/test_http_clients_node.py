@@ -12,11 +12,10 @@ import httpx
 import pytest
 
 from tests.conftest import ServerFactory
-from tests.e2e.test_node_client import NODE_DIR, require_node
-from tests.identity.test_ownership import JWT_ENV
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import check_events
-from tests.support.identities import HS_SECRET, bearer, hs_token
+from tests.support.identities import HS_SECRET, JWT_ENV, bearer, hs_token
+from tests.support.node import NODE_DIR, require_node
 from tests.support.secrets import remember
 from tests.support.server import ServerProcess
 from tests.support.streams import assert_clean_log, query_body, start_stream, unique

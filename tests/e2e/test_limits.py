@@ -5,23 +5,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 from tests.conftest import ServerFactory
-from tests.e2e.test_bad_input import dump, http_client  # noqa: F401  (the fixture `dump` needs)
-from tests.support.gql import CANCEL, SEND, gql, gql_data, send
+from tests.support.dump import stored_state
+from tests.support.gql import CANCEL, gql_data, refused_send, send
 from tests.support.streams import assert_clean_log, wait_final
 
 RATE = 3
-
-
-async def refused_send(url: str, prompt: str, thread: str | None = None) -> dict[str, Any]:
-    result = await gql(url, SEND, {"prompt": prompt, "thread": thread})
-    assert result.get("data") is None, result
-    [error] = result["errors"]
-    assert error["extensions"]["code"] == "RATE_LIMITED", error
-    assert isinstance(error["extensions"]["retryAfter"], int) and error["extensions"]["retryAfter"] >= 1, error
-    return dict(error)
 
 
 async def test_past_the_rate_limit_send_message_is_refused_and_stores_nothing(
@@ -34,7 +24,7 @@ async def test_past_the_rate_limit_send_message_is_refused_and_stores_nothing(
         first = await send(server.graphql_http, "one")
         for n in range(RATE - 1):
             await send(server.graphql_http, f"more {n}", first["threadId"])
-        before = await dump(server, db_path)
+        before = await stored_state(server, db_path)
         error = await refused_send(server.graphql_http, "over", first["threadId"])
         new_thread_error = await refused_send(server.graphql_http, "over, in a new thread")
         if int(time.time() // 3600) == window:  # else the hour turned mid-test: the counts began afresh
@@ -42,7 +32,7 @@ async def test_past_the_rate_limit_send_message_is_refused_and_stores_nothing(
     assert 1 <= error["extensions"]["retryAfter"] <= 3600
     assert new_thread_error["extensions"]["retryAfter"] <= error["extensions"]["retryAfter"]
     assert "Too many messages" in error["message"]
-    assert await dump(server, db_path) == before
+    assert await stored_state(server, db_path) == before
     assert_clean_log(server)
 
 
@@ -54,11 +44,11 @@ async def test_past_the_live_streams_limit_send_message_is_refused_until_one_end
     # Nobody drives these answers, so they stay PENDING: two live answers.
     first = await send(server.graphql_http, "first")
     await send(server.graphql_http, "second", first["threadId"])
-    before = await dump(server, db_path)
+    before = await stored_state(server, db_path)
     error = await refused_send(server.graphql_http, "third", first["threadId"])
     await refused_send(server.graphql_http, "third, in a new thread")
     assert "in progress" in error["message"]
-    assert await dump(server, db_path) == before
+    assert await stored_state(server, db_path) == before
     # An answer that ends frees its place.
     await gql_data(server.graphql_http, CANCEL, {"id": first["responseStreamId"]})
     assert (await wait_final(server, first["responseStreamId"]))["status"] == "CANCELLED"

@@ -5,38 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import check_events
+from tests.support.node import NODE_DIR, require_node
 from tests.support.server import ServerProcess
 from tests.support.streams import query_body, start_stream
 
-NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 SCRIPT = NODE_DIR / "drive_and_observe.mjs"
 
 pytestmark = pytest.mark.node
-
-
-def require_node() -> str:
-    """The node binary; outside CI a machine without the Node test deps skips, in CI that is a failure."""
-    node = shutil.which("node")
-    missing = [
-        what
-        for what, ok in (("node", node is not None), ("node_modules", (NODE_DIR / "node_modules").is_dir()))
-        if not ok
-    ]
-    if missing:
-        reason = f"{' and '.join(missing)} missing: run `npm ci --prefix tests/node`"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    assert node is not None
-    return node
 
 
 async def test_graphql_ws_client_drives_and_observes(server: ServerProcess, fake_openai: FakeOpenAI) -> None:

@@ -14,13 +14,12 @@ from dataclasses import asdict
 import pytest
 
 from persistream.client import ConnectionLost, PersistreamClient, PersistreamError, StreamEvent
-from tests.browser.proxy import CuttableProxy
 from tests.conftest import ServerFactory
-from tests.identity.test_ownership import JWT_ENV
+from tests.support.cuttable_proxy import CuttableProxy
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import STREAM_BODY, check_events
 from tests.support.http_stream import run_http
-from tests.support.identities import HS_SECRET, hs_token
+from tests.support.identities import HS_SECRET, JWT_ENV, hs_token
 from tests.support.secrets import remember
 from tests.support.server import ServerProcess
 from tests.support.streams import unique, wait_final

@@ -21,9 +21,8 @@ from tests.support.dump import dump_database
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import BODY, CANCEL, SEND, STREAM_BODY, STREAM_CHAT, SubscriptionError, collect
 from tests.support.identities import (
-    AUDIENCE,
     HS_SECRET,
-    ISSUER,
+    JWT_ENV,
     Caller,
     JwksServer,
     RsaKeys,
@@ -161,9 +160,6 @@ def rsa_keys() -> RsaKeys:
 def jwks(rsa_keys: RsaKeys) -> Iterator[JwksServer]:
     with JwksServer(rsa_keys.jwks()) as served:
         yield served
-
-
-JWT_ENV = {"PERSISTREAM_AUTH": "jwt", "PERSISTREAM_JWT_AUDIENCE": AUDIENCE, "PERSISTREAM_JWT_ISSUER": ISSUER}
 
 
 @pytest.mark.parametrize("mode", ["anonymous", "jwt-hs256", "jwt-rs256-pem", "jwt-jwks", "proxy"])

@@ -13,10 +13,10 @@ from prometheus_client.mmap_dict import MmapedDict
 
 from tests.scale.conftest import ScaleServerFactory, pg_url
 from tests.scale.flows import Sub, new_stream, sentence_tokens, wait_until
-from tests.scale.test_workers import children
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import check_events
 from tests.support.metrics import scrape, value
+from tests.support.server import children
 
 pytestmark = pytest.mark.scale
 

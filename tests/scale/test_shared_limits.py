@@ -9,9 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.test_limits import refused_send
 from tests.scale.conftest import ScaleServerFactory, create_database, drop_database, pg_url
-from tests.support.gql import SEND, gql, send
+from tests.support.gql import SEND, gql, refused_send, send
 
 pytestmark = pytest.mark.scale
 

@@ -6,7 +6,6 @@ import asyncio
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -14,14 +13,9 @@ from tests.scale.conftest import ScaleServerFactory, pg_url
 from tests.scale.flows import Sub, body, new_stream, sentence_tokens, wait_until
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import check_events
-from tests.support.server import ROOT
+from tests.support.server import ROOT, children
 
 pytestmark = pytest.mark.scale
-
-
-def children(pid: int) -> list[int]:
-    path = Path(f"/proc/{pid}/task/{pid}/children")
-    return [int(p) for p in path.read_text().split()] if path.exists() else []
 
 
 async def test_two_workers_share_streams_through_postgres_and_redis(

@@ -1,4 +1,5 @@
-"""Every stored row, read straight from a server's SQLite file: tests compare dumps to prove nothing changed."""
+"""What a server has stored, read two ways (what its user sees over GraphQL, and every row of its SQLite file):
+tests compare dumps to prove nothing changed."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.support.gql import gql
+from tests.support.server import ServerProcess
+
+# Everything the (only) user of a server sees: threads, messages and answers.
+USER_VIEW = """query { threads(last: 1000) { id title createdAt messages {
+  id threadId prompt responseStreamId createdAt response { streamId text status error offset } } } }"""
 TABLES = ("threads", "messages", "streams", "chunks")
 # How long a dump waits for the server to finish compacting answers that just ended.
 SETTLE_SECONDS = 10.0
@@ -24,3 +31,10 @@ def dump_database(db_path: Path) -> dict[str, list[tuple[Any, ...]]]:
         while conn.execute(UNCOMPACTED).fetchone()[0] and time.monotonic() < deadline:
             time.sleep(0.01)
         return {table: conn.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall() for table in TABLES}
+
+
+async def stored_state(server: ServerProcess, db_path: Path) -> tuple[dict[str, Any], dict[str, list[tuple[Any, ...]]]]:
+    """What the user sees (threads, messages, bodies) and what the database holds."""
+    result = await gql(server.graphql_http, USER_VIEW)
+    assert not result.get("errors"), result
+    return result["data"], dump_database(db_path)

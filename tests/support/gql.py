@@ -46,6 +46,16 @@ async def send(url: str, prompt: str, thread: str | None = None) -> dict[str, An
     return message
 
 
+async def refused_send(url: str, prompt: str, thread: str | None = None) -> dict[str, Any]:
+    """A sendMessage the rate limit refuses: its one RATE_LIMITED error, which says when to retry."""
+    result = await gql(url, SEND, {"prompt": prompt, "thread": thread})
+    assert result.get("data") is None, result
+    [error] = result["errors"]
+    assert error["extensions"]["code"] == "RATE_LIMITED", error
+    assert isinstance(error["extensions"]["retryAfter"], int) and error["extensions"]["retryAfter"] >= 1, error
+    return dict(error)
+
+
 class SubscriptionError(Exception):
     def __init__(self, errors: list[dict[str, Any]]) -> None:
         super().__init__(errors)

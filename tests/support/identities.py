@@ -26,6 +26,8 @@ HS_SECRET = "test-only-hs256-secret-for-persistream"
 AUDIENCE = "persistream-tests"
 ISSUER = "https://issuer.test"
 remember(HS_SECRET)
+# Server settings for jwt mode with the audience and issuer the tokens here carry.
+JWT_ENV = {"PERSISTREAM_AUTH": "jwt", "PERSISTREAM_JWT_AUDIENCE": AUDIENCE, "PERSISTREAM_JWT_ISSUER": ISSUER}
 
 
 @dataclass

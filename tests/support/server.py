@@ -109,3 +109,9 @@ class ServerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def children(pid: int) -> list[int]:
+    """The process ids of `pid`'s children (uvicorn's workers under its supervisor, say)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []

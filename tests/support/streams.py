@@ -14,7 +14,7 @@ from typing import Any, Self
 import websockets
 
 from tests.support.fake_openai import SECRET_KEY, FakeOpenAI, Recorded, Script
-from tests.support.gql import BODY, FINAL, STREAM_BODY, STREAM_CHAT, GraphQLWS, gql_data, send
+from tests.support.gql import BODY, FINAL, STREAM_BODY, STREAM_CHAT, GraphQLWS, check_events, gql_data, send
 from tests.support.server import ServerProcess
 
 Event = dict[str, Any]
@@ -176,3 +176,22 @@ class FrameLog:
     def nexts(self, op_id: str, after: float = 0.0) -> int:
         """How many `next` messages for `op_id` arrived after `after`."""
         return sum(1 for at, m in self.received if at > after and m.get("type") == "next" and m.get("id") == op_id)
+
+
+async def ask(
+    server: ServerProcess, fake: FakeOpenAI, tokens: list[str], prompt: str, thread: str | None = None
+) -> tuple[dict[str, Any], str]:
+    """Send `prompt` (answered by `tokens`) and drive it to the end; (message, script name)."""
+    name = unique("h")
+    marker = fake.add(name, Script(tokens))
+    message = await send(server.graphql_http, f"{prompt} {marker}", thread)
+    async with GraphQLWS(server.graphql_ws) as client:
+        events = await Tap.driver(client, message["responseStreamId"]).result()
+    assert check_events(events) == "".join(tokens)
+    assert events[-1]["status"] == "DONE"
+    return message, name
+
+
+def sent_to_model(fake: FakeOpenAI, name: str) -> list[tuple[str, str]]:
+    [request] = fake.requests_for(name)
+    return [(m["role"], m["content"]) for m in request.messages]
