@@ -106,3 +106,17 @@ def test_export_schema_is_committed_and_keeps_the_contract(tmp_path: Path) -> No
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "contract kept" in check.stdout
+
+
+async def test_processes_started_at_once_on_a_new_sqlite_file_all_migrate_it(tmp_path: Path) -> None:
+    """Three `persistream migrate` at the same instant on a new file (what several servers started together do):
+    each revision is applied once, every process succeeds and the schema ends at the newest revision. Before the
+    upgrade took the file's write lock from its first read, two of them applied the same revision twice."""
+    for round_ in range(4):
+        db_path = tmp_path / f"race-{round_}.db"
+        env = clean_env(PERSISTREAM_DATABASE_URL=f"sqlite+aiosqlite:///{db_path}")
+        results = await asyncio.gather(*(run([*command(), "migrate"], env, tmp_path) for _ in range(3)))
+        for code, stdout, stderr in results:
+            assert code == 0, (round_, stdout, stderr)
+        check = await run([*command(), "migrate", "--check"], env, tmp_path)
+        assert check[0] == 0, check

@@ -15,14 +15,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 log = logging.getLogger("persistream.migrations")
 
@@ -31,6 +33,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent
 INITIAL_REVISION = "0001"
 # Any constant shared by every persistream process: the key of the advisory lock taken while migrating.
 _PG_LOCK_KEY = 7_310_552_019
+# How long a process starting on an SQLite file waits for another that is migrating it.
+MIGRATION_BUSY_TIMEOUT_MS = 60_000
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -93,8 +97,42 @@ async def schema_state(engine: AsyncEngine) -> SchemaState:
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> tuple[str | None, str | None]:
     """Apply the revisions up to `revision`; returns the revision before and after."""
+    if engine.dialect.name == "sqlite" and not _in_memory(engine):
+        engine = _exclusive_sqlite_engine(engine)
+        try:
+            async with engine.begin() as conn:
+                return await conn.run_sync(_upgrade, revision)
+        finally:
+            await engine.dispose()
     async with engine.begin() as conn:
         return await conn.run_sync(_upgrade, revision)
+
+
+def _in_memory(engine: AsyncEngine) -> bool:
+    """An in-memory SQLite database exists only on its own connection: no other process can race its upgrade."""
+    database = engine.url.database or ""
+    return database in ("", ":memory:") or engine.url.query.get("mode") == "memory"
+
+
+def _exclusive_sqlite_engine(engine: AsyncEngine) -> AsyncEngine:
+    """An engine on the same SQLite file whose transactions begin with BEGIN IMMEDIATE, so that the whole upgrade
+    (reading the revision included) holds the file's write lock: processes started at once on a new file migrate
+    one after the other (the later ones wait, then find nothing to do) instead of applying the same revision twice.
+    The driver's own transaction handling would begin only at the first INSERT or UPDATE, after the read."""
+    exclusive = create_async_engine(engine.url, poolclass=NullPool)
+
+    @event.listens_for(exclusive.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver begins nothing itself; `_begin` does
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={MIGRATION_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(exclusive.sync_engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return exclusive
 
 
 def _schema_state(conn: Connection) -> SchemaState:
