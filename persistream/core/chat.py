@@ -92,16 +92,20 @@ class ChatService:
         if thread_id is not None:
             thread = await access.own_thread(self.engine.db, identity, thread_id)
         await self.limits.check(identity.id)  # the last check before anything is stored: a refusal stores nothing
-        stored = await queries.add_message(
-            self.engine.db,
-            thread=thread,
-            thread_id=new_id(),
-            message_id=new_id(),
-            stream_id=new_id(),
-            prompt=prompt,
-            title=make_title(prompt),
-            owner=identity.id,
-        )
+        try:
+            stored = await queries.add_message(
+                self.engine.db,
+                thread=thread,
+                thread_id=new_id(),
+                message_id=new_id(),
+                stream_id=new_id(),
+                prompt=prompt,
+                title=make_title(prompt),
+                owner=identity.id,
+                max_live=self.limits.max_live,
+            )
+        except queries.LiveAnswersFull:
+            raise self.limits.live_answers_full() from None
         if stored is None:
             raise NotFound(access.NO_THREAD)
         _, message = stored

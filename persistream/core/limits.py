@@ -35,12 +35,10 @@ class SendLimits:
 
     async def check(self, owner_id: str) -> None:
         """Raise RateLimited when `owner_id` may not send now; otherwise count the call."""
-        # Live answers first: a call refused for them should not use up the caller's rate.
+        # Live answers first: a call refused for them should not use up the caller's rate. This count is a fast
+        # refusal only; the insert counts again, atomically (`live_answers_full` is what it raises then).
         if self.max_live and await queries.count_live_streams(self.db, owner_id) >= self.max_live:
-            metrics.LIMITS_HIT.labels("live_answers").inc()
-            raise RateLimited(
-                f"You already have {self.max_live} answers in progress; wait for one to finish.", LIVE_RETRY_AFTER
-            )
+            raise self.live_answers_full()
         if self.rate is None:
             return
         calls, window = self.rate
@@ -51,3 +49,10 @@ class SendLimits:
             raise RateLimited(
                 f"Too many messages: at most {calls} per {window} seconds.", math.ceil(start + window - now)
             )
+
+    def live_answers_full(self) -> RateLimited:
+        """The refusal of a send that would make more than `max_live` answers live at once."""
+        metrics.LIMITS_HIT.labels("live_answers").inc()
+        return RateLimited(
+            f"You already have {self.max_live} answers in progress; wait for one to finish.", LIVE_RETRY_AFTER
+        )

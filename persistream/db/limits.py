@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import col, select
+from sqlmodel import col
 
 from persistream.db.database import Database
-from persistream.db.models import MessageRow, RateWindowRow, StreamRow, ThreadRow
-
-LIVE_STATUSES = ("PENDING", "STREAMING")
-# Threads stored before identities existed have no owner: they are the local user's.
-LOCAL_OWNER = "local"
+from persistream.db.models import RateWindowRow
+from persistream.db.queries import live_streams_count
 
 
 async def count_call(db: Database, owner: str, window_start: int) -> int:
@@ -36,14 +33,6 @@ async def count_call(db: Database, owner: str, window_start: int) -> int:
 
 
 async def count_live_streams(db: Database, owner: str) -> int:
-    """Streams PENDING or STREAMING in the owner's threads. Starts from the live streams (few, indexed by status)."""
-    owner_of = func.coalesce(col(ThreadRow.owner), LOCAL_OWNER)
-    statement = (
-        select(func.count())
-        .select_from(StreamRow)
-        .join(MessageRow, col(MessageRow.response_stream_id) == col(StreamRow.id))
-        .join(ThreadRow, col(ThreadRow.id) == col(MessageRow.thread_id))
-        .where(col(StreamRow.status).in_(LIVE_STATUSES), owner_of == owner)
-    )
+    """Streams PENDING or STREAMING in the owner's threads."""
     async with db.session() as session:
-        return int((await session.execute(statement)).scalar_one())
+        return int((await session.execute(live_streams_count(owner))).scalar_one())

@@ -12,15 +12,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, delete, false, func, insert, or_, tuple_, update
+from sqlalchemy import ColumnElement, and_, delete, false, func, insert, or_, text, tuple_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from persistream.db.database import Database
 from persistream.db.models import ChunkRow, MessageRow, StreamRow, ThreadRow, utcnow
 
 LIVE_STATUSES = ("PENDING", "STREAMING")
 FINAL_STATUSES = ("DONE", "ERROR", "TIMEOUT", "CANCELLED")
+# Threads stored before identities existed have no owner: they are the local user's.
+LOCAL_OWNER = "local"
+# The first key of the per-owner advisory locks that serialise sends against the live-answers limit (PostgreSQL).
+_LIVE_LOCK_SPACE = 7_310_552
 
 
 @dataclass(frozen=True)
@@ -407,6 +412,10 @@ async def get_thread(db: Database, thread_id: str) -> ThreadRow | None:
         return await session.get(ThreadRow, thread_id)
 
 
+class LiveAnswersFull(Exception):
+    """The owner already has the most live answers allowed: nothing was stored."""
+
+
 async def add_message(
     db: Database,
     *,
@@ -417,9 +426,20 @@ async def add_message(
     prompt: str,
     title: str,
     owner: str | None = None,
+    max_live: int = 0,
 ) -> tuple[ThreadRow, MessageRow] | None:
-    """Store the prompt and its PENDING stream, in a new thread when `thread` is None. None if the thread vanished."""
+    """Store the prompt and its PENDING stream, in a new thread when `thread` is None. None if the thread vanished.
+
+    With `max_live`, raises LiveAnswersFull (storing nothing) if the new stream would make the owner's live streams
+    more than that. The count and the insert are one transaction that no other send of the owner interleaves with,
+    in any process: on PostgreSQL it first takes the owner's advisory lock; on SQLite the insert comes first, and
+    holds the file's write lock until the commit (the count then includes the new stream)."""
     async with db.session() as session:
+        if max_live and db.engine.dialect.name == "postgresql":
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:space, hashtext(:owner))"),
+                {"space": _LIVE_LOCK_SPACE, "owner": owner or LOCAL_OWNER},
+            )
         if thread is None:
             thread = ThreadRow(id=thread_id, title=title, owner=owner)
             session.add(thread)
@@ -430,8 +450,25 @@ async def add_message(
         session.add(stream)
         await session.flush()
         session.add(message)
+        await session.flush()
+        if max_live and int((await session.execute(live_streams_count(owner or LOCAL_OWNER))).scalar_one()) > max_live:
+            await session.rollback()
+            raise LiveAnswersFull
         await session.commit()
     return thread, message
+
+
+def live_streams_count(owner: str) -> SelectOfScalar[int]:
+    """How many streams are PENDING or STREAMING in the owner's threads. Starts from the live streams (few, indexed
+    by status)."""
+    owner_of = func.coalesce(col(ThreadRow.owner), LOCAL_OWNER)
+    return (
+        select(func.count())
+        .select_from(StreamRow)
+        .join(MessageRow, col(MessageRow.response_stream_id) == col(StreamRow.id))
+        .join(ThreadRow, col(ThreadRow.id) == col(MessageRow.thread_id))
+        .where(col(StreamRow.status).in_(LIVE_STATUSES), owner_of == owner)
+    )
 
 
 async def list_threads(db: Database, last: int, owner: str, before: ThreadRow | None = None) -> list[ThreadRow]:
