@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from persistream.db import (
     migrations,
@@ -88,6 +88,14 @@ class Database:
     async def create_tables(self) -> None:
         """Bring the schema to the newest revision (what `persistream migrate` does); for embedded use."""
         await self.upgrade()
+
+    def pool_connections(self) -> tuple[int, int] | None:
+        """(checked out, idle in the pool) for a pool that counts them (SQLite files and PostgreSQL have a queue
+        pool); None for one that does not (an in-memory SQLite database keeps one static connection)."""
+        pool = self.engine.pool
+        if isinstance(pool, QueuePool):
+            return pool.checkedout(), pool.checkedin()
+        return None
 
     async def close(self) -> None:
         await self.engine.dispose()
