@@ -115,6 +115,11 @@ class SerializedWriteSession(AsyncSession):
 
     async def _before_write(self) -> None:
         if not self._holds_write_lock:
+            # The connection first, then the lock, in every unit of work. Units that read before they write hold
+            # a connection while they queue for the lock; one that took the lock first and then waited for a
+            # connection, with the pool full of those, would wait for them as they wait for it (until the pool's
+            # timeout): under load, every database call of the process then failed at once.
+            await self.connection()
             await self._write_lock.acquire()
             self._holds_write_lock = True
 
