@@ -48,7 +48,8 @@ def build(fake: FakeOpenAI) -> Any:
 class ModelClient:
     """The benchmark's side of the model process."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, pid: int | None = None) -> None:
+        self.pid = pid  # the model process's, when it runs in one of its own (bench/rig.py)
         self.root = f"http://127.0.0.1:{port}"
         self.base_url = f"{self.root}/v1"
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -47,7 +47,7 @@ def model_process() -> Iterator[ModelClient]:
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "bench.model_server", str(port)], cwd=ROOT)
     try:
-        client = ModelClient(port)
+        client = ModelClient(port, pid=process.pid)
         wait_http(f"{client.root}/bench/arrivals")
         yield client
     finally:
@@ -72,8 +72,17 @@ def server_env(model: ModelClient, database: str, **extra: str) -> dict[str, str
 
 
 @contextlib.contextmanager
-def persistream_server(model: ModelClient, database: str, log_dir: Path, **extra: str) -> Iterator[ServerProcess]:
-    server = ServerProcess(server_env(model, database, **extra), log_path=log_dir / f"server-{uuid.uuid4().hex}.log")
+def persistream_server(
+    model: ModelClient, database: str, log_dir: Path, command: Sequence[str] | None = None, **extra: str
+) -> Iterator[ServerProcess]:
+    """`command` replaces `python -m persistream` (bench/soak/traced_server.py, say)."""
+    log_path = log_dir / f"server-{uuid.uuid4().hex}.log"
+    env = server_env(model, database, **extra)
+    server = (
+        ServerProcess(env, log_path=log_path)
+        if command is None
+        else ServerProcess(env, log_path=log_path, command=command)
+    )
     server.start(120)
     try:
         yield server

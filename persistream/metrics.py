@@ -14,11 +14,13 @@ What is counted where:
 - statuses decided without a generation (cancel before start, forced cancel, sweeper) call `stream_finished`;
 - chunk writes are timed by `timed`, database retries and limits hit are counted where they happen;
 - threads deleted by retention are counted by the sweeper that deleted them;
-- observers, the broadcast link and its reconnects are read off the hub by a `Sampler` (web/metrics_view.py).
+- observers, the broadcast link and its reconnects are read off the hub by a `Sampler` (web/metrics_view.py);
+  so are the process's asyncio tasks and its database pool's connections, which say whether anything leaks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import os
 import re
@@ -80,6 +82,17 @@ OBSERVER_DATABASE_READS = Counter(
     "persistream_observer_database_fallbacks",
     "Times an observer read the database because the broadcast could not be trusted (a gap, a lost or silent "
     "link, an overflowing queue).",
+)
+ASYNCIO_TASKS = Gauge(
+    "persistream_asyncio_tasks",
+    "asyncio tasks not yet done on the server's event loop (every connection, subscription and answer has some).",
+    multiprocess_mode="livesum",
+)
+DATABASE_CONNECTIONS = Gauge(
+    "persistream_database_connections",
+    "Connections of the database pool, by state: in_use (checked out by a unit of work) or idle (kept in the pool).",
+    ["state"],
+    multiprocess_mode="livesum",
 )
 THREADS_EXPIRED = Counter(
     "persistream_threads_expired",
@@ -152,17 +165,31 @@ async def timed(histogram: Histogram, operation: Awaitable[T]) -> T:
 
 
 class Sampler:
-    """Sets the gauges read off live objects (the hub) and counts the hub's reconnects since the last look."""
+    """Sets the gauges read off live objects (the hub, the event loop, the database pool) and counts the hub's
+    reconnects since the last look. `refresh` runs on the event loop (asyncio's task list belongs to it)."""
 
-    def __init__(self, observers: Callable[[], int], broadcast_up: Callable[[], bool], reconnects: Callable[[], int]):
+    def __init__(
+        self,
+        observers: Callable[[], int],
+        broadcast_up: Callable[[], bool],
+        reconnects: Callable[[], int],
+        database_connections: Callable[[], tuple[int, int] | None] = lambda: None,
+    ):
         self._observers = observers
         self._broadcast_up = broadcast_up
         self._reconnects = reconnects
+        self._database_connections = database_connections
         self._reconnects_seen = 0
 
     def refresh(self) -> None:
         OBSERVERS.set(self._observers())
         BROADCAST_UP.set(1 if self._broadcast_up() else 0)
+        ASYNCIO_TASKS.set(len(asyncio.all_tasks()))
+        connections = self._database_connections()
+        if connections is not None:
+            in_use, idle = connections
+            DATABASE_CONNECTIONS.labels("in_use").set(in_use)
+            DATABASE_CONNECTIONS.labels("idle").set(idle)
         reconnects = self._reconnects()
         if reconnects > self._reconnects_seen:
             BROADCAST_RECONNECTS.inc(reconnects - self._reconnects_seen)

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from persistream.db import (
     migrations,
@@ -89,6 +89,14 @@ class Database:
         """Bring the schema to the newest revision (what `persistream migrate` does); for embedded use."""
         await self.upgrade()
 
+    def pool_connections(self) -> tuple[int, int] | None:
+        """(checked out, idle in the pool) for a pool that counts them (SQLite files and PostgreSQL have a queue
+        pool); None for one that does not (an in-memory SQLite database keeps one static connection)."""
+        pool = self.engine.pool
+        if isinstance(pool, QueuePool):
+            return pool.checkedout(), pool.checkedin()
+        return None
+
     async def close(self) -> None:
         await self.engine.dispose()
 
@@ -107,6 +115,11 @@ class SerializedWriteSession(AsyncSession):
 
     async def _before_write(self) -> None:
         if not self._holds_write_lock:
+            # The connection first, then the lock, in every unit of work. Units that read before they write hold
+            # a connection while they queue for the lock; one that took the lock first and then waited for a
+            # connection, with the pool full of those, would wait for them as they wait for it (until the pool's
+            # timeout): under load, every database call of the process then failed at once.
+            await self.connection()
             await self._write_lock.acquire()
             self._holds_write_lock = True
 

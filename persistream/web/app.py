@@ -35,7 +35,7 @@ from persistream.web.body_limit import BodyLimit
 from persistream.web.graphql_view import STATIC_DIR, PersistreamGraphQL
 from persistream.web.headers import SecurityHeaders
 from persistream.web.hosts import HostGuard
-from persistream.web.metrics_view import MetricsEndpoint, hub_sampler, sampling
+from persistream.web.metrics_view import MetricsEndpoint, live_sampler, sampling
 from persistream.web.origins import OriginGuard
 from persistream.web.shutdown import DRAIN_KEY, Drain
 
@@ -100,7 +100,7 @@ def create_app(
         auth_mode=settings.auth_mode,
     )
 
-    sampler = hub_sampler(services.hub, services.engine.feeds)
+    sampler = live_sampler(services.hub, services.engine.feeds, services.db)
     drain = Drain(services.engine, settings.shutdown_grace)
 
     @contextlib.asynccontextmanager

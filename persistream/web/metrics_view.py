@@ -17,16 +17,18 @@ from starlette.responses import Response
 from persistream import metrics
 from persistream.core.feed import Feeds
 from persistream.core.hub import Hub
+from persistream.db.database import Database
 
 SAMPLE_INTERVAL = 1.0
 
 
-def hub_sampler(hub: Hub, feeds: Feeds) -> metrics.Sampler:
+def live_sampler(hub: Hub, feeds: Feeds, database: Database) -> metrics.Sampler:
     # Observers are the feeds' subscriptions: the hub holds one watcher per observed stream, not per observer.
     return metrics.Sampler(
         observers=lambda: feeds.subscription_count,
         broadcast_up=lambda: hub.connected,
         reconnects=lambda: hub.reconnects,
+        database_connections=database.pool_connections,
     )
 
 

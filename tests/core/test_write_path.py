@@ -8,11 +8,13 @@ import asyncio
 import random
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import delete, event, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from persistream.core.ids import new_id
 from persistream.db import queries
 from persistream.db.database import Database
+from persistream.db.models import SecretRow
 from persistream.db.queries import StoredChunk
 
 
@@ -49,4 +51,38 @@ async def test_concurrent_writers_never_meet_inside_sqlite(tmp_path: Path) -> No
         assert all("".join(c.text for c in bodies[s].chunks) == "ababab" for s in stream_ids), f"seed {seed}"
         assert {bodies[s].stream.status for s in stream_ids} == {"DONE"}
     finally:
+        await db.close()
+
+
+async def test_a_first_write_never_holds_the_lock_while_waiting_for_a_connection(tmp_path: Path) -> None:
+    """Units of work that read and then write hold their pool connection while they queue for the write lock. A
+    unit whose first statement is a write must therefore get its connection before the lock: holding the lock while
+    the pool is full of such units, it would wait for them while they wait for it, until the pool timed out (30 s)."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'order.db'}")
+    await db.create_tables()
+    pool_bound = 5 + 10  # SQLAlchemy's queue pool for a SQLite file: 5 kept, 10 more on demand
+    write = delete(SecretRow).where(SecretRow.name == "none")  # a real write statement that changes nothing
+    readers = [db.session() for _ in range(pool_bound)]
+    writer = db.session()
+    for session in readers:
+        await session.execute(select(1))  # each now holds one of the pool's connections
+    assert db.pool_connections() == (pool_bound, 0)
+    first_write = asyncio.create_task(writer.execute(write))  # the lock is free; the pool is not
+    try:
+        await asyncio.sleep(0.1)
+
+        async def read_then_write(session: AsyncSession) -> None:
+            await session.execute(write)
+            await session.commit()
+            await session.close()  # gives the connection back: the first writer can have it
+
+        async with asyncio.timeout(10):
+            await asyncio.gather(first_write, *(read_then_write(s) for s in readers))
+            await writer.commit()
+    finally:
+        first_write.cancel()  # still waiting only if the test failed
+        await asyncio.gather(first_write, return_exceptions=True)
+        await writer.close()
+        for session in readers:
+            await session.close()
         await db.close()

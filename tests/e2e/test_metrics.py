@@ -73,3 +73,68 @@ def test_metrics_obey_the_host_allow_list(server: ServerProcess) -> None:
     assert response.status_code == 400
     response = httpx.get(f"{server.url}/metrics", timeout=10)
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def settled_tasks(server: ServerProcess, at_most: float) -> float:
+    """The task gauge once it has come down to `at_most` (the tasks of closed subscriptions end just after)."""
+    tasks = value(await scrape(server), "persistream_asyncio_tasks")
+    for _ in range(100):
+        if tasks <= at_most:
+            break
+        await asyncio.sleep(0.05)
+        tasks = value(await scrape(server), "persistream_asyncio_tasks")
+    return tasks
+
+
+async def test_task_gauge_rises_with_subscriptions_and_falls_after_they_close(
+    server: ServerProcess, fake_openai: FakeOpenAI
+) -> None:
+    # A stream nobody drives stays PENDING: its observers wait, each holding its subscription's tasks.
+    stream_id, _ = await start_stream(server, fake_openai, Script([" never"]))
+    baseline = await settled_tasks(server, 0)  # whatever the idle server runs (no lower bound to wait for)
+    assert baseline >= 1  # at least the task answering this scrape
+    count = 20
+    async with GraphQLWS(server.graphql_ws) as client:
+        observers = [Tap.observer(client, stream_id) for _ in range(count)]
+        for tap in observers:
+            await tap.until_started()
+        during = value(await scrape(server), "persistream_asyncio_tasks")
+        assert during >= baseline + count, (baseline, during)
+        for tap in observers:
+            await tap.leave()
+    after = await settled_tasks(server, baseline + 2)
+    assert after <= baseline + 2, (baseline, during, after)  # a scrape's own request task may overlap
+
+
+async def test_database_connection_gauge_stays_within_the_pool(server: ServerProcess, fake_openai: FakeOpenAI) -> None:
+    # SQLAlchemy's queue pool for a SQLite file: 5 kept, 10 more on demand.
+    pool_bound = 5 + 10
+    answers = [[f" p{i}-{n}" for n in range(8)] for i in range(4)]
+    peak = 0.0
+    drives = [asyncio.create_task(drive(server, fake_openai, tokens)) for tokens in answers]
+    while not all(task.done() for task in drives):
+        samples = await scrape(server)
+        in_use = value(samples, "persistream_database_connections", state="in_use")
+        idle = value(samples, "persistream_database_connections", state="idle")
+        assert min(in_use, idle) >= 0, (in_use, idle)
+        assert in_use + idle <= pool_bound, (in_use, idle)
+        peak = max(peak, in_use + idle)
+        await asyncio.sleep(0.01)
+    for task, tokens in zip(drives, answers, strict=True):
+        assert check_events(task.result()) == "".join(tokens)
+    samples = await scrape(server)
+    for _ in range(100):  # a unit of work gives its connection back just after its commit
+        if value(samples, "persistream_database_connections", state="in_use") == 0:
+            break
+        await asyncio.sleep(0.05)
+        samples = await scrape(server)
+    assert value(samples, "persistream_database_connections", state="in_use") == 0
+    # The pool keeps what it opened: at least the one the answers' writes used, never more than its bound.
+    assert 1 <= value(samples, "persistream_database_connections", state="idle") <= pool_bound
+    assert peak <= pool_bound
+
+
+async def test_process_memory_and_open_files_are_exposed(server: ServerProcess) -> None:
+    samples = await scrape(server)
+    assert value(samples, "process_resident_memory_bytes") > 10_000_000
+    assert value(samples, "process_open_fds") > 3
