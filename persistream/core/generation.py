@@ -1,9 +1,10 @@
 """One answer being generated: a task owned by the engine, never by a subscription.
 
-Token path: the reader pulls a token from the source and appends it to the `DriverFeed` (a plain list and a
-wake-up: it never waits on a client) and to the chunker. Persistence runs beside it in the persister task, which
-writes cut chunks in order and publishes each one after it is stored. When the database is slower than the model,
-pending chunks are merged into one write instead of queueing, so the token path never waits on the database.
+Token path: the reader pulls a token from the source, makes it storable (`core/storable.py`), and appends it to
+the `DriverFeed` (a plain list and a wake-up: it never waits on a client) and to the chunker. Persistence runs
+beside it in the persister task, which writes cut chunks in order and publishes each one after it is stored. When
+the database is slower than the model, pending chunks are merged into one write instead of queueing, so the token
+path never waits on the database.
 
 Ending: whatever stops the generation (the source ends or fails, cancel, model silence, shutdown, or the stream
 being taken away) goes through `run()`'s single exit: close the source, store the buffered text, store the final
@@ -26,6 +27,7 @@ from persistream import metrics
 from persistream.core.chunker import Chunker
 from persistream.core.events import StreamEvent, StreamStatus
 from persistream.core.hub import Hub, Kind
+from persistream.core.storable import storable
 from persistream.db import queries
 from persistream.db.database import Database
 from persistream.db.queries import StoredChunk
@@ -240,9 +242,10 @@ class Generation:
         source = await self._source_factory()
         resumed_at = time.monotonic()
         try:
-            async for token in source:
-                if not token:
+            async for raw in source:
+                if not raw:
                     continue
+                token = storable(raw)  # NUL and lone surrogates become U+FFFD here, before anyone sees them
                 self._meter.token()
                 self.last_token_at = now = time.monotonic()
                 self.feed.append(token)

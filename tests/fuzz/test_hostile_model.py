@@ -1,0 +1,202 @@
+"""The model's own output as hostile input, through a real server with the openai provider and the fake model, on
+SQLite and on PostgreSQL: NUL, lone surrogates, bytes that are not UTF-8, one enormous token, answers that never end.
+
+What is promised (README, "What happens when things go wrong"): a character no database or wire can carry (NUL, a
+lone surrogate, a byte that is not UTF-8) is stored as U+FFFD, one for one; an enormous token is stored in chunks;
+an answer that never ends is cut at `PERSISTREAM_MAX_ANSWER_TOKENS` (ERROR), or ends in TIMEOUT when the model goes
+silent, or when cancelled. For every answer: the stored text, the driver's text and the text of observers from
+offset 0 and from the middle agree character for character; the server goes on serving; its log holds no traceback
+and never "the database is unavailable". A hypothesis property test sends answers drawn from all of Unicode
+(surrogates and NUL included), or from raw bytes, cut at random byte boundaries; PERSISTREAM_HOSTILE_EXAMPLES sets
+its case count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.conftest import server_env
+from tests.scale.conftest import START_TIMEOUT, create_database, drop_database, pg_url
+from tests.support.fake_openai import FakeOpenAI, Recorded, Script
+from tests.support.gql import CANCEL, GraphQLWS, check_events, gql_data
+from tests.support.server import ServerProcess
+from tests.support.streams import Tap, query_body, start_stream
+
+ANSWER_TOKENS = 2000  # the servers' PERSISTREAM_MAX_ANSWER_TOKENS
+STREAM_TIMEOUT = 3
+FLUSH_CHARS = 1000
+EXAMPLES = int(os.environ.get("PERSISTREAM_HOSTILE_EXAMPLES", "100"))
+# Log lines that must never appear: a traceback, or a character problem taken for a database outage.
+FORBIDDEN_IN_LOG = ("Traceback", "database is unavailable", "giving up on the database", "unexpected error")
+
+
+@dataclass
+class Backend:
+    server: ServerProcess
+    sqlite_path: Path | None
+    pg_database: str | None
+
+    @property
+    def database_url(self) -> str:
+        return self.server.env["PERSISTREAM_DATABASE_URL"]
+
+    async def chunks_written(self, stream_id: str) -> int:
+        """How many chunks the answer was stored in (`last_seq`: compaction keeps it)."""
+        query = "SELECT last_seq FROM streams WHERE id = $1"
+        if self.pg_database is not None:
+            conn = await asyncpg.connect(pg_url(self.pg_database, driver="postgresql"))
+            try:
+                return int(await conn.fetchval(query, stream_id))
+            finally:
+                await conn.close()
+        assert self.sqlite_path is not None
+        with contextlib.closing(sqlite3.connect(self.sqlite_path)) as conn:
+            return int(conn.execute(query.replace("$1", "?"), (stream_id,)).fetchone()[0])
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.scale)], ids=["sqlite", "postgres"]
+)
+def backend(request: pytest.FixtureRequest, fake_openai: FakeOpenAI, tmp_path_factory: Any) -> Iterator[Backend]:
+    tmp: Path = tmp_path_factory.mktemp(f"hostile-{request.param}")
+    env = {
+        "PERSISTREAM_MAX_ANSWER_TOKENS": str(ANSWER_TOKENS),
+        "PERSISTREAM_STREAM_TIMEOUT": str(STREAM_TIMEOUT),
+        "PERSISTREAM_FLUSH_CHARS": str(FLUSH_CHARS),
+    }
+    database = create_database() if request.param == "postgres" else None
+    if database is not None:
+        env["PERSISTREAM_DATABASE_URL"] = pg_url(database)
+    process = ServerProcess(server_env(fake_openai, tmp / "hostile.db", **env), log_path=tmp / "server.log")
+    try:
+        process.start(START_TIMEOUT)
+        yield Backend(process, None if database else tmp / "hostile.db", database)
+    finally:
+        process.stop()
+        if database is not None:
+            drop_database(database)
+
+
+@pytest.fixture
+def server(backend: Backend) -> ServerProcess:
+    return backend.server
+
+
+def raw(data: bytes) -> str:
+    """A token that goes on the wire as these very bytes (with `Script(raw_bytes=True)`)."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+@dataclass
+class Answer:
+    body: dict[str, Any]  # streamBody once final
+    driver: list[dict[str, Any]]
+    observer: list[dict[str, Any]]
+    request: Recorded
+
+
+async def answer(
+    server: ServerProcess,
+    fake: FakeOpenAI,
+    script: Script,
+    *,
+    middle: int,
+    cancel_after: int | None = None,
+    timeout: float = 60.0,
+) -> Answer:
+    """Drive one answer with observers from offset 0 and from `middle` (subscribed before it starts, so both
+    follow it live); check that all three and the stored text agree."""
+    stream_id, name = await start_stream(server, fake, script, name="hostile")
+    # An event can be as long as the answer: no client-side cap on message size.
+    async with (
+        GraphQLWS(server.graphql_ws, max_size=None) as observers_ws,
+        GraphQLWS(server.graphql_ws, max_size=None) as driver_ws,
+    ):
+        observer = Tap.observer(observers_ws, stream_id)
+        from_middle = Tap.observer(observers_ws, stream_id, middle)
+        await observer.until_started()
+        await from_middle.until_started()
+        driver = Tap.driver(driver_ws, stream_id)
+        if cancel_after is not None:
+            await driver.until_text(cancel_after, timeout)
+            await gql_data(server.graphql_http, CANCEL, {"id": stream_id})
+        driver_events = await driver.result(timeout)
+        observer_events = await observer.result(timeout)
+        middle_events = await from_middle.result(timeout)
+    body = await query_body(server, stream_id)
+    text = body["text"]
+    assert check_events(driver_events) == text
+    assert check_events(observer_events) == text
+    assert check_events(middle_events, start=middle) == text[middle:]
+    for events in (driver_events, observer_events, middle_events):
+        last = events[-1]
+        assert (last["status"], last["error"], last["offset"]) == (body["status"], body["error"], len(text))
+    (request,) = fake.requests_for(name)
+    return Answer(body, driver_events, observer_events, request)
+
+
+async def assert_still_serving(server: ServerProcess, fake: FakeOpenAI) -> None:
+    """Another, ordinary answer works, and the log is clean."""
+    after = await answer(server, fake, Script([" Still", " serving."]), middle=3)
+    assert (after.body["status"], after.body["text"]) == ("DONE", " Still serving.")
+    log = server.log()
+    for forbidden in FORBIDDEN_IN_LOG:
+        assert forbidden not in log, (forbidden, log[-3000:])
+
+
+# --- characters that cannot be stored as given -------------------------------------------------------------------
+
+R = "\ufffd"
+CHARACTER_CASES = {
+    "nul": (
+        Script(["NUL\x00 inside", "\x00", " and at the end\x00.", " Then plain."], delay=0.02),
+        f"NUL{R} inside{R} and at the end{R}. Then plain.",
+    ),
+    "lone-surrogates": (
+        Script(
+            [
+                "high \ud800",
+                ", low \udfff",
+                ", reversed \udc00\ud800",
+                ", a pair \ud83e\udd80",
+                ", half \ud83e",
+                "\udd80.",
+            ]
+        ),
+        # A pair inside one JSON string is one character (JSON's own rule); split across two frames it is two halves.
+        f"high {R}, low {R}, reversed {R}{R}, a pair \U0001f980, half {R}{R}.",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CHARACTER_CASES))
+async def test_unstorable_characters_are_stored_as_replacement_characters(
+    server: ServerProcess, fake_openai: FakeOpenAI, case: str
+) -> None:
+    script, expected = CHARACTER_CASES[case]
+    result = await answer(server, fake_openai, script, middle=len(expected) // 2)
+    assert (result.body["status"], result.body["error"]) == ("DONE", None)
+    assert result.body["text"] == expected
+    await assert_still_serving(server, fake_openai)
+
+
+async def test_an_enormous_token_is_stored_in_chunks(backend: Backend, fake_openai: FakeOpenAI) -> None:
+    """One token of two million code points, 5 MB of UTF-8 (12 MB on the wire, as JSON escapes), with a NUL and a
+    lone surrogate in it: stored whole, in chunks no longer than the flush cap."""
+    enormous = "é" * 1_000_000 + "\x00" + "漢" * 999_998 + "\ud800"
+    expected = "Before. " + "é" * 1_000_000 + R + "漢" * 999_998 + R + " After."
+    script = Script(["Before. ", enormous, " After."])
+    result = await answer(backend.server, fake_openai, script, middle=1_400_001)
+    assert (result.body["status"], result.body["error"]) == ("DONE", None)
+    assert result.body["text"] == expected
+    assert await backend.chunks_written(result.body["streamId"]) >= len(expected) // FLUSH_CHARS
+    await assert_still_serving(backend.server, fake_openai)

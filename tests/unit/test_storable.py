@@ -1,0 +1,47 @@
+"""The one rule for a model's characters that cannot be stored as given (NUL, lone surrogates): each becomes
+U+FFFD, one for one, so offsets stay the model's."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from persistream.core.storable import storable
+
+R = "\ufffd"
+# Every code point, surrogates included (hypothesis leaves them out unless told), and those this is about.
+ANY_TEXT = st.text(
+    st.characters(exclude_categories=()) | st.characters(categories=["Cs"]) | st.sampled_from(["\x00", "\ufffd"])
+)
+
+
+def test_nul_and_lone_surrogates_become_replacement_characters() -> None:
+    assert storable("a\x00b") == f"a{R}b"
+    assert storable("\x00\x00") == R * 2
+    assert storable("high \ud800 low \udfff") == f"high {R} low {R}"
+    # Two halves of a pair side by side in a Python str are still two lone code points: both replaced.
+    assert storable("\ud83e\udd80") == R * 2
+    assert storable("é\x00漢\udc00🦀") == f"é{R}漢{R}🦀"
+
+
+def test_text_that_can_be_stored_is_the_same_object() -> None:
+    for text in ["", "plain ascii.", "Grüße 漢字 🦀 e\u0301", "\ufffd already", "\x01\x7f\x85\u2028\uffff\U0010ffff"]:
+        assert storable(text) is text
+
+
+@given(ANY_TEXT)
+def test_any_text_becomes_storable_keeping_every_other_character(text: str) -> None:
+    stored = storable(text)
+    assert len(stored) == len(text)  # offsets are code points: unchanged
+    stored.encode("utf-8")  # no lone surrogate left
+    assert "\x00" not in stored
+    for before, after in zip(text, stored, strict=True):
+        unstorable = before == "\x00" or "\ud800" <= before <= "\udfff"
+        assert after == (R if unstorable else before)
+    assert storable(stored) is stored
+
+
+@given(ANY_TEXT, ANY_TEXT)
+def test_storable_text_of_a_concatenation_is_the_concatenation_of_storable_texts(a: str, b: str) -> None:
+    """So it can run token by token: where the model cuts its tokens does not change the stored text."""
+    assert storable(a + b) == storable(a) + storable(b)
