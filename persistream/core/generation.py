@@ -378,8 +378,17 @@ class Generation:
             return result
 
 
+# SQLSTATE classes of a statement refused for what it holds: data (22), integrity (23), syntax or access (42).
+_REFUSED_SQLSTATE_CLASSES = ("22", "23", "42")
+
+
 def _is_transient(exc: Exception) -> bool:
-    return not isinstance(exc, (IntegrityError, ProgrammingError, DataError, NotSupportedError))
+    # A value the driver cannot encode (a lone surrogate: UnicodeEncodeError) fails the same way on every try.
+    if isinstance(exc, (IntegrityError, ProgrammingError, DataError, NotSupportedError, ValueError)):
+        return False
+    # asyncpg's data errors (PostgreSQL refusing NUL in text, say) reach SQLAlchemy as a bare DBAPIError.
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return not (isinstance(sqlstate, str) and sqlstate.startswith(_REFUSED_SQLSTATE_CLASSES))
 
 
 def _format_seconds(seconds: float) -> str:

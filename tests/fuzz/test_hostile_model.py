@@ -24,6 +24,11 @@ from typing import Any
 import asyncpg
 import pytest
 
+from persistream.core.generation import _is_transient as is_transient
+from persistream.core.ids import new_id
+from persistream.db import queries
+from persistream.db.database import Database
+from persistream.db.queries import StoredChunk
 from tests.conftest import server_env
 from tests.scale.conftest import START_TIMEOUT, create_database, drop_database, pg_url
 from tests.support.fake_openai import FakeOpenAI, Recorded, Script
@@ -200,3 +205,22 @@ async def test_an_enormous_token_is_stored_in_chunks(backend: Backend, fake_open
     assert result.body["text"] == expected
     assert await backend.chunks_written(result.body["streamId"]) >= len(expected) // FLUSH_CHARS
     await assert_still_serving(backend.server, fake_openai)
+
+
+@pytest.mark.parametrize("character", ["\x00", "\ud800"], ids=["nul", "lone-surrogate"])
+async def test_a_chunk_the_database_refuses_is_not_taken_for_an_outage(backend: Backend, character: str) -> None:
+    """Beneath the rule above: should a chunk the database cannot hold still reach it (NUL on PostgreSQL, a lone
+    surrogate anywhere), the refusal is final at once, not an outage retried for half a minute and then reported as
+    "the database is unavailable"."""
+    if character == "\x00" and backend.pg_database is None:
+        pytest.skip("SQLite stores NUL")
+    db = Database(backend.database_url)
+    try:
+        stream_id = new_id()
+        await queries.create_stream(db, stream_id)
+        assert await queries.claim_stream(db, stream_id, "generation")
+        with pytest.raises(Exception) as refused:
+            await queries.append_chunks(db, stream_id, "generation", [StoredChunk(1, f"a{character}b", 3)])
+        assert not is_transient(refused.value), repr(refused.value)
+    finally:
+        await db.close()
