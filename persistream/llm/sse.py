@@ -5,9 +5,11 @@ tokens/s on one core, a fifth of what reading the same bytes costs. This module 
 `llm/openai.py` reads the few fields persistream needs from each event's JSON.
 
 Lines end at CRLF, LF or CR (a CR at the end of one network read may be the first half of a CRLF, so it waits
-for the next read); each line is decoded as strict UTF-8, as the SDK does. An event is dispatched at a blank line
-if it has any field; an event the body ends before its blank line is dropped; `data` lines join with a newline;
-comments (`:`) and unknown fields are ignored.
+for the next read). Each whole line is decoded as UTF-8 with every byte that is not UTF-8 turned into U+FFFD, as the
+spec's "UTF-8 decode" says. Here alone this parser departs from the SDK: its strict decode raises a bare
+`UnicodeDecodeError` mid-answer, so one bad byte from a model would end the answer in an unexpected error. An event
+is dispatched at a blank line if it has any field; an event the body ends before its blank line is dropped; `data`
+lines join with a newline; comments (`:`) and unknown fields are ignored.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class SSEParser:
     def _lines(self, lines: list[bytes]) -> list[ServerSentEvent]:
         events: list[ServerSentEvent] = []
         for raw in lines:
-            line = raw.rstrip(b"\r\n").decode("utf-8")
+            line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
             if not line:
                 if self._has_fields:
                     events.append(ServerSentEvent(self._event, "\n".join(self._data)))

@@ -160,6 +160,15 @@ async def assert_still_serving(server: ServerProcess, fake: FakeOpenAI) -> None:
 
 # --- characters that cannot be stored as given -------------------------------------------------------------------
 
+BAD_BYTES = [
+    raw(b"bad \xff\xfe bytes"),
+    raw(b", cut \xe2\x82"),  # the first two bytes of a three-byte sequence
+    raw(b" off, overlong \xc0\xaf and \xe0\x80\xaf"),
+    raw(b", an encoded surrogate \xed\xa0\x80"),
+    raw(b", past U+10FFFF \xf4\x90\x80\x80"),
+    raw(b", lone continuations \x80\xbf"),
+    raw(b", then fine \xe2\x82\xac."),
+]
 R = "\ufffd"
 CHARACTER_CASES = {
     "nul": (
@@ -179,6 +188,16 @@ CHARACTER_CASES = {
         ),
         # A pair inside one JSON string is one character (JSON's own rule); split across two frames it is two halves.
         f"high {R}, low {R}, reversed {R}{R}, a pair \U0001f980, half {R}{R}.",
+    ),
+    "invalid-utf8": (
+        Script(BAD_BYTES, raw_bytes=True, delay=0.02),
+        f"bad {R}{R} bytes, cut {R} off, overlong {R}{R} and {R}{R}{R}, an encoded surrogate {R}{R}{R}, past U+10FFFF "
+        f"{R}{R}{R}{R}, lone continuations {R}{R}, then fine \u20ac.",
+    ),
+    "invalid-utf8-byte-by-byte": (
+        Script(BAD_BYTES, raw_bytes=True, split_bytes=1),
+        f"bad {R}{R} bytes, cut {R} off, overlong {R}{R} and {R}{R}{R}, an encoded surrogate {R}{R}{R}, past U+10FFFF "
+        f"{R}{R}{R}{R}, lone continuations {R}{R}, then fine \u20ac.",
     ),
 }
 

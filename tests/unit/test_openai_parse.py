@@ -112,6 +112,32 @@ async def test_a_model_gone_silent_mid_stream_is_the_sdks_timeout(fake_openai: F
     assert "timed out while answering" in failure.value.user_message
 
 
+BAD_UTF8 = [
+    b" good",
+    b" bad \xff\xfe",
+    b" cut \xe2\x82",
+    b" overlong \xc0\xaf",
+    b" \xed\xa0\x80 \xf4\x90\x80\x80 \x80.",
+]
+
+
+@pytest.mark.parametrize("split_bytes", [None, 1, 5])
+async def test_bytes_that_are_not_utf8_are_read_as_replacement_characters(
+    fake_openai: FakeOpenAI, split_bytes: int | None
+) -> None:
+    """Where the SDK's own parse fails (a bare UnicodeDecodeError, not even an OpenAIError, after the text before
+    the bad line), ours reads U+FFFD for each maximal invalid sequence, as the SSE spec's UTF-8 decode does."""
+    tokens = [t.decode("utf-8", "surrogateescape") for t in BAD_UTF8]
+    marker = fake_openai.add(f"parse-bad-utf8-{split_bytes}", Script(tokens, raw_bytes=True, split_bytes=split_bytes))
+    with pytest.raises(UnicodeDecodeError):
+        await sdk_parse(fake_openai, marker)
+    ours_text, ours_error = await persistream_parse(fake_openai, marker)
+    assert ours_error is None
+    r = "\ufffd"
+    assert ours_text == f" good bad {r}{r} cut {r} overlong {r}{r} {r}{r}{r} {r}{r}{r}{r} {r}."
+    assert ours_text == "".join(t.decode("utf-8", "replace") for t in BAD_UTF8)
+
+
 def body_of(events: list[tuple[str | None, str]], *, crlf: bool) -> bytes:
     end = "\r\n" if crlf else "\n"
     parts = []

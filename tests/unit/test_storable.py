@@ -1,12 +1,15 @@
-"""The one rule for a model's characters that cannot be stored as given (NUL, lone surrogates): each becomes
-U+FFFD, one for one, so offsets stay the model's."""
+"""The one rule for a model's characters that cannot be stored as given (NUL, lone surrogates), and the SSE
+parser's reading of bytes that are not UTF-8: every character U+FFFD, one for one, so offsets stay the model's."""
 
 from __future__ import annotations
+
+import random
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from persistream.core.storable import storable
+from persistream.llm.sse import ServerSentEvent, SSEParser
 
 R = "\ufffd"
 # Every code point, surrogates included (hypothesis leaves them out unless told), and those this is about.
@@ -45,3 +48,18 @@ def test_any_text_becomes_storable_keeping_every_other_character(text: str) -> N
 def test_storable_text_of_a_concatenation_is_the_concatenation_of_storable_texts(a: str, b: str) -> None:
     """So it can run token by token: where the model cuts its tokens does not change the stored text."""
     assert storable(a + b) == storable(a) + storable(b)
+
+
+def test_the_sse_parser_reads_bytes_that_are_not_utf8_as_replacement_characters() -> None:
+    body = b'data: {"t": "bad \xff\xfe, cut \xe2\x82, overlong \xc0\xaf, surrogate \xed\xa0\x80, \xe2\x82\xac"}\n\n'
+    expected = [ServerSentEvent(None, f'{{"t": "bad {R}{R}, cut {R}, overlong {R}{R}, surrogate {R}{R}{R}, €"}}')]
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    for _ in range(200):
+        # However the body is cut into reads (a valid sequence split across two reads stays one character).
+        cuts = sorted(rng.sample(range(1, len(body)), rng.randint(0, 10)))
+        parser = SSEParser()
+        got = []
+        for start, end in zip([0, *cuts], [*cuts, len(body)], strict=True):
+            got += parser.feed(body[start:end])
+        assert got + parser.finish() == expected, f"seed {seed}, cuts {cuts}"
