@@ -69,7 +69,16 @@ class OpenAIModel:
             except openai.OpenAIError as exc:
                 raise _model_error(exc, started=False) from None
             try:
+                # `max_tokens` is held here too: a model that ignores it would otherwise never end its answer. One
+                # delta holds at least one token, so a model that keeps to the limit is never cut.
+                deltas = 0
                 async for text in read_stream(response.http_response):
+                    deltas += 1
+                    if self.max_tokens is not None and deltas > self.max_tokens:
+                        raise ModelError(
+                            f"The answer was cut at the limit of {self.max_tokens} tokens: the model went on past it.",
+                            detail=f"the model sent more than max_tokens={self.max_tokens} deltas",
+                        )
                     yield text
             except openai.OpenAIError as exc:
                 raise _model_error(exc, started=True) from None

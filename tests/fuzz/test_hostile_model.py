@@ -13,6 +13,7 @@ its case count.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sqlite3
@@ -34,7 +35,7 @@ from tests.scale.conftest import START_TIMEOUT, create_database, drop_database, 
 from tests.support.fake_openai import FakeOpenAI, Recorded, Script
 from tests.support.gql import CANCEL, GraphQLWS, check_events, gql_data
 from tests.support.server import ServerProcess
-from tests.support.streams import Tap, query_body, start_stream
+from tests.support.streams import Tap, assert_user_safe, query_body, start_stream, wait_closed
 
 ANSWER_TOKENS = 2000  # the servers' PERSISTREAM_MAX_ANSWER_TOKENS
 STREAM_TIMEOUT = 3
@@ -243,3 +244,60 @@ async def test_a_chunk_the_database_refuses_is_not_taken_for_an_outage(backend: 
         assert not is_transient(refused.value), repr(refused.value)
     finally:
         await db.close()
+
+
+# --- answers that never end --------------------------------------------------------------------------------------
+
+FOREVER = [" again", " and", " again."]
+
+
+def first_tokens(count: int) -> str:
+    return "".join(FOREVER[i % len(FOREVER)] for i in range(count))
+
+
+async def assert_model_stream_closed(request: Recorded) -> None:
+    """The server closed the model's stream: the fake model saw the connection go and stopped sending."""
+    await wait_closed(request, timeout=5)
+    sent = request.tokens_sent
+    await asyncio.sleep(0.3)
+    assert request.tokens_sent == sent
+
+
+@pytest.mark.parametrize("pause", [None, (400, 0.5)], ids=["flat-out", "with-pauses"])
+async def test_an_answer_that_never_ends_is_cut_at_the_answer_limit(
+    server: ServerProcess, fake_openai: FakeOpenAI, pause: tuple[int, float] | None
+) -> None:
+    """Tokens for ever, never `[DONE]` (with pauses shorter than the stream timeout, or none): the server holds the
+    model to `PERSISTREAM_MAX_ANSWER_TOKENS`, keeps the text up to it and ends the answer in ERROR saying so."""
+    expected = first_tokens(ANSWER_TOKENS)
+    script = Script(FOREVER, forever=True, pause=pause)
+    result = await answer(server, fake_openai, script, middle=len(expected) // 2, timeout=20)
+    assert result.request.max_tokens == ANSWER_TOKENS
+    assert result.body["status"] == "ERROR"
+    assert_user_safe(result.body["error"])
+    assert f"limit of {ANSWER_TOKENS} tokens" in result.body["error"]
+    assert result.body["text"] == expected
+    await assert_model_stream_closed(result.request)
+    await assert_still_serving(server, fake_openai)
+
+
+async def test_an_answer_that_never_ends_but_falls_silent_times_out(
+    server: ServerProcess, fake_openai: FakeOpenAI
+) -> None:
+    """A pause longer than PERSISTREAM_STREAM_TIMEOUT ends an endless answer in TIMEOUT, its text kept."""
+    expected = first_tokens(30)
+    script = Script(FOREVER, forever=True, pause=(30, 3600))
+    result = await answer(server, fake_openai, script, middle=len(expected) // 2, timeout=STREAM_TIMEOUT + 30)
+    assert (result.body["status"], result.body["text"]) == ("TIMEOUT", expected)
+    assert result.body["error"] == f"The model sent nothing for {STREAM_TIMEOUT} seconds."
+    await assert_model_stream_closed(result.request)
+    await assert_still_serving(server, fake_openai)
+
+
+async def test_an_answer_that_never_ends_can_be_cancelled(server: ServerProcess, fake_openai: FakeOpenAI) -> None:
+    script = Script(FOREVER, forever=True, delay=0.01)
+    result = await answer(server, fake_openai, script, middle=40, cancel_after=60)
+    assert (result.body["status"], result.body["error"]) == ("CANCELLED", None)
+    assert result.body["text"].startswith(first_tokens(3)) and len(result.body["text"]) >= 60
+    await assert_model_stream_closed(result.request)
+    await assert_still_serving(server, fake_openai)

@@ -13,6 +13,7 @@ from persistream.llm.base import ChatMessage, ModelError
 from persistream.llm.openai import OpenAIModel
 from persistream.llm.sse import ServerSentEvent, SSEParser
 from tests.support.fake_openai import SECRET_KEY, FakeOpenAI, Script
+from tests.support.streams import wait_closed
 
 UNICODE = ["Grüße", " 🦀🧪", " 漢字", " e\u0301", " \u2028line\u2029", ' "quoted" \\ back', " \t tab", " 𝔘𝔫𝔦"]
 SCRIPTS = {
@@ -136,6 +137,33 @@ async def test_bytes_that_are_not_utf8_are_read_as_replacement_characters(
     r = "\ufffd"
     assert ours_text == f" good bad {r}{r} cut {r} overlong {r}{r} {r}{r}{r} {r}{r}{r}{r} {r}."
     assert ours_text == "".join(t.decode("utf-8", "replace") for t in BAD_UTF8)
+
+
+async def test_a_model_that_goes_on_past_max_tokens_is_cut_there(fake_openai: FakeOpenAI) -> None:
+    """A model that never ends its answer (tokens for ever, never `[DONE]`) is held to `max_tokens`: exactly that
+    many deltas are read, then the answer fails with a message that says so, and the model's stream is closed."""
+    name = "parse-forever"
+    marker = fake_openai.add(name, Script([" one", " two", " three"], forever=True))
+    model = OpenAIModel(model="m", api_key=SECRET_KEY, base_url=fake_openai.base_url, max_retries=0, max_tokens=7)
+    text: list[str] = []
+    with pytest.raises(ModelError) as failure:
+        async for token in model.stream([ChatMessage("user", marker)]):
+            text.append(token)
+            assert len(text) <= 7, "read past max_tokens"  # without the limit this would never end
+    await model.aclose()
+    assert "".join(text) == " one two three one two three one"
+    assert "limit of 7 tokens" in failure.value.user_message
+    (request,) = fake_openai.requests_for(name)
+    assert request.max_tokens == 7
+    await wait_closed(request)
+
+
+async def test_a_model_that_keeps_to_max_tokens_is_not_cut(fake_openai: FakeOpenAI) -> None:
+    marker = fake_openai.add("parse-exact", Script([" one", " two", " three"]))
+    model = OpenAIModel(model="m", api_key=SECRET_KEY, base_url=fake_openai.base_url, max_retries=0, max_tokens=3)
+    text = [token async for token in model.stream([ChatMessage("user", marker)])]
+    await model.aclose()
+    assert "".join(text) == " one two three"
 
 
 def body_of(events: list[tuple[str | None, str]], *, crlf: bool) -> bytes:
