@@ -2,7 +2,7 @@
 SQLite and on PostgreSQL: NUL, lone surrogates, bytes that are not UTF-8, one enormous token, answers that never end.
 
 What is promised (README, "What happens when things go wrong"): a character no database or wire can carry (NUL, a
-lone surrogate, a byte that is not UTF-8) is stored as U+FFFD, one for one; an enormous token is stored in chunks;
+lone surrogate, an invalid UTF-8 sequence) is stored as U+FFFD; an enormous token is stored in chunks;
 an answer that never ends is cut at `PERSISTREAM_MAX_ANSWER_TOKENS` (ERROR), or ends in TIMEOUT when the model goes
 silent, or when cancelled. For every answer: the stored text, the driver's text and the text of observers from
 offset 0 and from the middle agree character for character; the server goes on serving; its log holds no traceback
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -24,9 +25,12 @@ from typing import Any
 
 import asyncpg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from persistream.core.generation import _is_transient as is_transient
 from persistream.core.ids import new_id
+from persistream.core.storable import storable
 from persistream.db import queries
 from persistream.db.database import Database
 from persistream.db.queries import StoredChunk
@@ -301,3 +305,65 @@ async def test_an_answer_that_never_ends_can_be_cancelled(server: ServerProcess,
     assert result.body["text"].startswith(first_tokens(3)) and len(result.body["text"]) >= 60
     await assert_model_stream_closed(result.request)
     await assert_still_serving(server, fake_openai)
+
+
+# --- property: any answer at all ---------------------------------------------------------------------------------
+
+# Every code point, surrogates and NUL included; those are also drawn on purpose, being rare among 1.1 million.
+ANY_CHARACTER = (
+    st.characters(exclude_categories=())
+    | st.characters(categories=["Cs"])
+    | st.sampled_from(["\x00", "\ud800", "\udbff", "\udc00", "\udfff"])
+)
+TEXT_TOKENS = st.lists(st.text(ANY_CHARACTER, max_size=8), max_size=10)
+BYTE_TOKENS = st.lists(st.binary(max_size=8).map(raw), max_size=10)
+
+
+def meaning(token: str, raw_bytes: bool) -> str:
+    """What the token means once it has crossed the wire: a JSON string's own decoding (which joins an escaped
+    surrogate pair into one character) or, for raw bytes, the spec's UTF-8 decode (U+FFFD for bytes that are not
+    UTF-8)."""
+    if raw_bytes:
+        return token.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    decoded: str = json.loads(json.dumps(token))
+    return decoded
+
+
+@st.composite
+def hostile_scripts(draw: st.DrawFn) -> tuple[Script, str, int]:
+    """A script, the text it must be stored as, and an offset to observe from."""
+    raw_bytes = draw(st.booleans())
+    tokens = draw(BYTE_TOKENS if raw_bytes else TEXT_TOKENS)
+    split = draw(st.none() | st.integers(1, 64))
+    script = Script(tokens, raw_bytes=raw_bytes, split_bytes=split, crlf=draw(st.booleans()))
+    expected = storable("".join(meaning(t, raw_bytes) for t in tokens))
+    return script, expected, draw(st.integers(0, len(expected)))
+
+
+@pytest.mark.fuzz
+def test_any_answer_is_stored_as_the_driver_and_observers_saw_it(
+    server: ServerProcess, fake_openai: FakeOpenAI
+) -> None:
+    cases = replaced = 0
+    with asyncio.Runner() as runner:
+
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )
+        @given(case=hostile_scripts())
+        def check(case: tuple[Script, str, int]) -> None:
+            nonlocal cases, replaced
+            script, expected, middle = case
+            cases += 1
+            replaced += R in expected
+            result = runner.run(answer(server, fake_openai, script, middle=middle))
+            assert (result.body["status"], result.body["error"]) == ("DONE", None)
+            assert result.body["text"] == expected, (script.tokens, result.body["text"], expected)
+
+        check()
+        print(f"fuzz: {cases} hostile model answers ({replaced} with characters stored as U+FFFD) stored as sent")
+        runner.run(assert_still_serving(server, fake_openai))
+    assert cases >= min(EXAMPLES, 10)
