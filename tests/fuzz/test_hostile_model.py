@@ -28,6 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from persistream.client import PersistreamClient
 from persistream.core.generation import _is_transient as is_transient
 from persistream.core.ids import new_id
 from persistream.core.storable import storable
@@ -39,7 +40,7 @@ from tests.scale.conftest import START_TIMEOUT, create_database, drop_database, 
 from tests.support.fake_openai import FakeOpenAI, Recorded, Script
 from tests.support.gql import CANCEL, GraphQLWS, check_events, gql_data
 from tests.support.server import ServerProcess
-from tests.support.streams import Tap, assert_user_safe, query_body, start_stream, wait_closed
+from tests.support.streams import Tap, assert_user_safe, query_body, start_stream, unique, wait_closed
 
 ANSWER_TOKENS = 2000  # the servers' PERSISTREAM_MAX_ANSWER_TOKENS
 STREAM_TIMEOUT = 3
@@ -367,3 +368,16 @@ def test_any_answer_is_stored_as_the_driver_and_observers_saw_it(
         print(f"fuzz: {cases} hostile model answers ({replaced} with characters stored as U+FFFD) stored as sent")
         runner.run(assert_still_serving(server, fake_openai))
     assert cases >= min(EXAMPLES, 10)
+
+
+async def test_the_python_client_reads_an_enormous_answer(server: ServerProcess, fake_openai: FakeOpenAI) -> None:
+    """A 2 MB token reaches the driver as one event, and an observer from offset 0 gets the whole stored text in
+    its first event: `PersistreamClient` (and so `persistream ask`) must take WebSocket messages of any size."""
+    enormous = "é" * 1_000_000
+    marker = fake_openai.add(unique("enormous-client"), Script(["Start. ", enormous, " End."]))
+    async with PersistreamClient(server.graphql_http, give_up_after=5) as client:
+        message = await client.send_message(f"Answer {marker}")
+        driven, final = await client.text(message.stream_id, drive=True)
+        observed, _ = await client.text(message.stream_id)
+    assert final.status == "DONE"
+    assert driven == observed == "Start. " + enormous + " End."
