@@ -25,27 +25,33 @@ class ServerSentEvent:
 
 class SSEParser:
     def __init__(self) -> None:
-        self._buffer = b""
+        # The body after the last line ending seen (holding back a CR whose LF may come in the next read).
+        self._buffer = bytearray()
         self._event: str | None = None
         self._data: list[str] = []
         self._has_fields = False
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """The events completed by this piece of the body."""
-        buffer = self._buffer + chunk
-        lines = buffer.splitlines(keepends=True)
-        if lines and (not lines[-1].endswith((b"\n", b"\r")) or lines[-1].endswith(b"\r")):
-            self._buffer = lines.pop()  # an unfinished line, or a CR whose LF may come next
-        else:
-            self._buffer = b""
-        return self._lines(lines)
+        # Only the new bytes are searched for a line ending: an enormous line arriving in many reads is copied
+        # once, where splitting the whole buffer again at every read would cost time quadratic in its length.
+        end = _after_last_line_end(chunk, len(chunk))
+        if end == len(chunk) and chunk.endswith(b"\r"):
+            end = _after_last_line_end(chunk, end - 1)
+        if not end:
+            self._buffer += chunk
+            return []
+        self._buffer += chunk[:end]
+        body = bytes(self._buffer)
+        self._buffer = bytearray(chunk[end:])
+        return self._lines(body.splitlines(keepends=True))
 
     def finish(self) -> list[ServerSentEvent]:
         """The body ended: its last line may lack a line ending. An event without its blank line is dropped, as the
         spec says (and the SDK does)."""
-        lines = [self._buffer] if self._buffer else []
-        self._buffer = b""
-        return self._lines(lines)
+        body = bytes(self._buffer)
+        self._buffer = bytearray()
+        return self._lines(body.splitlines(keepends=True))
 
     def _lines(self, lines: list[bytes]) -> list[ServerSentEvent]:
         events: list[ServerSentEvent] = []
@@ -72,3 +78,8 @@ class SSEParser:
                 continue
             self._has_fields = True
         return events
+
+
+def _after_last_line_end(chunk: bytes, stop: int) -> int:
+    """The index just past the last CR or LF in `chunk[:stop]`; 0 if there is none."""
+    return max(chunk.rfind(b"\n", 0, stop), chunk.rfind(b"\r", 0, stop)) + 1

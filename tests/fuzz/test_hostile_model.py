@@ -45,6 +45,9 @@ from tests.support.streams import Tap, assert_user_safe, query_body, start_strea
 ANSWER_TOKENS = 2000  # the servers' PERSISTREAM_MAX_ANSWER_TOKENS
 STREAM_TIMEOUT = 3
 FLUSH_CHARS = 1000
+# Longest another answer may pause while a 16 MB token goes through. Linear work measured 0.9 to 2.4 s (the test
+# process, which also plays the model, parses the 16 MB too); the parse and cut were quadratic and took over 10 s.
+STALL_LIMIT = 4.0
 EXAMPLES = int(os.environ.get("PERSISTREAM_HOSTILE_EXAMPLES", "100"))
 # Log lines that must never appear: a traceback, or a character problem taken for a database outage.
 FORBIDDEN_IN_LOG = ("Traceback", "database is unavailable", "giving up on the database", "unexpected error")
@@ -381,3 +384,20 @@ async def test_the_python_client_reads_an_enormous_answer(server: ServerProcess,
         observed, _ = await client.text(message.stream_id)
     assert final.status == "DONE"
     assert driven == observed == "Start. " + enormous + " End."
+
+
+async def test_an_enormous_token_does_not_stall_other_answers(server: ServerProcess, fake_openai: FakeOpenAI) -> None:
+    """While one answer's 16 MB token is parsed, cut and stored, another answer on the same server keeps streaming:
+    the work is linear in the token's size (no re-scanning of the line at every read, no re-slicing of the token at
+    every chunk), so the event loop is never held for long."""
+    ticker_id, _ = await start_stream(server, fake_openai, Script([" tick"] * 200, delay=0.02), name="ticker")
+    enormous = "é" * 8_000_000
+    async with GraphQLWS(server.graphql_ws, max_size=None) as ws:
+        ticker = Tap.driver(ws, ticker_id)
+        await ticker.until_text(50)
+        result = await answer(server, fake_openai, Script(["Start. ", enormous, " End."]), middle=4_000_000)
+        await ticker.result(30)
+    assert (result.body["status"], len(result.body["text"])) == ("DONE", len(enormous) + 12)
+    gaps = [b - a for a, b in zip(ticker.arrived, ticker.arrived[1:], strict=False)]
+    print(f"longest pause of another answer while a 16 MB token went through: {max(gaps):.2f} s")
+    assert max(gaps) < STALL_LIMIT, gaps
