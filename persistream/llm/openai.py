@@ -25,7 +25,7 @@ from typing import Any
 import openai
 
 from persistream.llm.base import ChatMessage, ModelError
-from persistream.llm.sse import SSEParser
+from persistream.llm.sse import MAX_EVENT_BYTES, EventTooLarge, SSEParser
 from persistream.redact import redact_line
 
 log = logging.getLogger("persistream.llm")
@@ -47,9 +47,11 @@ class OpenAIModel:
         timeout: float = 60.0,
         max_retries: int = 1,
         max_tokens: int | None = None,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.model = model
         self.max_tokens = max_tokens
+        self.max_event_bytes = max_event_bytes
         # A local OpenAI-compatible server often needs no key, but the SDK insists on one.
         self._client = openai.AsyncOpenAI(
             api_key=api_key or "unused", base_url=base_url, timeout=timeout, max_retries=max_retries
@@ -72,7 +74,7 @@ class OpenAIModel:
                 # `max_tokens` is held here too: a model that ignores it would otherwise never end its answer. One
                 # delta holds at least one token, so a model that keeps to the limit is never cut.
                 deltas = 0
-                async for text in read_stream(response.http_response):
+                async for text in read_stream(response.http_response, self.max_event_bytes):
                     deltas += 1
                     if self.max_tokens is not None and deltas > self.max_tokens:
                         raise ModelError(
@@ -96,10 +98,10 @@ class OpenAIModel:
         await self._client.close()
 
 
-async def read_stream(http_response: Any) -> AsyncIterator[str]:
+async def read_stream(http_response: Any, max_event_bytes: int = MAX_EVENT_BYTES) -> AsyncIterator[str]:
     """The text of a chat completions event stream, from the HTTP response the SDK opened."""
     transport = sys.modules[type(http_response).__module__.partition(".")[0]]  # httpx2, or httpx for older SDKs
-    parser = SSEParser()
+    parser = SSEParser(max_event_bytes)
     chunks = http_response.aiter_bytes()
     try:
         async for chunk in chunks:
@@ -113,6 +115,12 @@ async def read_stream(http_response: Any) -> AsyncIterator[str]:
         for event in parser.finish():
             for text in _texts(event.data, http_response.request):
                 yield text
+    except EventTooLarge:
+        size = f"{max_event_bytes / 2**20:g} MiB" if max_event_bytes >= 2**20 else f"{max_event_bytes} bytes"
+        raise ModelError(
+            f"The answer was cut: the model service sent more than {size} in one event.",
+            detail=f"an event over max_event_bytes={max_event_bytes}",
+        ) from None
     except transport.TimeoutException as exc:
         raise openai.APITimeoutError(request=http_response.request) from exc
     except transport.RequestError as exc:

@@ -23,13 +23,24 @@ class ServerSentEvent:
     data: str
 
 
+# The most one event may hold, its lines and line endings counted: far above any real chat completion chunk,
+# low enough that a model sending one line (or event) that never ends cannot fill the server's memory.
+MAX_EVENT_BYTES = 64 * 1024 * 1024
+
+
+class EventTooLarge(Exception):
+    """The body holds an event (or an unfinished line) larger than the parser's `max_event_bytes`."""
+
+
 class SSEParser:
-    def __init__(self) -> None:
+    def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
+        self.max_event_bytes = max_event_bytes
         # The body after the last line ending seen (holding back a CR whose LF may come in the next read).
         self._buffer = bytearray()
         self._event: str | None = None
         self._data: list[str] = []
         self._has_fields = False
+        self._event_bytes = 0  # of the lines read since the last blank line
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """The events completed by this piece of the body."""
@@ -40,11 +51,14 @@ class SSEParser:
             end = _after_last_line_end(chunk, end - 1)
         if not end:
             self._buffer += chunk
+            self._check_size()
             return []
         self._buffer += chunk[:end]
         body = bytes(self._buffer)
         self._buffer = bytearray(chunk[end:])
-        return self._lines(body.splitlines(keepends=True))
+        events = self._lines(body.splitlines(keepends=True))
+        self._check_size()
+        return events
 
     def finish(self) -> list[ServerSentEvent]:
         """The body ended: its last line may lack a line ending. An event without its blank line is dropped, as the
@@ -56,11 +70,15 @@ class SSEParser:
     def _lines(self, lines: list[bytes]) -> list[ServerSentEvent]:
         events: list[ServerSentEvent] = []
         for raw in lines:
+            self._event_bytes += len(raw)
+            if self._event_bytes > self.max_event_bytes:
+                raise EventTooLarge(f"an event over {self.max_event_bytes} bytes")
             line = raw.rstrip(b"\r\n").decode("utf-8", "replace")
             if not line:
                 if self._has_fields:
                     events.append(ServerSentEvent(self._event, "\n".join(self._data)))
                 self._event, self._data, self._has_fields = None, [], False
+                self._event_bytes = 0
                 continue
             if line.startswith(":"):
                 continue
@@ -78,6 +96,11 @@ class SSEParser:
                 continue
             self._has_fields = True
         return events
+
+    def _check_size(self) -> None:
+        """The event being read, with the unfinished line after it, stays within the limit."""
+        if self._event_bytes + len(self._buffer) > self.max_event_bytes:
+            raise EventTooLarge(f"an event over {self.max_event_bytes} bytes")
 
 
 def _after_last_line_end(chunk: bytes, stop: int) -> int:

@@ -311,6 +311,18 @@ async def test_an_answer_that_never_ends_can_be_cancelled(server: ServerProcess,
     await assert_still_serving(server, fake_openai)
 
 
+async def test_a_line_that_never_ends_is_cut_at_64_mib(server: ServerProcess, fake_openai: FakeOpenAI) -> None:
+    """A model that opens a data line and never ends it (64 MB/s of `x`, no line ending) would fill the server's
+    memory until the stream timeout; the server reads at most 64 MiB of one event, then ends the answer in ERROR."""
+    script = Script([" Before", " the flood."], endless_line=True)
+    result = await answer(server, fake_openai, script, middle=5, timeout=30)
+    assert (result.body["status"], result.body["text"]) == ("ERROR", " Before the flood.")
+    assert_user_safe(result.body["error"])
+    assert "more than 64 MiB in one event" in result.body["error"]
+    await wait_closed(result.request, timeout=5)
+    await assert_still_serving(server, fake_openai)
+
+
 # --- property: any answer at all ---------------------------------------------------------------------------------
 
 # Every code point, surrogates and NUL included; those are also drawn on purpose, being rare among 1.1 million.

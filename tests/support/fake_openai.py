@@ -53,6 +53,8 @@ class Script:
     # `data.decode("utf-8", "surrogateescape")` makes of a byte that is not UTF-8) goes on the wire as that very byte,
     # inside the JSON string, so the body is not valid UTF-8. Without it a lone surrogate is sent as a JSON escape.
     raw_bytes: bool = False
+    # After the tokens, open a data line and never end it: `x` for ever (64 KiB a millisecond), no line ending.
+    endless_line: bool = False
 
 
 @dataclass
@@ -207,6 +209,11 @@ class FakeOpenAI:
                     await asyncio.sleep(0)  # a tight endless loop would starve this server's other requests
                 yield frame({"content": f"{time.time():.6f} " if script.stamped else token})
                 record.tokens_sent += 1
+            if script.endless_line:
+                yield 'data: {"choices": [{"index": 0, "delta": {"content": "'
+                while True:
+                    yield "x" * 65536
+                    await asyncio.sleep(0.001)
             yield frame({}, "stop")
             yield "data: [DONE]\n\n"
             record.finished = True

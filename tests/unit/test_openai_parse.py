@@ -158,6 +158,25 @@ async def test_a_model_that_goes_on_past_max_tokens_is_cut_there(fake_openai: Fa
     await wait_closed(request)
 
 
+async def test_a_line_that_never_ends_is_cut_at_the_event_limit(fake_openai: FakeOpenAI) -> None:
+    """A data line that never ends (no line ending, ever) is read up to `max_event_bytes`, not into all memory:
+    the text before it is kept, the answer fails saying why, and the model's stream is closed."""
+    name = "parse-endless-line"
+    marker = fake_openai.add(name, Script([" kept", " text"], endless_line=True))
+    model = OpenAIModel(
+        model="m", api_key=SECRET_KEY, base_url=fake_openai.base_url, max_retries=0, max_event_bytes=1 << 20
+    )
+    text: list[str] = []
+    with pytest.raises(ModelError) as failure:
+        async for token in model.stream([ChatMessage("user", marker)]):
+            text.append(token)
+    await model.aclose()
+    assert "".join(text) == " kept text"
+    assert "more than 1 MiB in one event" in failure.value.user_message
+    (request,) = fake_openai.requests_for(name)
+    await wait_closed(request)
+
+
 async def test_a_model_that_keeps_to_max_tokens_is_not_cut(fake_openai: FakeOpenAI) -> None:
     marker = fake_openai.add("parse-exact", Script([" one", " two", " three"]))
     model = OpenAIModel(model="m", api_key=SECRET_KEY, base_url=fake_openai.base_url, max_retries=0, max_tokens=3)

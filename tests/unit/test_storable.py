@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from persistream.core.storable import storable
-from persistream.llm.sse import ServerSentEvent, SSEParser
+from persistream.llm.sse import EventTooLarge, ServerSentEvent, SSEParser
 
 R = "\ufffd"
 # Every code point, surrogates included (hypothesis leaves them out unless told), and those this is about.
@@ -63,3 +64,18 @@ def test_the_sse_parser_reads_bytes_that_are_not_utf8_as_replacement_characters(
         for start, end in zip([0, *cuts], [*cuts, len(body)], strict=True):
             got += parser.feed(body[start:end])
         assert got + parser.finish() == expected, f"seed {seed}, cuts {cuts}"
+
+
+def test_the_sse_parser_refuses_an_event_past_its_limit_however_the_body_is_cut() -> None:
+    """A line (or an event of many lines) that never ends cannot fill the memory: past `max_event_bytes` the parser
+    raises, whether the bytes come in one read or many; events within the limit pass, as many as come."""
+    fits = b"data: " + b"x" * 80 + b"\n\n"  # 88 bytes
+    assert SSEParser(max_event_bytes=88).feed(fits * 50) == [ServerSentEvent(None, "x" * 80)] * 50
+    too_long_line = b"data: " + b"x" * 200
+    too_many_lines = b"data: xxxx\n" * 20
+    for body in (too_long_line, too_many_lines, fits + too_long_line):
+        for piece in (1, 7, len(body)):
+            parser = SSEParser(max_event_bytes=88)
+            with pytest.raises(EventTooLarge):
+                for start in range(0, len(body), piece):
+                    parser.feed(body[start : start + piece])
