@@ -1,14 +1,15 @@
 """The model's own output as hostile input, through a real server with the openai provider and the fake model, on
-SQLite and on PostgreSQL: NUL, lone surrogates, bytes that are not UTF-8, one enormous token, answers that never end.
+SQLite and on PostgreSQL: NUL, lone surrogates, bytes that are not UTF-8, enormous tokens, answers that never end.
 
 What is promised (README, "What happens when things go wrong"): a character no database or wire can carry (NUL, a
-lone surrogate, an invalid UTF-8 sequence) is stored as U+FFFD; an enormous token is stored in chunks;
-an answer that never ends is cut at `PERSISTREAM_MAX_ANSWER_TOKENS` (ERROR), or ends in TIMEOUT when the model goes
-silent, or when cancelled. For every answer: the stored text, the driver's text and the text of observers from
-offset 0 and from the middle agree character for character; the server goes on serving; its log holds no traceback
-and never "the database is unavailable". A hypothesis property test sends answers drawn from all of Unicode
-(surrogates and NUL included), or from raw bytes, cut at random byte boundaries; PERSISTREAM_HOSTILE_EXAMPLES sets
-its case count.
+lone surrogate, an invalid UTF-8 sequence) is stored as U+FFFD; an enormous token is stored in chunks, without
+stalling other answers, and read by the Python client; one event over 64 MiB (a line that never ends) ends the
+answer in ERROR; an answer that never ends is cut at `PERSISTREAM_MAX_ANSWER_TOKENS` (ERROR), ends in TIMEOUT when
+the model sends no text, or is cancelled. For every answer: the stored text, the driver's text and the text of
+observers from offset 0 and from the middle agree character for character; the server goes on serving; its log
+holds no traceback and never "the database is unavailable". A hypothesis property test sends answers drawn from
+all of Unicode (surrogates and NUL included), or from raw bytes, cut at random byte boundaries;
+PERSISTREAM_HOSTILE_EXAMPLES sets its case count (100).
 """
 
 from __future__ import annotations
@@ -298,6 +299,17 @@ async def test_an_answer_that_never_ends_but_falls_silent_times_out(
     result = await answer(server, fake_openai, script, middle=len(expected) // 2, timeout=STREAM_TIMEOUT + 30)
     assert (result.body["status"], result.body["text"]) == ("TIMEOUT", expected)
     assert result.body["error"] == f"The model sent nothing for {STREAM_TIMEOUT} seconds."
+    await assert_model_stream_closed(result.request)
+    await assert_still_serving(server, fake_openai)
+
+
+async def test_an_answer_of_empty_deltas_for_ever_times_out(server: ServerProcess, fake_openai: FakeOpenAI) -> None:
+    """Frames for ever, each with an empty `content`: no token is text, so the model counts as silent (TIMEOUT),
+    however busy its connection."""
+    script = Script([""], forever=True)
+    result = await answer(server, fake_openai, script, middle=0, timeout=STREAM_TIMEOUT + 30)
+    assert (result.body["status"], result.body["text"]) == ("TIMEOUT", "")
+    assert result.request.tokens_sent > 100  # the model really did keep sending
     await assert_model_stream_closed(result.request)
     await assert_still_serving(server, fake_openai)
 
