@@ -6,10 +6,13 @@ tokens/s on one core, a fifth of what reading the same bytes costs. This module 
 
 Lines end at CRLF, LF or CR (a CR at the end of one network read may be the first half of a CRLF, so it waits
 for the next read). Each whole line is decoded as UTF-8 with every byte that is not UTF-8 turned into U+FFFD, as the
-spec's "UTF-8 decode" says. Here alone this parser departs from the SDK: its strict decode raises a bare
-`UnicodeDecodeError` mid-answer, so one bad byte from a model would end the answer in an unexpected error. An event
-is dispatched at a blank line if it has any field; an event the body ends before its blank line is dropped; `data`
-lines join with a newline; comments (`:`) and unknown fields are ignored.
+spec's "UTF-8 decode" says. An event is dispatched at a blank line if it has any field; an event the body ends
+before its blank line is dropped; `data` lines join with a newline; comments (`:`) and unknown fields are ignored.
+
+Twice this parser departs from the SDK, both times for a model's hostile output: the SDK's strict decode raises a
+bare `UnicodeDecodeError` mid-answer (one bad byte would end the answer in an unexpected error), and the SDK reads an
+event of any size, where this parser refuses one over `MAX_EVENT_BYTES` (a line that never ends would otherwise fill
+the memory).
 """
 
 from __future__ import annotations
