@@ -9,8 +9,9 @@ streamed body is read here from the SDK's raw streaming response (`with_streamin
 parse builds a pydantic object per token and that alone capped an answer at about 8,500 tokens/s. What is read is
 what the SDK would read: `data: [DONE]` ends the answer, a frame holding `error` raises `openai.APIError` as the
 SDK does, every choice's `delta.content` is text; a timeout or a broken connection while reading becomes the SDK's
-`APITimeoutError` or `APIConnectionError`. Bytes that are not UTF-8 are read as U+FFFD where the SDK fails
-(`llm/sse.py` says why). tests/unit/test_openai_parse.py holds both parses to the same text.
+`APITimeoutError` or `APIConnectionError`. Bytes that are not UTF-8 are read as U+FFFD where the SDK fails, and an
+event over 64 MiB is refused (`llm/sse.py` says why). tests/unit/test_openai_parse.py holds both parses to the same
+text. Two limits the SDK does not hold are held here: `max_tokens` (a model may ignore it) and the event size.
 """
 
 from __future__ import annotations
