@@ -39,6 +39,7 @@ log = logging.getLogger("persistream.generation")
 SourceFactory = Callable[[], Awaitable[AsyncIterator[str]]]
 
 DB_UNAVAILABLE = "The answer could not be saved: the database is unavailable."
+DB_REFUSED = "The answer could not be saved: the database refused it."
 
 # Longest a source that never suspends may run before the generation lets other tasks run.
 SOURCE_TIME_SLICE = 0.002
@@ -130,6 +131,7 @@ class Generation:
         self._stop_outcome: tuple[StreamStatus, str | None] | None = None
         self._lost = False  # the stream stopped being ours to write (forced final, deleted)
         self._persist_failed = False
+        self._db_refused = False  # a statement was refused (not retried): the database itself is reachable
         self.persisted_length = 0
         self._seq = 0
         self.last_token_at = time.monotonic()
@@ -193,7 +195,7 @@ class Generation:
             with contextlib.suppress(BaseException):
                 await persister
             if self._persist_failed:
-                status, error = StreamStatus.ERROR, DB_UNAVAILABLE
+                status, error = StreamStatus.ERROR, self._persist_error()
             stored = False
             if not self._lost:
                 stored = (
@@ -323,7 +325,7 @@ class Generation:
             result = landed
         if result is None:
             self._persist_failed = True
-            self.feed.finish(StreamStatus.ERROR, DB_UNAVAILABLE, self.persisted_length)
+            self.feed.finish(StreamStatus.ERROR, self._persist_error(), self.persisted_length)
             self.request_stop(StreamStatus.ERROR)
             return False
         self._seq, self.persisted_length = seq, end
@@ -344,6 +346,9 @@ class Generation:
             and row.length == chunk.end_offset
         )
 
+    def _persist_error(self) -> str:
+        return DB_REFUSED if self._db_refused else DB_UNAVAILABLE
+
     async def _retry_db(self, operation: Callable[[], Awaitable[bool]]) -> bool | None:
         """Run a database call, retrying with backoff through a short outage; None if the database stayed away.
 
@@ -359,7 +364,11 @@ class Generation:
             except Exception as exc:
                 failures += 1
                 remaining = deadline - time.monotonic()
-                if not _is_transient(exc) or remaining <= 0:
+                if not _is_transient(exc):
+                    self._db_refused = True
+                    log.error("stream %s: the database refused a statement (%s)", self.stream_id, describe(exc))
+                    return None
+                if remaining <= 0:
                     log.error(
                         "stream %s: giving up on the database after %d tries (%s)",
                         self.stream_id,

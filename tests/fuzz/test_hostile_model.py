@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from persistream.client import PersistreamClient
+from persistream.core.generation import DB_REFUSED
 from persistream.core.generation import _is_transient as is_transient
 from persistream.core.ids import new_id
 from persistream.core.storable import storable
@@ -63,6 +64,35 @@ class Backend:
     @property
     def database_url(self) -> str:
         return self.server.env["PERSISTREAM_DATABASE_URL"]
+
+    async def execute(self, *statements: str) -> None:
+        if self.pg_database is not None:
+            conn = await asyncpg.connect(pg_url(self.pg_database, driver="postgresql"))
+            try:
+                for statement in statements:
+                    await conn.execute(statement)
+            finally:
+                await conn.close()
+            return
+        assert self.sqlite_path is not None
+        with contextlib.closing(sqlite3.connect(self.sqlite_path, timeout=10)) as conn:
+            for statement in statements:
+                conn.execute(statement)
+            conn.commit()
+
+    def refusing_trigger(self, marker: str) -> list[str]:
+        """Statements that make the database refuse any chunk holding `marker`."""
+        if self.pg_database is not None:
+            return [
+                "CREATE OR REPLACE FUNCTION refuse_chunk() RETURNS trigger AS $$ BEGIN IF NEW.text LIKE "
+                f"'%{marker}%' THEN RAISE EXCEPTION 'refused' USING ERRCODE = '22000'; END IF; RETURN NEW; END $$ "
+                "LANGUAGE plpgsql",
+                "CREATE TRIGGER refuse_chunk BEFORE INSERT ON chunks FOR EACH ROW EXECUTE FUNCTION refuse_chunk()",
+            ]
+        return [
+            f"CREATE TRIGGER refuse_chunk BEFORE INSERT ON chunks WHEN NEW.text LIKE '%{marker}%' "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        ]
 
     async def chunks_written(self, stream_id: str) -> int:
         """How many chunks the answer was stored in (`last_seq`: compaction keeps it)."""
@@ -253,6 +283,25 @@ async def test_a_chunk_the_database_refuses_is_not_taken_for_an_outage(backend: 
         assert not is_transient(refused.value), repr(refused.value)
     finally:
         await db.close()
+
+
+async def test_a_chunk_the_database_refuses_ends_the_answer_saying_so(
+    backend: Backend, fake_openai: FakeOpenAI
+) -> None:
+    """A database that refuses a chunk (here a trigger, raising a data error on PostgreSQL and a constraint error on
+    SQLite) ends the answer at once, its text before kept, with an error that does not blame an outage."""
+    marker = f"refuse-{new_id()[:8]}"
+    await backend.execute(*backend.refusing_trigger(marker))
+    try:
+        script = Script([" Saved first.", f" Then {marker} here."], delay=0.2)
+        started = asyncio.get_running_loop().time()
+        result = await answer(backend.server, fake_openai, script, middle=3)
+        assert asyncio.get_running_loop().time() - started < 10  # not the 30 s an outage is retried for
+    finally:
+        await backend.execute("DROP TRIGGER IF EXISTS refuse_chunk" + (" ON chunks" if backend.pg_database else ""))
+    assert (result.body["status"], result.body["error"]) == ("ERROR", DB_REFUSED)
+    assert result.body["text"] == " Saved first."
+    await assert_still_serving(backend.server, fake_openai)
 
 
 # --- answers that never end --------------------------------------------------------------------------------------
