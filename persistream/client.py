@@ -230,6 +230,9 @@ class PersistreamClient:
                 ping_interval=10,
                 ping_timeout=10,
                 open_timeout=10,
+                # An event can be as long as the answer (an observer's first one holds all the stored text), and
+                # past the library's 1 MiB default the socket would close and every resume be refused again.
+                max_size=None,
             )
         except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
             if isinstance(exc, websockets.InvalidStatus) and exc.response.status_code < 500:

@@ -28,13 +28,17 @@ class Chunker:
         if self._first_at is None:
             self._first_at = now
         ready: list[str] = []
-        while self._size + len(token) > self.max_chars:
+        # An enormous token is cut by position: re-slicing the rest after every chunk would copy it once per chunk.
+        start = 0
+        while self._size + len(token) - start > self.max_chars:
             room = self.max_chars - self._size
-            self._parts.append(token[:room])
+            self._parts.append(token[start : start + room])
             self._size += room
             ready.append(self._cut())
-            token = token[room:]
+            start += room
             self._first_at = now
+        if start:
+            token = token[start:]
         if token:
             self._parts.append(token)
             self._size += len(token)

@@ -1,9 +1,10 @@
 """One answer being generated: a task owned by the engine, never by a subscription.
 
-Token path: the reader pulls a token from the source and appends it to the `DriverFeed` (a plain list and a
-wake-up: it never waits on a client) and to the chunker. Persistence runs beside it in the persister task, which
-writes cut chunks in order and publishes each one after it is stored. When the database is slower than the model,
-pending chunks are merged into one write instead of queueing, so the token path never waits on the database.
+Token path: the reader pulls a token from the source, makes it storable (`core/storable.py`), and appends it to
+the `DriverFeed` (a plain list and a wake-up: it never waits on a client) and to the chunker. Persistence runs
+beside it in the persister task, which writes cut chunks in order and publishes each one after it is stored. When
+the database is slower than the model, pending chunks are merged into one write instead of queueing, so the token
+path never waits on the database.
 
 Ending: whatever stops the generation (the source ends or fails, cancel, model silence, shutdown, or the stream
 being taken away) goes through `run()`'s single exit: close the source, store the buffered text, store the final
@@ -26,6 +27,7 @@ from persistream import metrics
 from persistream.core.chunker import Chunker
 from persistream.core.events import StreamEvent, StreamStatus
 from persistream.core.hub import Hub, Kind
+from persistream.core.storable import storable
 from persistream.db import queries
 from persistream.db.database import Database
 from persistream.db.queries import StoredChunk
@@ -37,6 +39,7 @@ log = logging.getLogger("persistream.generation")
 SourceFactory = Callable[[], Awaitable[AsyncIterator[str]]]
 
 DB_UNAVAILABLE = "The answer could not be saved: the database is unavailable."
+DB_REFUSED = "The answer could not be saved: the database refused it."
 
 # Longest a source that never suspends may run before the generation lets other tasks run.
 SOURCE_TIME_SLICE = 0.002
@@ -128,6 +131,7 @@ class Generation:
         self._stop_outcome: tuple[StreamStatus, str | None] | None = None
         self._lost = False  # the stream stopped being ours to write (forced final, deleted)
         self._persist_failed = False
+        self._db_refused = False  # a statement was refused (not retried): the database itself is reachable
         self.persisted_length = 0
         self._seq = 0
         self.last_token_at = time.monotonic()
@@ -191,7 +195,7 @@ class Generation:
             with contextlib.suppress(BaseException):
                 await persister
             if self._persist_failed:
-                status, error = StreamStatus.ERROR, DB_UNAVAILABLE
+                status, error = StreamStatus.ERROR, self._persist_error()
             stored = False
             if not self._lost:
                 stored = (
@@ -240,9 +244,10 @@ class Generation:
         source = await self._source_factory()
         resumed_at = time.monotonic()
         try:
-            async for token in source:
-                if not token:
+            async for raw in source:
+                if not raw:
                     continue
+                token = storable(raw)  # NUL and lone surrogates become U+FFFD here, before anyone sees them
                 self._meter.token()
                 self.last_token_at = now = time.monotonic()
                 self.feed.append(token)
@@ -320,7 +325,7 @@ class Generation:
             result = landed
         if result is None:
             self._persist_failed = True
-            self.feed.finish(StreamStatus.ERROR, DB_UNAVAILABLE, self.persisted_length)
+            self.feed.finish(StreamStatus.ERROR, self._persist_error(), self.persisted_length)
             self.request_stop(StreamStatus.ERROR)
             return False
         self._seq, self.persisted_length = seq, end
@@ -341,6 +346,9 @@ class Generation:
             and row.length == chunk.end_offset
         )
 
+    def _persist_error(self) -> str:
+        return DB_REFUSED if self._db_refused else DB_UNAVAILABLE
+
     async def _retry_db(self, operation: Callable[[], Awaitable[bool]]) -> bool | None:
         """Run a database call, retrying with backoff through a short outage; None if the database stayed away.
 
@@ -356,7 +364,11 @@ class Generation:
             except Exception as exc:
                 failures += 1
                 remaining = deadline - time.monotonic()
-                if not _is_transient(exc) or remaining <= 0:
+                if not _is_transient(exc):
+                    self._db_refused = True
+                    log.error("stream %s: the database refused a statement (%s)", self.stream_id, describe(exc))
+                    return None
+                if remaining <= 0:
                     log.error(
                         "stream %s: giving up on the database after %d tries (%s)",
                         self.stream_id,
@@ -375,8 +387,17 @@ class Generation:
             return result
 
 
+# SQLSTATE classes of a statement refused for what it holds: data (22), integrity (23), syntax or access (42).
+_REFUSED_SQLSTATE_CLASSES = ("22", "23", "42")
+
+
 def _is_transient(exc: Exception) -> bool:
-    return not isinstance(exc, (IntegrityError, ProgrammingError, DataError, NotSupportedError))
+    # A value the driver cannot encode (a lone surrogate: UnicodeEncodeError) fails the same way on every try.
+    if isinstance(exc, (IntegrityError, ProgrammingError, DataError, NotSupportedError, ValueError)):
+        return False
+    # asyncpg's data errors (PostgreSQL refusing NUL in text, say) reach SQLAlchemy as a bare DBAPIError.
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return not (isinstance(sqlstate, str) and sqlstate.startswith(_REFUSED_SQLSTATE_CLASSES))
 
 
 def _format_seconds(seconds: float) -> str:

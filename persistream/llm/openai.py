@@ -9,7 +9,9 @@ streamed body is read here from the SDK's raw streaming response (`with_streamin
 parse builds a pydantic object per token and that alone capped an answer at about 8,500 tokens/s. What is read is
 what the SDK would read: `data: [DONE]` ends the answer, a frame holding `error` raises `openai.APIError` as the
 SDK does, every choice's `delta.content` is text; a timeout or a broken connection while reading becomes the SDK's
-`APITimeoutError` or `APIConnectionError`. tests/unit/test_openai_parse.py holds both parses to the same text.
+`APITimeoutError` or `APIConnectionError`. Bytes that are not UTF-8 are read as U+FFFD where the SDK fails, and an
+event over 64 MiB is refused (`llm/sse.py` says why). tests/unit/test_openai_parse.py holds both parses to the same
+text. Two limits the SDK does not hold are held here: `max_tokens` (a model may ignore it) and the event size.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 import openai
 
 from persistream.llm.base import ChatMessage, ModelError
-from persistream.llm.sse import SSEParser
+from persistream.llm.sse import MAX_EVENT_BYTES, EventTooLarge, SSEParser
 from persistream.redact import redact_line
 
 log = logging.getLogger("persistream.llm")
@@ -46,9 +48,11 @@ class OpenAIModel:
         timeout: float = 60.0,
         max_retries: int = 1,
         max_tokens: int | None = None,
+        max_event_bytes: int = MAX_EVENT_BYTES,
     ) -> None:
         self.model = model
         self.max_tokens = max_tokens
+        self.max_event_bytes = max_event_bytes
         # A local OpenAI-compatible server often needs no key, but the SDK insists on one.
         self._client = openai.AsyncOpenAI(
             api_key=api_key or "unused", base_url=base_url, timeout=timeout, max_retries=max_retries
@@ -68,7 +72,16 @@ class OpenAIModel:
             except openai.OpenAIError as exc:
                 raise _model_error(exc, started=False) from None
             try:
-                async for text in read_stream(response.http_response):
+                # `max_tokens` is held here too: a model that ignores it would otherwise never end its answer. One
+                # delta holds at least one token, so a model that keeps to the limit is never cut.
+                deltas = 0
+                async for text in read_stream(response.http_response, self.max_event_bytes):
+                    deltas += 1
+                    if self.max_tokens is not None and deltas > self.max_tokens:
+                        raise ModelError(
+                            f"The answer was cut at the limit of {self.max_tokens} tokens: the model went on past it.",
+                            detail=f"the model sent more than max_tokens={self.max_tokens} deltas",
+                        )
                     yield text
             except openai.OpenAIError as exc:
                 raise _model_error(exc, started=True) from None
@@ -86,10 +99,10 @@ class OpenAIModel:
         await self._client.close()
 
 
-async def read_stream(http_response: Any) -> AsyncIterator[str]:
+async def read_stream(http_response: Any, max_event_bytes: int = MAX_EVENT_BYTES) -> AsyncIterator[str]:
     """The text of a chat completions event stream, from the HTTP response the SDK opened."""
     transport = sys.modules[type(http_response).__module__.partition(".")[0]]  # httpx2, or httpx for older SDKs
-    parser = SSEParser()
+    parser = SSEParser(max_event_bytes)
     chunks = http_response.aiter_bytes()
     try:
         async for chunk in chunks:
@@ -103,6 +116,12 @@ async def read_stream(http_response: Any) -> AsyncIterator[str]:
         for event in parser.finish():
             for text in _texts(event.data, http_response.request):
                 yield text
+    except EventTooLarge:
+        size = f"{max_event_bytes / 2**20:g} MiB" if max_event_bytes >= 2**20 else f"{max_event_bytes} bytes"
+        raise ModelError(
+            f"The answer was cut: the model service sent more than {size} in one event.",
+            detail=f"an event over max_event_bytes={max_event_bytes}",
+        ) from None
     except transport.TimeoutException as exc:
         raise openai.APITimeoutError(request=http_response.request) from exc
     except transport.RequestError as exc:

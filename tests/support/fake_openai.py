@@ -12,7 +12,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from starlette.routing import Route
 from tests.support.net import free_port
 
 MARKER = re.compile(r"script\(([\w.-]+)\)")
+SURROGATE = re.compile("[\ud800-\udfff]")
 SECRET_KEY = "sk-test-SECRET-key-0123456789abcdef"
 
 
@@ -44,6 +45,16 @@ class Script:
     split_bytes: int | None = None
     # End lines with CRLF instead of LF.
     crlf: bool = False
+    # After the last token start again from the first, for ever: a model that never sends `[DONE]`.
+    forever: bool = False
+    # `(every, seconds)`: after each `every` tokens, send nothing for `seconds` (a model that stops to think).
+    pause: tuple[int, float] | None = None
+    # Tokens carry raw bytes: each surrogate-escaped code point (U+DC80..U+DCFF, what
+    # `data.decode("utf-8", "surrogateescape")` makes of a byte that is not UTF-8) goes on the wire as that very byte,
+    # inside the JSON string, so the body is not valid UTF-8. Without it a lone surrogate is sent as a JSON escape.
+    raw_bytes: bool = False
+    # After the tokens, open a data line and never end it: `x` for ever (64 KiB a millisecond), no line ending.
+    endless_line: bool = False
 
 
 @dataclass
@@ -150,7 +161,9 @@ class FakeOpenAI:
     async def _wire(self, script: Script, frames: AsyncIterator[str]) -> AsyncIterator[bytes]:
         """The frames as bytes on the wire, with the script's line endings and network-read boundaries."""
         async for text in frames:
-            data = (text.replace("\n", "\r\n") if script.crlf else text).encode("utf-8")
+            data = (text.replace("\n", "\r\n") if script.crlf else text).encode(
+                "utf-8", "surrogateescape" if script.raw_bytes else "strict"
+            )
             if script.split_bytes is None:
                 yield data
                 continue
@@ -169,11 +182,19 @@ class FakeOpenAI:
                 "model": model,
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             }
-            return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+            text = json.dumps(chunk, ensure_ascii=False)
+            if not script.raw_bytes and SURROGATE.search(text):
+                text = json.dumps(chunk)  # UTF-8 cannot carry a lone surrogate: only a JSON escape can
+            return f"data: {text}\n\n"
+
+        def tokens() -> Iterator[str]:
+            yield from script.tokens
+            while script.forever and script.tokens:
+                yield from script.tokens
 
         try:
             yield frame({"role": "assistant", "content": ""})
-            for index, token in enumerate(script.tokens):
+            for index, token in enumerate(tokens()):
                 if script.error_after is not None and index == script.error_after:
                     error = {"error": {"message": f"model overloaded; key {SECRET_KEY}", "type": "server_error"}}
                     yield f"data: {json.dumps(error)}\n\n"
@@ -182,8 +203,17 @@ class FakeOpenAI:
                     await asyncio.sleep(3600)
                 if script.delay:
                     await asyncio.sleep(script.delay)
+                if script.pause is not None and index and index % script.pause[0] == 0:
+                    await asyncio.sleep(script.pause[1])
+                elif script.forever and not script.delay:
+                    await asyncio.sleep(0)  # a tight endless loop would starve this server's other requests
                 yield frame({"content": f"{time.time():.6f} " if script.stamped else token})
                 record.tokens_sent += 1
+            if script.endless_line:
+                yield 'data: {"choices": [{"index": 0, "delta": {"content": "'
+                while True:
+                    yield "x" * 65536
+                    await asyncio.sleep(0.001)
             yield frame({}, "stop")
             yield "data: [DONE]\n\n"
             record.finished = True
