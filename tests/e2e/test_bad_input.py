@@ -318,6 +318,20 @@ async def test_malformed_documents_and_variables_over_http(
     assert_clean_log(server)
 
 
+async def test_a_json_body_that_is_not_an_object(server: ServerProcess, db_path: Path) -> None:
+    """A JSON string, number, boolean or null as the body, as any transport asks: a 400, never a 500."""
+    before = dump_database(db_path)
+    for content in (b'"{ threads { id } }"', b"null", b"1", b"true"):
+        for accept in ("application/json", "text/event-stream", "multipart/mixed;subscriptionSpec=1.0"):
+            response = await HTTP.client.post(
+                server.graphql_http, content=content, headers={"content-type": "application/json", "accept": accept}
+            )
+            assert response.status_code == 400, (content, accept, response.status_code, response.text)
+            assert_no_internals(response.text)
+    assert dump_database(db_path) == before
+    assert_clean_log(server)
+
+
 # --- garbage WebSocket frames --------------------------------------------------------------------------------
 
 
