@@ -310,11 +310,27 @@ async def test_malformed_documents_and_variables_over_http(
     )
     assert mutation_by_get.status_code in (400, 405), mutation_by_get.text
 
-    # Something unexpected (a subscription asked for over plain HTTP) is masked: a code, nothing internal.
-    error = await http_error(server, f'subscription {{ streamBody(streamId: "{seed.done_stream}") {{ delta }} }}')
-    if error["extensions"]["code"] == "INTERNAL_SERVER_ERROR":
-        assert error["message"] == "Internal server error."
     assert await dump(server, db_path) == before
+    assert_clean_log(server)
+
+
+async def test_a_subscription_asked_for_as_a_plain_request(
+    server: ServerProcess, fake_openai: FakeOpenAI, db_path: Path
+) -> None:
+    """A subscription in a plain JSON POST or a GET (no streaming Accept) is the client's mistake, told as a 400:
+    it was run as a query, failed inside and came back INTERNAL_SERVER_ERROR, logged as unexpected."""
+    seed = await seeded(server, fake_openai)
+    before = dump_database(db_path)
+    for document in (STREAM_CHAT, STREAM_BODY):
+        variables = {"id": seed.pending_stream}
+        posted = await HTTP.client.post(server.graphql_http, json={"query": document, "variables": variables})
+        got = await HTTP.client.get(server.graphql_http, params={"query": document, "variables": json.dumps(variables)})
+        for response in (posted, got):
+            assert response.status_code == 400, (document, response.status_code, response.text)
+            assert "subscriptions are not allowed" in response.text, response.text
+            assert_no_internals(response.text)
+    assert dump_database(db_path) == before  # the PENDING stream was not claimed
+    assert "unexpected error" not in server.log()
     assert_clean_log(server)
 
 
