@@ -7,10 +7,13 @@ import re
 
 # A share link is `/?share=TOKEN` (contract: no share token in any log line); the token is the credential.
 _SHARE = re.compile(r"([?&]share=)[^&#\s]*", re.IGNORECASE)
+# A GraphQL GET carries its document and variables in the query string, share tokens included
+# (`sharedThread(token: "...")`, `shareToken: $t`): the whole query string goes.
+_GRAPHQL_QUERY = re.compile(r"(/graphql/?\?)[^#\s\"]*", re.IGNORECASE)
 
 
 def redact_share_tokens(text: str) -> str:
-    return _SHARE.sub(r"\1[redacted]", text)
+    return _GRAPHQL_QUERY.sub(r"\1[redacted]", _SHARE.sub(r"\1[redacted]", text))
 
 
 class AccessLogRedaction(logging.Filter):
