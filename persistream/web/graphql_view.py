@@ -15,7 +15,7 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import (
@@ -172,6 +172,23 @@ class LegacyWSHandler(BaseGraphQLWSHandler[dict[str, Any], None]):
             await super().handle_async_results(*args, **kwargs)
 
 
+# A WebSocket close frame holds at most 123 bytes of reason.
+MAX_CLOSE_REASON_BYTES = 123
+
+
+def close_reason(reason: str) -> str:
+    """`reason` as a close frame can carry it: valid UTF-8, at most 123 bytes. Strawberry puts client text in
+    some reasons (an unknown message type, a duplicate id); a lone surrogate there failed to encode and the socket
+    dropped with a traceback instead of closing with its code."""
+    encoded = reason.encode("utf-8", "replace")[:MAX_CLOSE_REASON_BYTES]
+    return encoded.decode("utf-8", "ignore")
+
+
+class WebSocketAdapter(ASGIWebSocketAdapter):
+    async def close(self, code: int, reason: str) -> None:
+        await super().close(code, close_reason(reason))
+
+
 class NestedTooDeeply(json.JSONDecodeError):
     """A JSON text nested too deeply to parse; a JSONDecodeError, so the WebSocket handlers treat it as one."""
 
@@ -179,6 +196,7 @@ class NestedTooDeeply(json.JSONDecodeError):
 class PersistreamGraphQL(GraphQL[dict[str, Any], None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
+    websocket_adapter_class = WebSocketAdapter
 
     def __init__(
         self,

@@ -376,6 +376,22 @@ def subscribe(op_id: Any, payload: Any, kind: str = "subscribe") -> str:
     return json.dumps({"id": op_id, "type": kind, "payload": payload})
 
 
+async def test_client_text_in_a_close_reason(server: ServerProcess, fake_openai: FakeOpenAI) -> None:
+    """Strawberry puts client text in some close reasons (an unknown type, a duplicate id): a lone surrogate (sent
+    as its JSON escape) or a long text still closes with the protocol's code, not a dropped socket (1006) and a
+    traceback in the log."""
+    seed = await seeded(server, fake_openai)
+    watch = {"query": STREAM_BODY, "variables": {"id": seed.done_stream}}
+    for op_id in ("\ud800", "x" * 300):
+        assert await close_code(server, [json.dumps({"type": op_id})]) == 4400, op_id
+        assert await close_code(server, [json.dumps({"type": op_id, "id": "1", "payload": {}})]) == 4400, op_id
+        # The first subscription ends at once (a finished stream); a hung one keeps the id taken.
+        pending = {"query": STREAM_BODY, "variables": {"id": seed.pending_stream}}
+        duplicate = [subscribe(op_id, pending), subscribe(op_id, watch)]
+        assert await close_code(server, duplicate) == 4409, op_id
+    assert_clean_log(server)
+
+
 async def test_garbage_websocket_frames(server: ServerProcess, fake_openai: FakeOpenAI, db_path: Path) -> None:
     seed = await seeded(server, fake_openai)
     watch_pending = {"query": STREAM_BODY, "variables": {"id": seed.pending_stream}}
