@@ -24,3 +24,19 @@ class AccessLogRedaction(logging.Filter):
             record.args = tuple(redact_share_tokens(a) if isinstance(a, str) else a for a in record.args)
         record.msg = redact_share_tokens(str(record.msg))
         return True
+
+
+# What uvicorn logs with a stack trace although the fault is the client's, not the server's.
+CLIENT_FAULTS = ("Invalid UTF-8 sequence received from client.",)
+
+
+class ClientFaultsInOneLine(logging.Filter):
+    """uvicorn logs a WebSocket text frame that is not UTF-8 (which it closes with 1007) as an ERROR with a stack
+    trace; it is a client's bad input, logged as one WARNING line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() in CLIENT_FAULTS:
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -184,9 +185,27 @@ def close_reason(reason: str) -> str:
     return encoded.decode("utf-8", "ignore")
 
 
+def _closed_by_uvicorn(error: RuntimeError) -> bool:
+    # uvicorn closes a socket itself on a frame it cannot take (a text frame that is not UTF-8: 1007), and then
+    # raises this for whatever the application still sends on it.
+    return "after sending 'websocket.close'" in str(error)
+
+
 class WebSocketAdapter(ASGIWebSocketAdapter):
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await super().send_json(message)
+        except RuntimeError as error:
+            if not _closed_by_uvicorn(error):
+                raise
+            raise WebSocketDisconnected from error  # the client is gone, as the handlers already expect
+
     async def close(self, code: int, reason: str) -> None:
-        await super().close(code, close_reason(reason))
+        try:
+            await super().close(code, close_reason(reason))
+        except RuntimeError as error:
+            if not _closed_by_uvicorn(error):
+                raise
 
 
 class NestedTooDeeply(json.JSONDecodeError):

@@ -392,6 +392,24 @@ async def test_client_text_in_a_close_reason(server: ServerProcess, fake_openai:
     assert_clean_log(server)
 
 
+async def test_a_text_frame_that_is_not_utf8(server: ServerProcess) -> None:
+    """uvicorn closes the socket with 1007; neither its own log line nor the application, still answering the
+    `connection_init` sent just before, leaves a stack trace in the log."""
+    for round_ in range(10):
+        for protocol in ("graphql-transport-ws", "graphql-ws"):
+            async with websockets.connect(server.graphql_ws, subprotocols=[protocol]) as ws:  # type: ignore[list-item]
+                await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+                if round_ % 2:
+                    await asyncio.sleep(0.001 * round_)
+                await ws.send(b"\xed\xa0\x80 not UTF-8", text=True)
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 5)
+            assert ws.close_code == 1007, (protocol, ws.close_code)
+    assert "Invalid UTF-8 sequence received from client." in server.log()
+    assert_clean_log(server)
+
+
 async def test_garbage_websocket_frames(server: ServerProcess, fake_openai: FakeOpenAI, db_path: Path) -> None:
     seed = await seeded(server, fake_openai)
     watch_pending = {"query": STREAM_BODY, "variables": {"id": seed.pending_stream}}
