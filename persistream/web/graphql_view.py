@@ -144,6 +144,21 @@ class LegacyWSHandler(BaseGraphQLWSHandler[dict[str, Any], None]):
             with contextlib.suppress(Exception):
                 await self.websocket.close(code=4408, reason="Connection initialisation timeout")
 
+    async def handle_connection_init(self, message: Any) -> None:
+        # Strawberry answers a refused credential with `connection_error`, then closes with 1011, the code of a
+        # server failure. The refusal is the client's: 4403, as over graphql-transport-ws.
+        websocket = self.websocket
+        close = websocket.close
+
+        async def close_refused(code: int, reason: str) -> None:
+            await close(4403 if code == 1011 else code, reason or "Forbidden")
+
+        websocket.close = close_refused  # type: ignore[method-assign]
+        try:
+            await super().handle_connection_init(message)
+        finally:
+            websocket.close = close  # type: ignore[method-assign]
+
     async def handle_start(self, message: Any) -> None:
         limit = self.max_subscriptions_per_connection
         if (
