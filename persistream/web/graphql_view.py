@@ -16,6 +16,7 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.websockets import WebSocket
+from starlette.websockets import WebSocketDisconnected as StarletteDisconnected
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -200,10 +201,11 @@ def close_reason(reason: str) -> str:
     return encoded.decode("utf-8", "ignore")
 
 
-def _closed_by_uvicorn(error: RuntimeError) -> bool:
-    # uvicorn closes a socket itself on a frame it cannot take (a text frame that is not UTF-8: 1007), and then
-    # raises this for whatever the application still sends on it.
-    return "after sending 'websocket.close'" in str(error)
+def _closed_already(error: RuntimeError) -> bool:
+    """Whether `error` says the socket was closed before: by uvicorn itself, on a frame it cannot take (a text
+    frame that is not UTF-8: 1007), or by Starlette's side (an earlier close of ours, say an operation's syntax
+    error closing with 4400 after another message already had)."""
+    return isinstance(error, StarletteDisconnected) or "after sending 'websocket.close'" in str(error)
 
 
 class WebSocketAdapter(ASGIWebSocketAdapter):
@@ -211,15 +213,16 @@ class WebSocketAdapter(ASGIWebSocketAdapter):
         try:
             await super().send_json(message)
         except RuntimeError as error:
-            if not _closed_by_uvicorn(error):
+            if not _closed_already(error):
                 raise
             raise WebSocketDisconnected from error  # the client is gone, as the handlers already expect
 
     async def close(self, code: int, reason: str) -> None:
+        # Closing a closed socket changes nothing; it raised from an operation's task (a stack trace in the log).
         try:
             await super().close(code, close_reason(reason))
         except RuntimeError as error:
-            if not _closed_by_uvicorn(error):
+            if not _closed_already(error):
                 raise
 
 

@@ -410,6 +410,16 @@ async def test_a_text_frame_that_is_not_utf8(server: ServerProcess) -> None:
     assert_clean_log(server)
 
 
+async def test_operations_that_close_a_socket_already_closed(server: ServerProcess) -> None:
+    """A syntax error in an operation closes the socket (4400) from that operation's task; when another message
+    closed it first, the second close is nothing, not a stack trace in the log."""
+    for round_ in range(10):
+        broken = [subscribe(str(i), {"query": "subscription {"}) for i in range(3)]
+        first = [json.dumps({"type": "bogus"})] if round_ % 2 else []
+        assert await close_code(server, first + broken) == 4400
+    assert_clean_log(server)
+
+
 async def test_garbage_websocket_frames(server: ServerProcess, fake_openai: FakeOpenAI, db_path: Path) -> None:
     seed = await seeded(server, fake_openai)
     watch_pending = {"query": STREAM_BODY, "variables": {"id": seed.pending_stream}}
