@@ -146,6 +146,12 @@ class LegacyWSHandler(BaseGraphQLWSHandler[dict[str, Any], None]):
                 await self.websocket.close(code=4408, reason="Connection initialisation timeout")
 
     async def handle_connection_init(self, message: Any) -> None:
+        if self.connection_acknowledged:
+            # Strawberry would authenticate the socket again and start a second keep-alive task, leaving the first
+            # orphaned (its exception never retrieved once the socket closes). As over graphql-transport-ws, a
+            # second connection_init closes the socket with 4429.
+            await self.websocket.close(code=4429, reason="Too many initialisation requests")
+            return
         # Strawberry answers a refused credential with `connection_error`, then closes with 1011, the code of a
         # server failure. The refusal is the client's: 4403, as over graphql-transport-ws.
         websocket = self.websocket

@@ -420,6 +420,23 @@ async def test_operations_that_close_a_socket_already_closed(server: ServerProce
     assert_clean_log(server)
 
 
+async def test_a_second_connection_init_over_the_legacy_protocol(server: ServerProcess) -> None:
+    """Closed with 4429 as over graphql-transport-ws: it was acknowledged again, with a second keep-alive task
+    whose predecessor was left to fail unretrieved."""
+    for payload in ({}, [], {"Authorization": "Bearer nope"}):
+        async with websockets.connect(server.graphql_ws, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+            await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+            replies = []
+            with contextlib.suppress(websockets.ConnectionClosed):
+                while True:
+                    replies.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+            assert [r for r in replies if r["type"] != "ka"] == [], replies
+            assert ws.close_code == 4429, (payload, ws.close_code)
+    assert_clean_log(server)
+
+
 async def test_garbage_websocket_frames(server: ServerProcess, fake_openai: FakeOpenAI, db_path: Path) -> None:
     seed = await seeded(server, fake_openai)
     watch_pending = {"query": STREAM_BODY, "variables": {"id": seed.pending_stream}}
