@@ -82,6 +82,8 @@ def log_config(log_format: str, log_level: str) -> dict[str, Any]:
     # The access log's request lines carry share links' tokens in their query strings.
     config.setdefault("filters", {})["access_redaction"] = {"()": "persistream.logfilters.AccessLogRedaction"}
     config["handlers"]["access"]["filters"] = ["access_redaction"]
+    config["filters"]["client_faults"] = {"()": "persistream.logfilters.ClientFaultsInOneLine"}
+    config["loggers"]["uvicorn.error"]["filters"] = ["client_faults"]
     # Alembic narrates every schema check at INFO; persistream logs the upgrades it makes itself.
     config["loggers"]["alembic"] = {"level": "WARNING"}
     if log_format == "json":

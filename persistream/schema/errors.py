@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from graphql.error import GraphQLError
+from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
@@ -56,6 +57,8 @@ def _operation_refusal(error: GraphQLError) -> GraphQLError | None:
         message = f"A {kind} cannot be sent this way: multipart HTTP carries only subscriptions, and a GET no mutation."
     elif isinstance(original, CannotGetOperationTypeError):
         message = original.as_http_error_reason()
+    elif isinstance(original, MissingQueryError):  # a plain POST answers it with a 400 of the same words
+        return GraphQLError("No GraphQL query found in the request.", extensions={"code": "GRAPHQL_PARSE_FAILED"})
     else:
         return None
     return GraphQLError(message, extensions={"code": "GRAPHQL_VALIDATION_FAILED"})

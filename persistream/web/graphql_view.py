@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.websockets import WebSocket
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocketDisconnected as StarletteDisconnected
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import (
@@ -143,6 +145,27 @@ class LegacyWSHandler(BaseGraphQLWSHandler[dict[str, Any], None]):
             with contextlib.suppress(Exception):
                 await self.websocket.close(code=4408, reason="Connection initialisation timeout")
 
+    async def handle_connection_init(self, message: Any) -> None:
+        if self.connection_acknowledged:
+            # Strawberry would authenticate the socket again and start a second keep-alive task, leaving the first
+            # orphaned (its exception never retrieved once the socket closes). As over graphql-transport-ws, a
+            # second connection_init closes the socket with 4429.
+            await self.websocket.close(code=4429, reason="Too many initialisation requests")
+            return
+        # Strawberry answers a refused credential with `connection_error`, then closes with 1011, the code of a
+        # server failure. The refusal is the client's: 4403, as over graphql-transport-ws.
+        websocket = self.websocket
+        close = websocket.close
+
+        async def close_refused(code: int, reason: str) -> None:
+            await close(4403 if code == 1011 else code, reason or "Forbidden")
+
+        websocket.close = close_refused  # type: ignore[method-assign]
+        try:
+            await super().handle_connection_init(message)
+        finally:
+            websocket.close = close  # type: ignore[method-assign]
+
     async def handle_start(self, message: Any) -> None:
         limit = self.max_subscriptions_per_connection
         if (
@@ -172,6 +195,43 @@ class LegacyWSHandler(BaseGraphQLWSHandler[dict[str, Any], None]):
             await super().handle_async_results(*args, **kwargs)
 
 
+# A WebSocket close frame holds at most 123 bytes of reason.
+MAX_CLOSE_REASON_BYTES = 123
+
+
+def close_reason(reason: str) -> str:
+    """`reason` as a close frame can carry it: valid UTF-8, at most 123 bytes. Strawberry puts client text in
+    some reasons (an unknown message type, a duplicate id); a lone surrogate there failed to encode and the socket
+    dropped with a traceback instead of closing with its code."""
+    encoded = reason.encode("utf-8", "replace")[:MAX_CLOSE_REASON_BYTES]
+    return encoded.decode("utf-8", "ignore")
+
+
+def _closed_already(error: RuntimeError) -> bool:
+    """Whether `error` says the socket was closed before: by uvicorn itself, on a frame it cannot take (a text
+    frame that is not UTF-8: 1007), or by Starlette's side (an earlier close of ours, say an operation's syntax
+    error closing with 4400 after another message already had)."""
+    return isinstance(error, StarletteDisconnected) or "after sending 'websocket.close'" in str(error)
+
+
+class WebSocketAdapter(ASGIWebSocketAdapter):
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await super().send_json(message)
+        except RuntimeError as error:
+            if not _closed_already(error):
+                raise
+            raise WebSocketDisconnected from error  # the client is gone, as the handlers already expect
+
+    async def close(self, code: int, reason: str) -> None:
+        # Closing a closed socket changes nothing; it raised from an operation's task (a stack trace in the log).
+        try:
+            await super().close(code, close_reason(reason))
+        except RuntimeError as error:
+            if not _closed_already(error):
+                raise
+
+
 class NestedTooDeeply(json.JSONDecodeError):
     """A JSON text nested too deeply to parse; a JSONDecodeError, so the WebSocket handlers treat it as one."""
 
@@ -179,6 +239,7 @@ class NestedTooDeeply(json.JSONDecodeError):
 class PersistreamGraphQL(GraphQL[dict[str, Any], None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
+    websocket_adapter_class = WebSocketAdapter
 
     def __init__(
         self,
@@ -230,6 +291,14 @@ class PersistreamGraphQL(GraphQL[dict[str, Any], None]):
                 ]
                 return "{" + ",".join(parts) + "}"
         return super().encode_json(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        # An HTTP body must be a request object (or a list, which Strawberry refuses as a batch): Strawberry reads
+        # a JSON string, number or null with `.get` and answers a 500 with a traceback in the log.
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, (dict, list)):
+            raise HTTPException(400, "The request body must be a JSON object.")
+        return parsed
 
     def decode_json(self, data: str | bytes) -> object:
         try:

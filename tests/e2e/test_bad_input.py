@@ -17,7 +17,7 @@ import pytest
 import websockets
 
 from tests.conftest import server_env
-from tests.support.dump import stored_state
+from tests.support.dump import dump_database, stored_state
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import STREAM_BODY, STREAM_CHAT, GraphQLWS, SubscriptionError, check_events, send
 from tests.support.server import ServerProcess
@@ -300,11 +300,41 @@ async def test_malformed_documents_and_variables_over_http(
     )
     assert mutation_by_get.status_code in (400, 405), mutation_by_get.text
 
-    # Something unexpected (a subscription asked for over plain HTTP) is masked: a code, nothing internal.
-    error = await http_error(server, f'subscription {{ streamBody(streamId: "{seed.done_stream}") {{ delta }} }}')
-    if error["extensions"]["code"] == "INTERNAL_SERVER_ERROR":
-        assert error["message"] == "Internal server error."
     assert await stored_state(server, db_path) == before
+    assert_clean_log(server)
+
+
+async def test_a_subscription_asked_for_as_a_plain_request(
+    server: ServerProcess, fake_openai: FakeOpenAI, db_path: Path
+) -> None:
+    """A subscription in a plain JSON POST or a GET (no streaming Accept) is the client's mistake, told as a 400:
+    it was run as a query, failed inside and came back INTERNAL_SERVER_ERROR, logged as unexpected."""
+    seed = await seeded(server, fake_openai)
+    before = dump_database(db_path)
+    for document in (STREAM_CHAT, STREAM_BODY):
+        variables = {"id": seed.pending_stream}
+        posted = await HTTP.client.post(server.graphql_http, json={"query": document, "variables": variables})
+        got = await HTTP.client.get(server.graphql_http, params={"query": document, "variables": json.dumps(variables)})
+        for response in (posted, got):
+            assert response.status_code == 400, (document, response.status_code, response.text)
+            assert "subscriptions are not allowed" in response.text, response.text
+            assert_no_internals(response.text)
+    assert dump_database(db_path) == before  # the PENDING stream was not claimed
+    assert "unexpected error" not in server.log()
+    assert_clean_log(server)
+
+
+async def test_a_json_body_that_is_not_an_object(server: ServerProcess, db_path: Path) -> None:
+    """A JSON string, number, boolean or null as the body, as any transport asks: a 400, never a 500."""
+    before = dump_database(db_path)
+    for content in (b'"{ threads { id } }"', b"null", b"1", b"true"):
+        for accept in ("application/json", "text/event-stream", "multipart/mixed;subscriptionSpec=1.0"):
+            response = await HTTP.client.post(
+                server.graphql_http, content=content, headers={"content-type": "application/json", "accept": accept}
+            )
+            assert response.status_code == 400, (content, accept, response.status_code, response.text)
+            assert_no_internals(response.text)
+    assert dump_database(db_path) == before
     assert_clean_log(server)
 
 
@@ -334,6 +364,67 @@ async def close_code(
 
 def subscribe(op_id: Any, payload: Any, kind: str = "subscribe") -> str:
     return json.dumps({"id": op_id, "type": kind, "payload": payload})
+
+
+async def test_client_text_in_a_close_reason(server: ServerProcess, fake_openai: FakeOpenAI) -> None:
+    """Strawberry puts client text in some close reasons (an unknown type, a duplicate id): a lone surrogate (sent
+    as its JSON escape) or a long text still closes with the protocol's code, not a dropped socket (1006) and a
+    traceback in the log."""
+    seed = await seeded(server, fake_openai)
+    watch = {"query": STREAM_BODY, "variables": {"id": seed.done_stream}}
+    for op_id in ("\ud800", "x" * 300):
+        assert await close_code(server, [json.dumps({"type": op_id})]) == 4400, op_id
+        assert await close_code(server, [json.dumps({"type": op_id, "id": "1", "payload": {}})]) == 4400, op_id
+        # The first subscription ends at once (a finished stream); a hung one keeps the id taken.
+        pending = {"query": STREAM_BODY, "variables": {"id": seed.pending_stream}}
+        duplicate = [subscribe(op_id, pending), subscribe(op_id, watch)]
+        assert await close_code(server, duplicate) == 4409, op_id
+    assert_clean_log(server)
+
+
+async def test_a_text_frame_that_is_not_utf8(server: ServerProcess) -> None:
+    """uvicorn closes the socket with 1007; neither its own log line nor the application, still answering the
+    `connection_init` sent just before, leaves a stack trace in the log."""
+    for round_ in range(10):
+        for protocol in ("graphql-transport-ws", "graphql-ws"):
+            async with websockets.connect(server.graphql_ws, subprotocols=[protocol]) as ws:  # type: ignore[list-item]
+                await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+                if round_ % 2:
+                    await asyncio.sleep(0.001 * round_)
+                await ws.send(b"\xed\xa0\x80 not UTF-8", text=True)
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    while True:
+                        await asyncio.wait_for(ws.recv(), 5)
+            assert ws.close_code == 1007, (protocol, ws.close_code)
+    assert "Invalid UTF-8 sequence received from client." in server.log()
+    assert_clean_log(server)
+
+
+async def test_operations_that_close_a_socket_already_closed(server: ServerProcess) -> None:
+    """A syntax error in an operation closes the socket (4400) from that operation's task; when another message
+    closed it first, the second close is nothing, not a stack trace in the log."""
+    for round_ in range(10):
+        broken = [subscribe(str(i), {"query": "subscription {"}) for i in range(3)]
+        first = [json.dumps({"type": "bogus"})] if round_ % 2 else []
+        assert await close_code(server, first + broken) == 4400
+    assert_clean_log(server)
+
+
+async def test_a_second_connection_init_over_the_legacy_protocol(server: ServerProcess) -> None:
+    """Closed with 4429 as over graphql-transport-ws: it was acknowledged again, with a second keep-alive task
+    whose predecessor was left to fail unretrieved."""
+    for payload in ({}, [], {"Authorization": "Bearer nope"}):
+        async with websockets.connect(server.graphql_ws, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+            await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+            replies = []
+            with contextlib.suppress(websockets.ConnectionClosed):
+                while True:
+                    replies.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+            assert [r for r in replies if r["type"] != "ka"] == [], replies
+            assert ws.close_code == 4429, (payload, ws.close_code)
+    assert_clean_log(server)
 
 
 async def test_garbage_websocket_frames(server: ServerProcess, fake_openai: FakeOpenAI, db_path: Path) -> None:

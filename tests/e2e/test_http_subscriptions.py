@@ -275,3 +275,18 @@ async def thread_count(server: ServerProcess) -> int:
     async with httpx.AsyncClient() as client:
         threads = (await client.post(server.graphql_http, json={"query": "{ threads(last: 1000) { id } }"})).json()
     return len(threads["data"]["threads"])
+
+
+@pytest.mark.parametrize("accept", [SSE_ACCEPT, MULTIPART_ACCEPT], ids=["sse", "multipart"])
+async def test_a_streamed_request_without_a_query_is_a_parse_error(server: ServerProcess, accept: str) -> None:
+    """A body with no `query` asked for as a stream: GRAPHQL_PARSE_FAILED with the words a plain POST uses, not a
+    masked INTERNAL_SERVER_ERROR logged as unexpected."""
+    async with httpx.AsyncClient() as client:
+        for body in ({}, {"variables": {}}, {"query": None}):
+            response = await client.post(server.graphql_http, json=body, headers={"accept": accept})
+            assert response.status_code == 200, response.text
+            assert "Internal server error" not in response.text, response.text
+            assert '"code":"GRAPHQL_PARSE_FAILED"' in response.text, response.text
+            assert "No GraphQL query found in the request." in response.text, response.text
+    assert "unexpected error" not in server.log()
+    assert_clean_log(server)

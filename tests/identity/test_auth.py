@@ -74,8 +74,9 @@ async def test_jwt_refusals(make_server: ServerFactory) -> None:
         assert code_of(await caller.gql(query)) == "UNAUTHENTICATED", why
         replies, close = await ws_refusal(server, {"Authorization": f"Bearer {token}"}, legacy=False)
         assert (replies, close) == ([], 4403), why
-        replies, _ = await ws_refusal(server, {"Authorization": f"Bearer {token}"}, legacy=True)
+        replies, close = await ws_refusal(server, {"Authorization": f"Bearer {token}"}, legacy=True)
         assert [r["type"] for r in replies] == ["connection_error"], why
+        assert close == 4403, why  # not 1011, the code of a server failure
     # The same token on the upgrade's header is refused the same way.
     async with websockets.connect(
         server.graphql_ws,
