@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import threading
 import time
@@ -44,6 +45,8 @@ class Script:
     split_bytes: int | None = None
     # End lines with CRLF instead of LF.
     crlf: bool = False
+    # After this many tokens, break the connection: no `[DONE]`, not even the end of the chunked body.
+    drop_after: int | None = None
 
 
 @dataclass
@@ -57,6 +60,17 @@ class Recorded:
     finished: bool = False
     # The request's `max_tokens`, None when it sent none.
     max_tokens: int | None = None
+
+
+class DroppedOnPurpose(Exception):
+    """Raised inside a response a script breaks off: uvicorn then closes the connection mid-body."""
+
+
+class _QuietDrops(logging.Filter):
+    """Keeps uvicorn from logging a traceback for a connection a script broke on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DroppedOnPurpose))
 
 
 def default_tokens(prompt: str) -> list[str]:
@@ -99,6 +113,7 @@ class FakeOpenAI:
         )
 
     def start(self) -> None:
+        logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
         config = uvicorn.Config(self.app(), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -178,6 +193,8 @@ class FakeOpenAI:
                     error = {"error": {"message": f"model overloaded; key {SECRET_KEY}", "type": "server_error"}}
                     yield f"data: {json.dumps(error)}\n\n"
                     return
+                if script.drop_after is not None and index == script.drop_after:
+                    raise DroppedOnPurpose
                 if script.hang_after is not None and index == script.hang_after:
                     await asyncio.sleep(3600)
                 if script.delay:
