@@ -20,14 +20,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy.exc import DataError, IntegrityError, NotSupportedError, ProgrammingError
-
 from persistream import metrics
 from persistream.core.chunker import Chunker
 from persistream.core.events import StreamEvent, StreamStatus
 from persistream.core.hub import Hub, Kind
 from persistream.db import queries
-from persistream.db.database import Database
+from persistream.db.database import Database, is_transient
 from persistream.db.queries import StoredChunk
 from persistream.errinfo import describe
 from persistream.llm.base import ModelError
@@ -356,7 +354,7 @@ class Generation:
             except Exception as exc:
                 failures += 1
                 remaining = deadline - time.monotonic()
-                if not _is_transient(exc) or remaining <= 0:
+                if not is_transient(exc) or remaining <= 0:
                     log.error(
                         "stream %s: giving up on the database after %d tries (%s)",
                         self.stream_id,
@@ -373,10 +371,6 @@ class Generation:
             if failures:
                 log.info("stream %s: database reachable again after %d failed tries", self.stream_id, failures)
             return result
-
-
-def _is_transient(exc: Exception) -> bool:
-    return not isinstance(exc, (IntegrityError, ProgrammingError, DataError, NotSupportedError))
 
 
 def _format_seconds(seconds: float) -> str:

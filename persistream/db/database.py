@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DataError, IntegrityError, NotSupportedError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -29,6 +30,13 @@ from persistream.db import (
 )
 
 log = logging.getLogger("persistream.db")
+
+
+def is_transient(exc: Exception) -> bool:
+    """Whether trying a failed database call again can cure it (a lost or refused connection, a timeout, a busy or
+    restarting server); a refused statement (constraint, syntax, data) fails the same way every time."""
+    return not isinstance(exc, (IntegrityError, ProgrammingError, DataError, NotSupportedError))
+
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Seconds to open a PostgreSQL connection, and for one statement (persistream's are all small).
