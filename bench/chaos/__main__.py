@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=36, help="how many runs (default 36)")
     parser.add_argument("--seed", type=int, default=None, help="the seed every run's plan derives from")
     parser.add_argument("--run", type=int, default=None, help="replay only this run of the seed, alone")
-    parser.add_argument("--concurrency", type=int, default=6, help="runs at once (default 6)")
+    parser.add_argument("--concurrency", type=int, default=8, help="runs at once (default 8)")
     parser.add_argument("--verbose", action="store_true", help="print every run's history, not only a failing one's")
     parser.add_argument("--keep-logs", action="store_true", help="keep the server logs even when all runs pass")
     options = parser.parse_args()

@@ -225,7 +225,7 @@ def draw_plan(seed: int, index: int) -> RunPlan:
             chosen.join_at,
             start=chosen.start,
             leave_at=chosen.leave_at,
-            pause_at=chosen.join_at + rng.uniform(0, duration),
+            pause_at=chosen.join_at + rng.uniform(0, duration * 0.8),
             pause_for=rng.uniform(1.0, 4.0),
         )
 
@@ -247,7 +247,7 @@ def draw_plan(seed: int, index: int) -> RunPlan:
 
 
 def _draw_model(rng: random.Random, kinds: set[FaultKind]) -> ModelPlan:
-    count = rng.randint(6, 50)
+    count = rng.randint(8, 80)
     tokens = []
     for i in range(count):
         word = rng.choice(WORDS)
