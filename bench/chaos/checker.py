@@ -108,28 +108,46 @@ def check_stored(record: RunRecord, stored: StoredBody) -> list[str]:
     return violations
 
 
-def allowed_statuses(record: RunRecord) -> set[str]:
-    """The final statuses this run's faults can explain."""
+# How each cause words its final error (the start of it), as persistream stores it.
+MODEL_HTTP_500 = "The model service returned an error (HTTP 500)"
+MODEL_ERROR_FRAME = "The model service reported an error"
+MODEL_DROPPED = "The model service could not be reached"
+MODEL_SILENT = "The model sent nothing for"
+PROCESS_GONE = "The answer stopped making progress for"
+NOT_DRIVEN = "Nobody started this answer within"
+
+
+def allowed_outcomes(record: RunRecord) -> dict[str, set[str | None]]:
+    """The final statuses this run's faults can explain, each with the errors it may carry (their beginnings;
+    None: no error)."""
     model = record.plan.model
-    allowed = set()
-    if model.fails:
-        allowed.add("ERROR")
-    elif model.hang_after is not None:
-        allowed.add("TIMEOUT")
-    else:
-        allowed.add("DONE")
+    allowed: dict[str, set[str | None]] = {}
+
+    def allow(status: str, error: str | None = None) -> None:
+        allowed.setdefault(status, set()).add(error)
+
     if not record.plan.driven:
-        allowed = {"TIMEOUT"}
+        allow("TIMEOUT", NOT_DRIVEN)
+    elif model.fail_status is not None:
+        allow("ERROR", MODEL_HTTP_500)
+    elif model.error_after is not None:
+        allow("ERROR", MODEL_ERROR_FRAME)
+    elif model.drop_after is not None:
+        allow("ERROR", MODEL_DROPPED)
+    elif model.hang_after is not None:
+        allow("TIMEOUT", MODEL_SILENT)
+    else:
+        allow("DONE")
     driver = next((s for s in record.subscribers if s.driver), None)
     if driver is not None and driver.left and not any(seg.events for seg in driver.segments):
         # It left before its first event: its claim may never have reached the server, and nobody else drives.
-        allowed.add("TIMEOUT")
+        allow("TIMEOUT", NOT_DRIVEN)
     # A killed process's stream times out; through a database cut no heartbeat can be stored, and a sweeper may
     # then take a live generation for a dead one.
     if FaultKind.PG_CUT in record.struck or record.killed & claim_processes(record):
-        allowed.add("TIMEOUT")
+        allow("TIMEOUT", PROCESS_GONE)
     if record.cancel_sent:
-        allowed.add("CANCELLED")
+        allow("CANCELLED")
     return allowed
 
 
@@ -145,10 +163,12 @@ def claim_processes(record: RunRecord) -> set[str]:
 
 
 def check_status(record: RunRecord, stored: StoredBody) -> list[str]:
-    allowed = allowed_statuses(record)
-    if stored.status in FINAL and stored.status not in allowed:
-        return [f"final status {stored.status} ({stored.error!r}) is not one this run explains ({sorted(allowed)})"]
-    return []
+    allowed = allowed_outcomes(record)
+    errors = allowed.get(stored.status, set())
+    if any(stored.error == e if e is None else (stored.error or "").startswith(e) for e in errors):
+        return []
+    explained = "; ".join(f"{status} {sorted(map(str, errs))}" for status, errs in sorted(allowed.items()))
+    return [f"final status {stored.status} ({stored.error!r}) is not one this run explains ({explained})"]
 
 
 def check_subscriber(

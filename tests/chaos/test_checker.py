@@ -4,6 +4,7 @@ so a chaos run that reports no violation means something."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 from bench.chaos.checker import check_run
 from bench.chaos.plan import FaultKind, ModelPlan, RunPlan, SubscriberPlan
@@ -161,3 +162,30 @@ def test_a_drop_with_no_fault_and_a_late_subscriber_are_caught() -> None:
     violations = check_run(run)
     assert any("ended 'dropped: ConnectionClosedError' with no fault" in v for v in violations), violations
     assert any("its final event came 8.0 s after" in v for v in violations), violations
+
+
+def test_an_error_the_fault_does_not_explain_is_caught() -> None:
+    """The shape of what the checker found (seed 4, run 46): a PostgreSQL cut right after the claim ended a plain
+    answer in ERROR with the model never asked."""
+    run = good_run(frozenset({FaultKind.OBSERVERS, FaultKind.PG_CUT}))
+    run.struck.add(FaultKind.PG_CUT)
+    stored = StoredBody("", "ERROR", "The answer failed because of an unexpected error.")
+    run.first_final, run.later, run.model_requests = stored, {"A": stored, "B": stored}, 0
+    run.subscribers = [subscriber("driver", [event("", 0, "ERROR", stored.error)], driver=True)]
+    violations = check_run(run)
+    assert violations[0] == "the stream ended ERROR with 0 chars but the model was never asked"
+    assert violations[1].startswith("final status ERROR ('The answer failed because of an unexpected error.')")
+    assert len(violations) == 2, violations
+
+
+def test_a_model_error_must_end_with_the_models_error() -> None:
+    run = good_run()
+    run.plan = dataclasses.replace(run.plan, model=ModelPlan(TOKENS, 0.01, error_after=2))
+    for message, expected in [
+        ("The model service reported an error while answering.", []),
+        ("The model sent nothing for 2.5 seconds.", ["final status ERROR"]),
+    ]:
+        stored = StoredBody(TEXT[:9], "ERROR", message)
+        run.first_final, run.later = stored, {"A": stored, "B": stored}
+        run.subscribers = [subscriber("driver", [*driver_events()[:3], event("", 9, "ERROR", message)], driver=True)]
+        assert [v[: len("final status ERROR")] for v in check_run(run)] == expected, message
