@@ -22,7 +22,7 @@ RUNS = 36  # three of each fault kind as the primary one
 def counts(output: str, label: str) -> dict[str, int]:
     line = re.search(rf"^{label}: (.*)$", output, re.MULTILINE)
     assert line, f"no '{label}' line in:\n{output[-3000:]}"
-    return {key.strip(): int(value) for key, value in re.findall(r"([\w ]+?)=(\d+)", line.group(1))}
+    return {key.strip(): int(value) for key, value in re.findall(r"([\w -]+?)=(\d+)", line.group(1))}
 
 
 def test_a_short_chaos_run_keeps_the_contract() -> None:
