@@ -26,10 +26,12 @@ class FaultKind(StrEnum):
 
 
 KINDS = tuple(FaultKind)
-# Faults of the whole cluster: they strike every run on the PostgreSQL pair that is going on at the time.
+# Faults of the whole cluster: they strike every run going on at the time on the servers they hit (a Redis
+# restart or a PostgreSQL cut: every run on A and B; a SIGKILL: every run on the killed process's database).
 CLUSTER_KINDS = frozenset({FaultKind.REDIS_RESTART, FaultKind.PG_CUT, FaultKind.SIGKILL})
-# Faults that need two processes sharing a database (the SQLite server is alone).
-PAIR_KINDS = CLUSTER_KINDS | {FaultKind.CANCEL_OTHER_PROCESS}
+# Faults that need two processes sharing a database (the SQLite server is alone). A SIGKILL is not one of them:
+# killing C, the stream is ended by C's own sweeper once C is started again.
+PAIR_KINDS = frozenset({FaultKind.REDIS_RESTART, FaultKind.PG_CUT, FaultKind.CANCEL_OTHER_PROCESS})
 # What the model does wrong: one script per run, so at most one of these.
 MODEL_KINDS = frozenset({FaultKind.MODEL_ERROR, FaultKind.MODEL_FAIL, FaultKind.MODEL_DROP, FaultKind.MODEL_HANG})
 CANCEL_KINDS = frozenset({FaultKind.CANCEL_SAME_PROCESS, FaultKind.CANCEL_OTHER_PROCESS})
@@ -241,7 +243,7 @@ def draw_plan(seed: int, index: int) -> RunPlan:
     if FaultKind.PG_CUT in kinds:
         actions.append(ActionPlan(FaultKind.PG_CUT, rng.uniform(0, duration), duration=rng.uniform(0.2, 1.5)))
     if FaultKind.SIGKILL in kinds:
-        target = "driver" if rng.random() < 0.8 else rng.choice(PAIR)
+        target = "driver" if rng.random() < 0.8 else rng.choice(processes)
         actions.append(ActionPlan(FaultKind.SIGKILL, rng.uniform(0.05, duration * 0.9), target))
     return RunPlan(seed, index, primary, frozenset(kinds), pair, model, driven, tuple(subscribers), tuple(actions))
 

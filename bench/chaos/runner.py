@@ -12,7 +12,7 @@ from bench.chaos.actors import RunContext, Subscriber, cancel_stream, read_body,
 from bench.chaos.cluster import Cluster
 from bench.chaos.faults import Injector
 from bench.chaos.history import History
-from bench.chaos.plan import CANCEL_KINDS, CLUSTER_KINDS, ActionPlan, FaultKind, RunPlan
+from bench.chaos.plan import CANCEL_KINDS, CLUSTER_KINDS, SQLITE, ActionPlan, FaultKind, RunPlan
 from bench.chaos.record import FINAL, RunRecord, StoredBody
 
 # Seconds after the message was sent by which the stream must be final and every subscriber ended: well above
@@ -61,12 +61,13 @@ async def execute(plan: RunPlan, cluster: Cluster, injector: Injector) -> tuple[
                 record.later[process] = later
     record.model_requests = len(cluster.fake.requests_for(name))
     history.add("model", f"asked {record.model_requests} time(s)")
-    if plan.pair:
-        for entry in injector.overlapping(started, time.monotonic()):
-            record.struck.add(entry.kind)
-            if entry.kind is FaultKind.SIGKILL:
-                record.killed.add(entry.process)
-            history.add("fault", f"overlapped this run: {entry.describe()}", at=entry.started)
+    for entry in injector.overlapping(started, time.monotonic()):
+        if (entry.process == SQLITE) == plan.pair:
+            continue  # a kill of C strikes only C's runs; every other fault only the pair's
+        record.struck.add(entry.kind)
+        if entry.kind is FaultKind.SIGKILL:
+            record.killed.add(entry.process)
+        history.add("fault", f"overlapped this run: {entry.describe()}", at=entry.started)
     return record, history
 
 
