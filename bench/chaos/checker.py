@@ -146,9 +146,17 @@ def allowed_outcomes(record: RunRecord) -> dict[str, set[str | None]]:
     # then take a live generation for a dead one.
     if FaultKind.PG_CUT in record.struck or record.killed & claim_processes(record):
         allow("TIMEOUT", PROCESS_GONE)
+    if driver is not None and record.killed & claim_processes(record) and not live_events(driver):
+        # Killed before it claimed, and down (C alone, restarting) longer than the pending timeout: nobody could.
+        allow("TIMEOUT", NOT_DRIVEN)
     if record.cancel_sent:
         allow("CANCELLED")
     return allowed
+
+
+def live_events(subscriber: SubscriberRecord) -> list[Event]:
+    """The events it received before the final one: none if it only ever saw the stream already ended."""
+    return [event for segment in subscriber.segments for event in segment.events if event["status"] not in FINAL]
 
 
 def claim_processes(record: RunRecord) -> set[str]:

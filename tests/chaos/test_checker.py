@@ -189,3 +189,19 @@ def test_a_model_error_must_end_with_the_models_error() -> None:
         run.first_final, run.later = stored, {"A": stored, "B": stored}
         run.subscribers = [subscriber("driver", [*driver_events()[:3], event("", 9, "ERROR", message)], driver=True)]
         assert [v[: len("final status ERROR")] for v in check_run(run)] == expected, message
+
+
+def test_a_pending_timeout_of_a_driven_stream_needs_its_only_process_killed() -> None:
+    """Driven streams are claimed: a TIMEOUT for never being started is a violation, unless the one process the
+    driver could claim on was killed before it did and stayed down past the pending timeout (C alone)."""
+    run = good_run()
+    stored = StoredBody("", "TIMEOUT", "Nobody started this answer within 6 seconds.")
+    run.first_final, run.later, run.model_requests = stored, {"A": stored, "B": stored}, 0
+    dropped = Segment("A", "ws", "streamChat", 0, ending="dropped: killed")
+    final = event("", 0, "TIMEOUT", stored.error)
+    again = Segment("A", "ws", "streamChat", 0, events=[final], arrived=[8.0], ending="completed")
+    run.subscribers = [SubscriberRecord("driver", True, "ws", start=0, segments=[dropped, again])]
+    assert "final status TIMEOUT ('Nobody started" in check_run(run)[0]
+    run.struck.add(FaultKind.SIGKILL)
+    run.killed.add("A")
+    assert check_run(run) == []
