@@ -19,7 +19,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -67,10 +67,11 @@ class DroppedOnPurpose(Exception):
 
 
 class _QuietDrops(logging.Filter):
-    """Keeps uvicorn from logging a traceback for a connection a script broke on purpose."""
+    """Keeps uvicorn from logging a traceback for a connection a script broke on purpose, or one its client
+    dropped before the request was read (a server process killed mid-request): the request is then not recorded."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], DroppedOnPurpose))
+        return not (record.exc_info and isinstance(record.exc_info[1], DroppedOnPurpose | ClientDisconnect))
 
 
 def default_tokens(prompt: str) -> list[str]:
