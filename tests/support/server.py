@@ -21,6 +21,13 @@ ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 90.0
 
 
+def start_servers(*processes: ServerProcess) -> None:
+    """Start the processes side by side (their imports run in parallel), each waited for until it answers."""
+    with ThreadPoolExecutor(len(processes)) as pool:
+        for future in [pool.submit(p.start, START_TIMEOUT) for p in processes]:
+            future.result()
+
+
 class ServerProcess:
     def __init__(
         self,
@@ -112,10 +119,3 @@ class ServerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-
-def start_servers(*processes: ServerProcess) -> None:
-    """Start the processes side by side (their imports run in parallel), each waited for until it answers."""
-    with ThreadPoolExecutor(len(processes)) as pool:
-        for future in [pool.submit(p.start, START_TIMEOUT) for p in processes]:
-            future.result()
