@@ -7,6 +7,7 @@ decide; every method here asks it first.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from persistream.core.identity import Identity
 from persistream.core.ids import new_id
 from persistream.core.limits import SendLimits
 from persistream.db import queries
+from persistream.db.database import is_transient
 from persistream.db.models import MessageRow, ThreadRow
 from persistream.db.queries import StreamSnapshot
 from persistream.llm.base import ChatMessage, ChatModel
@@ -29,6 +31,8 @@ from persistream.logs import bind_stream
 log = logging.getLogger("persistream.chat")
 
 MAX_LAST = 1000
+# Longest wait between two tries of the conversation read after a claim, while the database is away.
+CONVERSATION_RETRY_MAX = 1.0
 TITLE_CHARS = 60
 
 
@@ -149,7 +153,31 @@ class ChatService:
         return await self.engine.cancel(stream_id)
 
     async def _answer(self, stream_id: str, message: MessageRow | None) -> AsyncIterator[str]:
-        return self.model.stream(await self.conversation_for(stream_id, message))
+        return self.model.stream(await self._conversation_after_claim(stream_id, message))
+
+    async def _conversation_after_claim(self, stream_id: str, message: MessageRow | None) -> list[ChatMessage]:
+        """The conversation, read once the stream is claimed. Through a database outage the read is tried again,
+        as the answer's chunk writes are, rather than ending a claimed answer in ERROR before the model is even
+        asked; the generation's silence timeout (PERSISTREAM_STREAM_TIMEOUT) bounds the wait."""
+        delay = 0.05
+        failures = 0
+        while True:
+            try:
+                conversation = await self.conversation_for(stream_id, message)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                failures += 1
+                if failures == 1:
+                    log.warning(
+                        "stream %s: reading the conversation failed (%s); retrying", stream_id, type(exc).__name__
+                    )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, CONVERSATION_RETRY_MAX)
+                continue
+            if failures:
+                log.info("stream %s: conversation read after %d failed tries", stream_id, failures)
+            return conversation
 
     async def conversation_for(self, stream_id: str, message: MessageRow | None = None) -> list[ChatMessage]:
         """The system prompt, the thread's earlier prompts and answers, then the prompt this stream answers

@@ -21,15 +21,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy.exc import DataError, IntegrityError, NotSupportedError, ProgrammingError
-
 from persistream import metrics
 from persistream.core.chunker import Chunker
 from persistream.core.events import StreamEvent, StreamStatus
 from persistream.core.hub import Hub, Kind
 from persistream.core.storable import storable
 from persistream.db import queries
-from persistream.db.database import Database
+from persistream.db.database import Database, is_transient
 from persistream.db.queries import StoredChunk
 from persistream.errinfo import describe
 from persistream.llm.base import ModelError
@@ -364,7 +362,7 @@ class Generation:
             except Exception as exc:
                 failures += 1
                 remaining = deadline - time.monotonic()
-                if not _is_transient(exc):
+                if not is_transient(exc):
                     self._db_refused = True
                     log.error("stream %s: the database refused a statement (%s)", self.stream_id, describe(exc))
                     return None
@@ -385,19 +383,6 @@ class Generation:
             if failures:
                 log.info("stream %s: database reachable again after %d failed tries", self.stream_id, failures)
             return result
-
-
-# SQLSTATE classes of a statement refused for what it holds: data (22), integrity (23), syntax or access (42).
-_REFUSED_SQLSTATE_CLASSES = ("22", "23", "42")
-
-
-def _is_transient(exc: Exception) -> bool:
-    # A value the driver cannot encode (a lone surrogate: UnicodeEncodeError) fails the same way on every try.
-    if isinstance(exc, (IntegrityError, ProgrammingError, DataError, NotSupportedError, ValueError)):
-        return False
-    # asyncpg's data errors (PostgreSQL refusing NUL in text, say) reach SQLAlchemy as a bare DBAPIError.
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
-    return not (isinstance(sqlstate, str) and sqlstate.startswith(_REFUSED_SQLSTATE_CLASSES))
 
 
 def _format_seconds(seconds: float) -> str:

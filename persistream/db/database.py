@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DataError, IntegrityError, NotSupportedError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
@@ -29,6 +30,22 @@ from persistream.db import (
 )
 
 log = logging.getLogger("persistream.db")
+
+
+# SQLSTATE classes of a statement refused for what it holds: data (22), integrity (23), syntax or access (42).
+_REFUSED_SQLSTATE_CLASSES = ("22", "23", "42")
+
+
+def is_transient(exc: Exception) -> bool:
+    """Whether trying a failed database call again can cure it (a lost or refused connection, a timeout, a busy or
+    restarting server); a refused statement (constraint, syntax, data) fails the same way every time."""
+    # A value the driver cannot encode (a lone surrogate: UnicodeEncodeError) fails the same way on every try.
+    if isinstance(exc, (IntegrityError, ProgrammingError, DataError, NotSupportedError, ValueError)):
+        return False
+    # asyncpg's data errors (PostgreSQL refusing NUL in text, say) reach SQLAlchemy as a bare DBAPIError.
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return not (isinstance(sqlstate, str) and sqlstate.startswith(_REFUSED_SQLSTATE_CLASSES))
+
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Seconds to open a PostgreSQL connection, and for one statement (persistream's are all small).

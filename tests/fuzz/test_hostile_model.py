@@ -31,11 +31,10 @@ from hypothesis import strategies as st
 
 from persistream.client import PersistreamClient
 from persistream.core.generation import DB_REFUSED
-from persistream.core.generation import _is_transient as is_transient
 from persistream.core.ids import new_id
 from persistream.core.storable import storable
 from persistream.db import queries
-from persistream.db.database import Database
+from persistream.db.database import Database, is_transient
 from persistream.db.queries import StoredChunk
 from tests.conftest import server_env
 from tests.scale.conftest import START_TIMEOUT, create_database, drop_database, pg_url

@@ -15,7 +15,7 @@ from persistream.core.generation import DB_UNAVAILABLE
 from persistream.core.hub import Hub
 from persistream.db.database import Database
 from tests.scale.conftest import REDIS_URL, pg_port, pg_url
-from tests.scale.faults import TcpProxy
+from tests.support.faults import TcpProxy
 
 pytestmark = pytest.mark.scale
 

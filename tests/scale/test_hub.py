@@ -19,7 +19,7 @@ import pytest
 
 from persistream.core.hub import Hub, Kind, Message, Watcher
 from tests.scale.conftest import REDIS_URL, pg_url
-from tests.scale.faults import RedisServer
+from tests.support.faults import RedisServer
 
 pytestmark = pytest.mark.scale
 

@@ -17,9 +17,9 @@ import pytest
 
 from tests.conftest import server_env
 from tests.scale.conftest import REDIS_URL, pg_port, pg_url, start_servers
-from tests.scale.faults import TcpProxy
 from tests.scale.flows import Sub, body, new_stream, sentence_tokens, wait_health, wait_until
 from tests.support.fake_openai import FakeOpenAI, Script
+from tests.support.faults import TcpProxy
 from tests.support.gql import check_events, done_body
 from tests.support.server import ServerProcess
 

@@ -13,9 +13,9 @@ import pytest
 
 from tests.conftest import server_env
 from tests.scale.conftest import pg_url, start_servers
-from tests.scale.faults import RedisServer
 from tests.scale.flows import Sub, body, new_stream, sentence_tokens, wait_health, wait_until
 from tests.support.fake_openai import FakeOpenAI, Script
+from tests.support.faults import RedisServer
 from tests.support.gql import check_events
 from tests.support.server import ServerProcess
 

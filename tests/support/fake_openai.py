@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import threading
 import time
@@ -18,7 +19,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -55,6 +56,8 @@ class Script:
     raw_bytes: bool = False
     # After the tokens, open a data line and never end it: `x` for ever (64 KiB a millisecond), no line ending.
     endless_line: bool = False
+    # After this many tokens, break the connection: no `[DONE]`, not even the end of the chunked body.
+    drop_after: int | None = None
 
 
 @dataclass
@@ -68,6 +71,18 @@ class Recorded:
     finished: bool = False
     # The request's `max_tokens`, None when it sent none.
     max_tokens: int | None = None
+
+
+class DroppedOnPurpose(Exception):
+    """Raised inside a response a script breaks off: uvicorn then closes the connection mid-body."""
+
+
+class _QuietDrops(logging.Filter):
+    """Keeps uvicorn from logging a traceback for a connection a script broke on purpose, or one its client
+    dropped before the request was read (a server process killed mid-request): the request is then not recorded."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], DroppedOnPurpose | ClientDisconnect))
 
 
 def default_tokens(prompt: str) -> list[str]:
@@ -110,6 +125,7 @@ class FakeOpenAI:
         )
 
     def start(self) -> None:
+        logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
         config = uvicorn.Config(self.app(), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -199,6 +215,8 @@ class FakeOpenAI:
                     error = {"error": {"message": f"model overloaded; key {SECRET_KEY}", "type": "server_error"}}
                     yield f"data: {json.dumps(error)}\n\n"
                     return
+                if script.drop_after is not None and index == script.drop_after:
+                    raise DroppedOnPurpose
                 if script.hang_after is not None and index == script.hang_after:
                     await asyncio.sleep(3600)
                 if script.delay:

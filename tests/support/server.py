@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,15 @@ from tests.support.net import free_port
 from tests.support.secrets import leaked
 
 ROOT = Path(__file__).resolve().parents[2]
+# Seconds a server may take to start: generous, as imports crawl on a busy two-core machine.
+START_TIMEOUT = 90.0
+
+
+def start_servers(*processes: ServerProcess) -> None:
+    """Start the processes side by side (their imports run in parallel), each waited for until it answers."""
+    with ThreadPoolExecutor(len(processes)) as pool:
+        for future in [pool.submit(p.start, START_TIMEOUT) for p in processes]:
+            future.result()
 
 
 class ServerProcess:

@@ -29,6 +29,7 @@ SCRIPTS = {
     "error-first": Script([" never"], error_after=0),
     "error-mid": Script([" kept", " text", " lost"], error_after=2),
     "error-mid-split": Script([" kept", " é", " lost"], error_after=2, split_bytes=2),
+    "dropped-mid": Script([" kept", " text", " lost"], drop_after=2),
     "http-500": Script([" x"], fail_status=500),
     "http-401": Script([" x"], fail_status=401),
     "http-429": Script([" x"], fail_status=429),
@@ -77,6 +78,7 @@ async def persistream_parse(fake: FakeOpenAI, prompt: str) -> tuple[str, str | N
 # The provider's message for each SDK error type, as `_model_error` words it.
 EXPECTED_MESSAGE = {
     "APIError": "reported an error while answering",
+    "APIConnectionError": "could not be reached while answering",
     "InternalServerError": "HTTP 500",
     "AuthenticationError": "credentials",
     "RateLimitError": "rate limited",

@@ -1,4 +1,5 @@
-"""Servers and links the scale tests break on purpose: a private Redis and a TCP proxy in front of PostgreSQL.
+"""Servers and links the scale tests and the chaos benchmark break on purpose: a private Redis and a TCP proxy
+in front of PostgreSQL.
 
 The shared Redis and PostgreSQL of the machine are never stopped. A PostgreSQL outage is a proxy that drops every
 open connection and refuses new ones, which is what a restarting server looks like to its clients, without a

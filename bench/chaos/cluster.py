@@ -1,0 +1,92 @@
+"""The servers every chaos run shares, started once and torn down at the end:
+
+- the test model (tests/support/fake_openai.py) in this process, which records every request by script name;
+- a private redis-server (killed and started again by `redis_restart`);
+- a TCP proxy in front of PostgreSQL (cut and restored by `pg_cut`) and a fresh, migrated database behind it;
+- server processes A and B on that database through the proxy and on the private Redis, and C on its own SQLite
+  file and `memory://`.
+
+The servers run with short timeouts, so a hung model or a killed process ends its stream within seconds.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from tests.support.fake_openai import SECRET_KEY, FakeOpenAI
+from tests.support.faults import RedisServer, TcpProxy
+from tests.support.pg import create_database, drop_database, pg_port, pg_url
+from tests.support.secrets import remember
+from tests.support.server import ServerProcess, start_servers
+
+STREAM_TIMEOUT = 2.5
+PENDING_TIMEOUT = 6.0
+FLUSH_MS = 50
+
+
+def chaos_env(fake: FakeOpenAI, database_url: str, broadcast_url: str) -> dict[str, str]:
+    return {
+        "PERSISTREAM_DATABASE_URL": database_url,
+        "PERSISTREAM_BROADCAST_URL": broadcast_url,
+        "PERSISTREAM_PROVIDER": "openai",
+        "OPENAI_API_KEY": SECRET_KEY,
+        "OPENAI_BASE_URL": fake.base_url,
+        "PERSISTREAM_MODEL": "chaos-model",
+        "PERSISTREAM_FLUSH_MS": str(FLUSH_MS),
+        "PERSISTREAM_STREAM_TIMEOUT": str(STREAM_TIMEOUT),
+        "PERSISTREAM_PENDING_TIMEOUT": str(PENDING_TIMEOUT),
+        "PERSISTREAM_RATE_LIMIT": "off",
+        "PERSISTREAM_MAX_LIVE_STREAMS": "0",
+        "PERSISTREAM_MAX_SUBSCRIPTIONS": "1000",
+        "PERSISTREAM_SHUTDOWN_GRACE": "2",
+    }
+
+
+class Cluster:
+    def __init__(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="persistream-chaos-"))
+        remember(SECRET_KEY)  # every server log is searched for it when the server stops
+        self.fake = FakeOpenAI()
+        self.redis = RedisServer(self.workdir / "redis.log")
+        self.proxy = TcpProxy(pg_port())
+        self.database: str | None = None
+        self.servers: dict[str, ServerProcess] = {}
+        # Processes killed and not yet answering again: nobody is sent to them meanwhile.
+        self.down: set[str] = set()
+
+    def start(self) -> Cluster:
+        self.fake.start()
+        self.redis.start()
+        self.proxy.start()
+        self.database = create_database()
+        pair_env = chaos_env(self.fake, pg_url(self.database, port=self.proxy.port), self.redis.url)
+        sqlite_env = chaos_env(self.fake, f"sqlite+aiosqlite:///{self.workdir / 'c.db'}", "memory://")
+        for name, env in (("A", pair_env), ("B", pair_env), ("C", sqlite_env)):
+            self.servers[name] = ServerProcess(env, log_path=self.workdir / f"server-{name}.log")
+        start_servers(*self.servers.values())
+        return self
+
+    def url(self, process: str) -> str:
+        return self.servers[process].graphql_http
+
+    def ws_url(self, process: str) -> str:
+        return self.servers[process].graphql_ws
+
+    def stop(self, *, keep_logs: bool) -> list[str]:
+        """Stop everything and drop the database; the secrets found in server logs (none, or a violation)."""
+        problems = []
+        for name, server in self.servers.items():
+            try:
+                server.stop()
+            except AssertionError as exc:
+                problems.append(f"server {name}: {exc}")
+        self.proxy.close()
+        self.redis.kill()
+        if self.database is not None:
+            drop_database(self.database)
+        self.fake.stop()
+        if not keep_logs and not problems:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        return problems

@@ -1,0 +1,97 @@
+"""One run from its plan to its record: send the message, start the subscribers and the faults at their moments,
+wait for the stream to settle, then read the stored body again from every process once every fault has healed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable
+
+from bench.chaos.actors import RunContext, Subscriber, cancel_stream, read_body, send_message
+from bench.chaos.cluster import Cluster
+from bench.chaos.faults import Injector
+from bench.chaos.history import History
+from bench.chaos.plan import CANCEL_KINDS, CLUSTER_KINDS, SQLITE, ActionPlan, FaultKind, RunPlan
+from bench.chaos.record import FINAL, RunRecord, StoredBody
+
+# Seconds after the message was sent by which the stream must be final and every subscriber ended: well above
+# the timeouts (2.5 s silence, 6 s pending), the sweeper's interval, a remote cancel's grace and a restart.
+SETTLE = 45.0
+# Seconds between the final status and the second read of the body (nothing may be stored after it).
+AFTER_FINAL = 0.5
+
+
+async def execute(plan: RunPlan, cluster: Cluster, injector: Injector) -> tuple[RunRecord, History]:
+    history = History()
+    record = RunRecord(plan)
+    history.add("plan", plan.describe())
+    started = time.monotonic()
+    name = f"chaos-{plan.seed}-{plan.index}-{uuid.uuid4().hex[:6]}"
+    marker = cluster.fake.add(name, plan.model.script())
+    driver_process = plan.subscribers[0].process if plan.driven else plan.processes[0]
+    sent = await send_message(cluster, driver_process, f"Chaos run {plan.index}: {marker}", history, started + SETTLE)
+    if sent is None:
+        record.harness_errors.append("sendMessage was never answered")
+        return record, history
+    stream_id, _ = sent
+    record.stream_id = stream_id
+    ctx = RunContext(plan, cluster, history, time.monotonic(), time.monotonic() + SETTLE, stream_id)
+
+    subscribers = [Subscriber(p, ctx) for p in plan.subscribers]
+    record.subscribers = [s.record for s in subscribers]
+    tasks: list[Awaitable[None]] = [s.run() for s in subscribers]
+    tasks += [_act(action, ctx, injector, record, driver_process) for action in plan.actions]
+    await asyncio.gather(*tasks)
+
+    record.first_final = await _wait_final(ctx)
+    if record.first_final is not None:
+        history.add(
+            "store",
+            f"final: {record.first_final.status} {len(record.first_final.text)} chars "
+            f"{record.first_final.error or ''}".rstrip(),
+        )
+    await asyncio.sleep(AFTER_FINAL)
+    async with injector.lock:  # no fault in progress: every process answers
+        for process in plan.processes:
+            later = await read_body(cluster, process, stream_id)
+            if later is None:
+                record.harness_errors.append(f"the body could not be read again on {process}")
+            else:
+                record.later[process] = later
+    record.model_requests = len(cluster.fake.requests_for(name))
+    history.add("model", f"asked {record.model_requests} time(s)")
+    for entry in injector.overlapping(started, time.monotonic()):
+        if (entry.process == SQLITE) == plan.pair:
+            continue  # a kill of C strikes only C's runs; every other fault only the pair's
+        record.struck.add(entry.kind)
+        if entry.kind is FaultKind.SIGKILL:
+            record.killed.add(entry.process)
+        history.add("fault", f"overlapped this run: {entry.describe()}", at=entry.started)
+    return record, history
+
+
+async def _act(action: ActionPlan, ctx: RunContext, injector: Injector, record: RunRecord, driver: str) -> None:
+    await ctx.sleep_until(action.at)
+    if action.kind in CANCEL_KINDS:
+        record.cancel_sent |= await cancel_stream(ctx, action.process, str(action.kind))
+    elif action.kind in CLUSTER_KINDS:
+        process = ""
+        if action.kind is FaultKind.SIGKILL:
+            process = driver if action.process == "driver" else action.process
+        await injector.strike(action.kind, process=process, duration=action.duration, history=ctx.history)
+
+
+async def _wait_final(ctx: RunContext) -> StoredBody | None:
+    """The stored body as soon as its status is final (read on the run's processes in turn), None past the
+    deadline."""
+    turn = 0
+    while True:
+        process = ctx.live(ctx.plan.processes[turn % len(ctx.plan.processes)])
+        turn += 1
+        body = await read_body(ctx.cluster, process, ctx.stream_id)
+        if body is not None and body.status in FINAL:
+            return body
+        if ctx.expired():
+            return None
+        await asyncio.sleep(0.1)
