@@ -27,6 +27,10 @@ class FuzzCounts:
         total = sum(counted.cases.values())
         self.lines.append(f"fuzz: {name}: {total} cases in {seconds:.0f} s ({counted.summary()})")
 
+    def note(self, name: str, cases: int, detail: str) -> None:
+        seconds = time.monotonic() - self.started
+        self.lines.append(f"fuzz: {name}: {cases} cases in {seconds:.0f} s ({detail})")
+
 
 @pytest.fixture
 def fuzz_counts(request: pytest.FixtureRequest) -> FuzzCounts:

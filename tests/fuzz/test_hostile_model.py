@@ -37,6 +37,7 @@ from persistream.db import queries
 from persistream.db.database import Database, is_transient
 from persistream.db.queries import StoredChunk
 from tests.conftest import server_env
+from tests.fuzz.conftest import FuzzCounts
 from tests.scale.conftest import START_TIMEOUT, create_database, drop_database, pg_url
 from tests.support.fake_openai import FakeOpenAI, Recorded, Script
 from tests.support.gql import CANCEL, GraphQLWS, check_events, gql_data
@@ -418,7 +419,7 @@ def hostile_scripts(draw: st.DrawFn) -> tuple[Script, str, int]:
 
 @pytest.mark.fuzz
 def test_any_answer_is_stored_as_the_driver_and_observers_saw_it(
-    server: ServerProcess, fake_openai: FakeOpenAI
+    server: ServerProcess, fake_openai: FakeOpenAI, fuzz_counts: FuzzCounts
 ) -> None:
     cases = replaced = 0
     with asyncio.Runner() as runner:
@@ -440,7 +441,7 @@ def test_any_answer_is_stored_as_the_driver_and_observers_saw_it(
             assert result.body["text"] == expected, (script.tokens, result.body["text"], expected)
 
         check()
-        print(f"fuzz: {cases} hostile model answers ({replaced} with characters stored as U+FFFD) stored as sent")
+        fuzz_counts.note("hostile model answers", cases, f"{replaced} with characters stored as U+FFFD")
         runner.run(assert_still_serving(server, fake_openai))
     assert cases >= min(EXAMPLES, 10)
 
