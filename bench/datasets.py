@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
@@ -21,23 +20,10 @@ from typing import Any
 import asyncpg
 
 from persistream.db.database import Database
+from tests.support.pg import create_database, drop_database, pg_url
 
-PG_ADMIN = os.environ.get("PERSISTREAM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 OWNER = "local"
 ANSWER = "A stored answer. It has two sentences."
-
-
-async def _admin(statement: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-def _pg_url(name: str) -> str:
-    rest = PG_ADMIN.split("://", 1)[1]
-    return f"postgresql+asyncpg://{rest.rsplit('/', 1)[0]}/{name}"
 
 
 @contextlib.contextmanager
@@ -48,14 +34,13 @@ def database(backend: str, tmp: Path, label: str) -> Iterator[str]:
         asyncio.run(_migrate(url))
         yield url
         return
-    name = f"persistream_bench_{label}_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    name = create_database(migrate=False)
     try:
-        url = _pg_url(name)
+        url = pg_url(name)
         asyncio.run(_migrate(url))
         yield url
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(name)
 
 
 async def _migrate(url: str) -> None:

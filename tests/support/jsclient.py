@@ -5,32 +5,18 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
+from tests.support.node import require_node
 from tests.support.server import ROOT
 
 CLIENT_DIR = ROOT / "clients" / "js"
 
 
 def require_client_deps() -> str:
-    """The node binary; without node or clients/js/node_modules a local run skips, a CI run fails."""
-    node = shutil.which("node")
-    missing = [
-        what
-        for what, ok in (("node", node is not None), ("node_modules", (CLIENT_DIR / "node_modules").is_dir()))
-        if not ok
-    ]
-    if missing:
-        reason = f"{' and '.join(missing)} missing: run `npm ci --prefix clients/js`"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    assert node is not None
-    return node
+    """The node binary, once clients/js/node_modules is installed (see `require_node`)."""
+    return require_node(CLIENT_DIR)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The Node test clients (tests/node: graphql-ws, graphql-sse, Apollo Client) and the node binary that runs them."""
+"""Node for the JavaScript tests: the binary, and a folder's installed packages (tests/node: graphql-ws,
+graphql-sse, Apollo Client; clients/js: the client's own tooling)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,17 @@ import pytest
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 
 
-def require_node() -> str:
-    """The node binary; outside CI a machine without the Node test deps skips, in CI that is a failure."""
+def require_node(packages: Path = NODE_DIR) -> str:
+    """The node binary, once `packages`/node_modules is installed; outside CI a machine without them skips, in CI
+    that is a failure."""
     node = shutil.which("node")
     missing = [
         what
-        for what, ok in (("node", node is not None), ("node_modules", (NODE_DIR / "node_modules").is_dir()))
+        for what, ok in (("node", node is not None), ("node_modules", (packages / "node_modules").is_dir()))
         if not ok
     ]
     if missing:
-        reason = f"{' and '.join(missing)} missing: run `npm ci --prefix tests/node`"
+        reason = f"{' and '.join(missing)} missing: run `npm ci --prefix {packages.relative_to(packages.parents[1])}`"
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
