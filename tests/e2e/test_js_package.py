@@ -1,7 +1,7 @@
 """The JavaScript client as a package: its declarations and a typed usage file pass `tsc`, the committed dist/
-is what `tsc` builds from src/ today, and the tarball `npm pack` makes installs into an empty project (its one dependency from npm's cache where it is
-there, else from the registry: a cache filled by `npm ci` holds tarballs but not always the index a range
-needs) and imports."""
+is what `tsc` builds from src/ today, and the tarball `npm pack` makes installs into an empty project and imports
+(its one dependency from npm's cache where it is there, else from the registry: a cache that `npm ci` filled holds
+tarballs but not always the index a version range needs)."""
 
 from __future__ import annotations
 
