@@ -515,6 +515,10 @@ async def get_message(db: Database, message_id: str) -> MessageRow | None:
 
 
 async def thread_by_share_token(db: Database, token: str) -> ThreadRow | None:
+    # Every token is URL-safe ASCII (`secrets.token_urlsafe`). Other text matches none, and some of it (a lone
+    # surrogate; NUL on PostgreSQL) no database would even take as a parameter.
+    if not token.isascii() or "\x00" in token:
+        return None
     async with db.session() as session:
         rows = await session.execute(select(ThreadRow).where(col(ThreadRow.share_token) == token))
         return rows.scalars().first()

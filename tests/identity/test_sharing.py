@@ -4,14 +4,16 @@ answer exactly; nothing else. Revoking ends the token for good; sharing again ma
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import ServerFactory
 from tests.support.fake_openai import FakeOpenAI, Script
-from tests.support.gql import BODY, CANCEL, SEND, STREAM_CHAT, SubscriptionError, check_events, collect
+from tests.support.gql import BODY, CANCEL, SEND, STREAM_CHAT, SubscriptionError, check_events, collect, gql
 from tests.support.identities import AUDIENCE, HS_SECRET, ISSUER, Caller, bearer, hs_token
 from tests.support.streams import assert_clean_log, unique, wait_until
 
@@ -118,4 +120,29 @@ async def test_a_share_reader_follows_a_live_answer_and_can_do_nothing_else(
     assert code_of(await nobody.gql(SHARED_STREAM, {"id": other["responseStreamId"], "k": again})) == "NOT_FOUND"
     log = server.log()
     assert token not in log and again not in log
+    assert_clean_log(server)
+
+
+@pytest.mark.parametrize("token", ["\ud800", "a\x00b", "jeton-é", "x" * 10_000, ""], ids=repr)
+async def test_a_token_no_share_could_have_finds_nothing(make_server: ServerFactory, token: str) -> None:
+    """Text that is not a token we make (a lone surrogate, NUL, non-ASCII, huge, empty) in every place a share
+    token goes: NOT_FOUND, as for any wrong token; it was an INTERNAL_SERVER_ERROR when the database could not
+    even be asked about it (found by the GraphQL fuzz)."""
+    server = make_server()
+    sent = (await gql(server.graphql_http, SEND, {"prompt": "Shared?", "thread": None}))["data"]["sendMessage"]
+    shared = await gql(server.graphql_http, SHARE, {"t": sent["threadId"]})
+    assert not shared.get("errors"), shared
+    queries = [
+        (SHARED_THREAD, {"k": token}),
+        (SHARED_MESSAGES, {"t": sent["threadId"], "k": token}),
+        (SHARED_STREAM, {"id": sent["responseStreamId"], "k": token}),
+    ]
+    async with httpx.AsyncClient(timeout=30) as client:
+        for query, variables in queries:
+            # ASCII JSON, so a lone surrogate travels as its `\ud800` escape.
+            body = json.dumps({"query": query, "variables": variables})
+            response = await client.post(
+                server.graphql_http, content=body, headers={"content-type": "application/json"}
+            )
+            assert code_of(response.json()) == "NOT_FOUND", (query, response.text)
     assert_clean_log(server)
