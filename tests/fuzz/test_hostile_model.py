@@ -420,7 +420,7 @@ def hostile_scripts(draw: st.DrawFn) -> tuple[Script, str, int]:
 
 @pytest.mark.fuzz
 def test_any_answer_is_stored_as_the_driver_and_observers_saw_it(
-    server: ServerProcess, fake_openai: FakeOpenAI, fuzz_counts: FuzzCounts
+    backend: Backend, server: ServerProcess, fake_openai: FakeOpenAI, fuzz_counts: FuzzCounts
 ) -> None:
     cases = replaced = 0
     with asyncio.Runner() as runner:
@@ -442,7 +442,8 @@ def test_any_answer_is_stored_as_the_driver_and_observers_saw_it(
             assert result.body["text"] == expected, (script.tokens, result.body["text"], expected)
 
         check()
-        fuzz_counts.note("hostile model answers", cases, f"{replaced} with characters stored as U+FFFD")
+        database = "PostgreSQL" if backend.pg_database else "SQLite"
+        fuzz_counts.note(f"hostile model answers on {database}", cases, f"{replaced} with characters stored as U+FFFD")
         runner.run(assert_still_serving(server, fake_openai))
     assert cases >= min(EXAMPLES, 10)
 
