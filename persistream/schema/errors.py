@@ -20,8 +20,16 @@ INTERNAL_MESSAGE = "Internal server error."
 def _is_document_error(error: GraphQLError) -> bool:
     # Parse and validation errors are raised by graphql-core itself and carry no original error. A variable of
     # the wrong type is reported before execution (no path) with the scalar's own GraphQLError as its original.
+    # An argument's value is coerced at its field, so an invalid one (null in a nullable variable standing for a
+    # non-null argument with a default, as the spec allows) arrives with a path, graphql-core's own words inside.
     original = error.original_error
-    return original is None or (error.path is None and isinstance(original, GraphQLError))
+    if original is None or (error.path is None and isinstance(original, GraphQLError)):
+        return True
+    return (
+        isinstance(original, GraphQLError)
+        and original.original_error is None
+        and original.message.startswith("Argument '")
+    )
 
 
 def _code_of(error: GraphQLError) -> str:

@@ -226,6 +226,28 @@ async def test_negative_offset_and_last_out_of_range(
     assert await stored_state(server, db_path) == before
 
 
+async def test_null_for_an_argument_that_may_not_be_null(
+    server: ServerProcess, fake_openai: FakeOpenAI, db_path: Path
+) -> None:
+    """A nullable variable may stand where a non-null argument has a default (the spec allows it); sent as null
+    it is the client's mistake: BAD_USER_INPUT, not an internal error (found by the GraphQL fuzz)."""
+    seed = await seeded(server, fake_openai)
+    before = await stored_state(server, db_path)
+    operations = [
+        ("query($v: Int) { threads(last: $v) { id } }", {"v": None}),
+        ("query($v: Int, $id: ID!) { messages(threadId: $id, last: $v) { id } }", {"v": None, "id": seed.thread_id}),
+        ("query($v: Int) { threads { messages(last: $v) { id } } }", {"v": None}),
+    ]
+    for query, variables in operations:
+        error = await http_error(server, query, variables)
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", (query, error)
+    async with GraphQLWS(server.graphql_ws) as client:
+        stream_body = "subscription($id: ID!, $v: Int) { streamBody(streamId: $id, fromOffset: $v) { delta } }"
+        assert await ws_code(client, stream_body, {"id": seed.done_stream, "v": None}) == "BAD_USER_INPUT"
+    assert await stored_state(server, db_path) == before
+    assert "unexpected error" not in server.log()
+
+
 async def test_prompts_empty_too_long_or_not_text(
     server: ServerProcess, fake_openai: FakeOpenAI, db_path: Path
 ) -> None:
