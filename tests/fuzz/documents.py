@@ -104,9 +104,7 @@ def id_values(aim: Aim) -> st.SearchStrategy[str]:
     exact = st.one_of(_pick(aim.others), _pick(aim.others), _pick(aim.others), _pick(aim.own), _pick(aim.own))
     near = _pick(aim.others) | _pick(aim.own)
     return st.one_of(
-        exact,
-        exact,
-        exact,
+        *[exact] * 8,
         near.map(str.upper),
         near.map(lambda v: v.replace("-", "")),
         near.map(lambda v: v + " "),

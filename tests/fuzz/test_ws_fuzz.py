@@ -204,6 +204,27 @@ def run(world: World, conversation: Conversation) -> None:
     conversation.operations_sent_after_ack = conversation.acknowledged
 
 
+def answered_operations(conversation: Conversation) -> list[str]:
+    """The text of each operation that got data; an id sent twice counts only if every frame with it is alike."""
+    by_id: dict[str, list[str]] = {}
+    for frame in conversation.frames:
+        try:
+            message = json.loads(frame)
+        except ValueError:
+            continue
+        if isinstance(message, dict) and isinstance(message.get("id"), str):
+            by_id.setdefault(message["id"], []).append(json.dumps(message.get("payload")))
+    answered: list[str] = []
+    for text in conversation.received:
+        message = json.loads(text)
+        payload = message.get("payload")
+        if message.get("type") in ("next", "data") and isinstance(payload, dict) and payload.get("data"):
+            sent = by_id.get(message.get("id"), [])
+            if len(set(sent)) == 1:
+                answered.append(sent[0])
+    return answered
+
+
 def check(world: World, conversation: Conversation) -> None:
     code = conversation.close_code
     if code == 1006 and any(len(frame) > MAX_MESSAGE for frame in conversation.frames):
@@ -239,6 +260,7 @@ def check(world: World, conversation: Conversation) -> None:
         everything[:1500],
     )
     world.check_answer(conversation.sender, conversation.request, everything, data, context)
+    world.check_not_answered(conversation.sender, answered_operations(conversation), context)
     # An operation could run only on an acknowledged socket; otherwise nothing the sender owns may change.
     world.check_storage(conversation.sender, not conversation.operations_sent_after_ack, context)
 
