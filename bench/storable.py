@@ -1,4 +1,4 @@
-"""What making a model's token storable (`persistream.core.storable`) costs on the token path, per token, against
+"""What making a model's token storable (`persistream.engine.storable`) costs on the token path, per token, against
 the same loop without it.
 
     .venv/bin/python -m bench.storable [--rounds 7]
@@ -14,7 +14,7 @@ import statistics
 import timeit
 from collections.abc import Callable
 
-from persistream.core.storable import storable
+from persistream.engine.storable import storable
 
 KINDS = {
     "ascii": [" The", " answer", " is", " here", " and", " it", " goes", " on."],

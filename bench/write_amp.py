@@ -26,11 +26,11 @@ from bench.chunking import LONG_ANSWER
 from bench.datasets import database
 from bench.report import Row, emit
 from persistream.core import StreamEngine
-from persistream.core.chunker import Chunker
-from persistream.core.ids import new_id
 from persistream.db import queries
 from persistream.db.database import Database
 from persistream.db.queries import StoredChunk
+from persistream.engine.chunker import Chunker
+from persistream.engine.ids import new_id
 
 TOKENS = re.compile(r"\s*\S+|\s+")
 FLUSH_CHARS, FLUSH_SECONDS = 1000, 0.5  # the engine's defaults

@@ -1,9 +1,9 @@
-"""The streaming engine, usable without GraphQL."""
+"""The public names of earlier versions, kept importable: the engine is `persistream.engine`, the chat layer
+`persistream.chat`. Nothing inside the package imports this module."""
 
-from persistream.core.chat import ChatService, MessageView, ThreadView
-from persistream.core.engine import StreamEngine
-from persistream.core.errors import BadInput, NotFound, PersistreamError
-from persistream.core.events import StreamBody, StreamEvent, StreamStatus
+from persistream.chat import ChatService, MessageView, ThreadView
+from persistream.engine import StreamBody, StreamEngine, StreamEvent, StreamStatus
+from persistream.errors import BadInput, NotFound, PersistreamError
 
 __all__ = [
     "BadInput",

@@ -13,9 +13,9 @@ from typing import Any
 
 from strawberry.types import Info
 
-from persistream.core.chat import ChatService
-from persistream.core.errors import Unauthenticated
-from persistream.core.identity import Identity
+from persistream.chat.identity import Identity
+from persistream.chat.service import ChatService
+from persistream.errors import Unauthenticated
 
 
 def chat_of(info: Info[Any, Any]) -> ChatService:

@@ -4,9 +4,9 @@ from typing import Any
 
 from strawberry.types import Info
 
-from persistream.core.chat import MessageView, ShareView
-from persistream.core.events import StreamBody
-from persistream.core.ids import parse_id
+from persistream.chat.service import MessageView, ShareView
+from persistream.engine.events import StreamBody
+from persistream.engine.ids import parse_id
 from persistream.resolvers.context import caller_of, chat_of
 
 

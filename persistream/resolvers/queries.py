@@ -5,11 +5,11 @@ from typing import Any
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from persistream.core import access
-from persistream.core.chat import MessageView, ThreadView, check_last
-from persistream.core.events import StreamBody
-from persistream.core.identity import Identity
-from persistream.core.ids import parse_id
+from persistream.chat import access
+from persistream.chat.identity import Identity
+from persistream.chat.service import MessageView, ThreadView, check_last
+from persistream.engine.events import StreamBody
+from persistream.engine.ids import parse_id
 from persistream.resolvers.context import auth_mode_of, caller_of, chat_of
 
 

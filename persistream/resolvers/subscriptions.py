@@ -8,9 +8,9 @@ from typing import Any
 
 from strawberry.types import Info
 
-from persistream.core.errors import BadInput
-from persistream.core.events import StreamEvent
-from persistream.core.ids import parse_id
+from persistream.engine.events import StreamEvent
+from persistream.engine.ids import parse_id
+from persistream.errors import BadInput
 from persistream.resolvers.context import caller_of, chat_of, follow
 
 

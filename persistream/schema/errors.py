@@ -9,8 +9,8 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
-from persistream.core.errors import PersistreamError, RateLimited
 from persistream.errinfo import describe
+from persistream.errors import PersistreamError, RateLimited
 
 log = logging.getLogger("persistream.graphql")
 

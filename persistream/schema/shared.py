@@ -24,7 +24,7 @@ from typing import Any
 from graphql import ExecutionResult, OperationType
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from persistream.core.events import StreamEvent
+from persistream.engine.events import StreamEvent
 
 # Distinct (event, selection) results kept (each holds its event): a few per live stream are all that is ever reused.
 CACHE_SIZE = 1024

@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from persistream.core.events import StreamStatus as CoreStreamStatus
+from persistream.engine.events import StreamStatus as CoreStreamStatus
 from persistream.resolvers import mutations, queries, subscriptions
 
 StreamStatus = strawberry.enum(

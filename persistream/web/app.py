@@ -21,12 +21,12 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
+from persistream.chat.limits import SendLimits
+from persistream.chat.service import ChatService
 from persistream.config import Settings
-from persistream.core.chat import ChatService
-from persistream.core.engine import StreamEngine
-from persistream.core.hub import Hub
-from persistream.core.limits import SendLimits
 from persistream.db.database import Database
+from persistream.engine.hub import Hub
+from persistream.engine.stream_engine import StreamEngine
 from persistream.llm import ChatModel, create_model
 from persistream.schema import build_schema
 from persistream.web.auth import Authenticator, create_authenticator
@@ -63,7 +63,6 @@ def build_services(settings: Settings, model: ChatModel | None = None) -> Servic
         pending_timeout=settings.pending_timeout,
         stream_timeout=settings.stream_timeout,
         observer_poll_interval=settings.observer_poll_interval,
-        retention_seconds=settings.retention_seconds,
     )
     model = model or create_model(settings)
     limits = SendLimits(db, rate=settings.send_rate_limit, max_live=settings.live_streams_limit)
@@ -74,6 +73,7 @@ def build_services(settings: Settings, model: ChatModel | None = None) -> Servic
         max_prompt_chars=settings.max_prompt_chars,
         max_context_chars=settings.max_context_chars,
         limits=limits,
+        retention_seconds=settings.retention_seconds,
     )
     return Services(settings, db, hub, engine, model, chat)
 
@@ -108,7 +108,7 @@ def create_app(
         # SQLite is migrated; PostgreSQL must already be at this version (SchemaNotReady says to run migrate).
         await services.db.prepare_schema()
         await services.engine.start()
-        await services.chat.warm()
+        await services.chat.start()
         log.info(
             "persistream ready: provider=%s database=%s broadcast=%s",
             services.model.name,
@@ -123,6 +123,7 @@ def create_app(
                 # Shutdown: the answers still being generated get their grace (a no-op if the sockets began it).
                 await drain.wait()
         finally:
+            await services.chat.stop()
             await services.engine.stop()
             await services.model.aclose()
             await services.db.close()

@@ -30,8 +30,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from persistream import metrics
-from persistream.core.chat import ChatService
-from persistream.core.errors import Unauthenticated
+from persistream.chat.service import ChatService
+from persistream.errors import Unauthenticated
 from persistream.schema.shared import shared_payload_json
 from persistream.web.auth import Authenticator, LocalAuthenticator
 from persistream.web.shutdown import CONNECTION_KEY, Connection

@@ -15,9 +15,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from persistream import metrics
-from persistream.core.feed import Feeds
-from persistream.core.hub import Hub
 from persistream.db.database import Database
+from persistream.engine.feed import Feeds
+from persistream.engine.hub import Hub
 
 SAMPLE_INTERVAL = 1.0
 

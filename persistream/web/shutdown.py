@@ -29,7 +29,7 @@ from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from persistream.core.engine import StreamEngine
+from persistream.engine.stream_engine import StreamEngine
 
 log = logging.getLogger("persistream.shutdown")
 

@@ -130,7 +130,8 @@ def test_the_client_imports_nothing_of_the_server() -> None:
         "import sys, persistream.client, persistream.ask; "
         "print(' '.join(m for m in sys.modules if m.split('.')[0] in "
         "('sqlalchemy', 'sqlmodel', 'strawberry', 'starlette', 'openai', 'broadcaster', 'uvicorn') "
-        "or m.startswith(('persistream.web', 'persistream.core', 'persistream.db'))))"
+        "or m.startswith(('persistream.web', 'persistream.core', 'persistream.engine', 'persistream.chat', "
+        "'persistream.db'))))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.strip() == ""

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from persistream.core.errors import Unauthenticated
+from persistream.errors import Unauthenticated
 from persistream.web.auth.jwt import JWKS_REFETCH_SECONDS, JwksKeys
 from tests.support.identities import JwksServer, RsaKeys
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from persistream.core.ids import new_id
 from persistream.db import queries
 from persistream.db.database import Database
 from persistream.db.queries import StoredChunk
+from persistream.engine.ids import new_id
 from tests.scale.conftest import create_database, drop_database, pg_url
 from tests.support.server import ROOT
 

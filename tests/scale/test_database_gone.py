@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from persistream.core import StreamEngine, StreamEvent, StreamStatus
-from persistream.core.generation import DB_UNAVAILABLE
-from persistream.core.hub import Hub
 from persistream.db.database import Database
+from persistream.engine.generation import DB_UNAVAILABLE
+from persistream.engine.hub import Hub
 from tests.scale.conftest import REDIS_URL, pg_port, pg_url
 from tests.support.faults import TcpProxy
 

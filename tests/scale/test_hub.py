@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from persistream.core.hub import Hub, Kind, Message, Watcher
+from persistream.engine.hub import Hub, Kind, Message, Watcher
 from tests.scale.conftest import REDIS_URL, pg_url
 from tests.support.faults import RedisServer
 

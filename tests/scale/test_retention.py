@@ -21,10 +21,10 @@ import pytest
 from sqlalchemy import bindparam, insert, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from persistream.core import sweeper
-from persistream.core.ids import new_id
+from persistream.chat import retention
 from persistream.db.database import Database
 from persistream.db.models import ChunkRow, MessageRow, StreamRow, ThreadRow, utcnow
+from persistream.engine.ids import new_id
 from tests.conftest import server_env
 from tests.scale.conftest import ScaleServerFactory, create_database, drop_database, pg_url, start_servers
 from tests.scale.flows import Sub, cancel, sentence_tokens
@@ -296,15 +296,15 @@ async def two_sweepers_at_once(url: str) -> None:
         assert (await rows.of(everything))["chunks"] == 2 * (230 * 2 + 10 * 2 + 10 * 2 + 10)
         retention = 60.0
         deleted = await asyncio.gather(
-            *(sweeper.expire_threads(db, retention, batch=20, batches=3) for db in (first, second) for _ in range(3))
+            *(retention.expire_threads(db, retention, batch=20, batches=3) for db in (first, second) for _ in range(3))
         )
         # Six runs of at most 60: the 235 expired threads need more than one run each, and all are taken once.
         while sum(deleted) < 235:
-            more = await asyncio.gather(*(sweeper.expire_threads(db, retention, batch=20) for db in (first, second)))
+            more = await asyncio.gather(*(retention.expire_threads(db, retention, batch=20) for db in (first, second)))
             assert sum(more) > 0, f"{sum(deleted)} of 235 expired threads deleted, then none"
             deleted += more
         assert sum(deleted) == 235
-        assert await sweeper.expire_threads(first, retention) == 0
+        assert await retention.expire_threads(first, retention) == 0
         assert await rows.of(kinds["finished"] + kinds["empty"]) == {
             "threads": 0,
             "messages": 0,
@@ -332,7 +332,7 @@ async def test_the_conditional_delete_on_postgresql(fresh_pg: str) -> None:
 
 
 def test_retention_runs_every_tenth_of_the_period_at_most_a_minute_apart() -> None:
-    assert sweeper.retention_interval(1.728) == pytest.approx(0.1728)
-    assert sweeper.retention_interval(300.0) == 30.0
-    assert sweeper.retention_interval(30 * 86400) == 60.0
-    assert sweeper.retention_interval(0.01) == sweeper.RETENTION_MIN_INTERVAL
+    assert retention.retention_interval(1.728) == pytest.approx(0.1728)
+    assert retention.retention_interval(300.0) == 30.0
+    assert retention.retention_interval(30 * 86400) == 60.0
+    assert retention.retention_interval(0.01) == retention.RETENTION_MIN_INTERVAL

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from persistream.core.chunker import Chunker
+from persistream.engine.chunker import Chunker
 
 
 def test_cuts_at_sentence_and_line_ends() -> None:

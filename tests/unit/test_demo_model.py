@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from persistream.config import Settings
-from persistream.core.chunker import Chunker
+from persistream.engine.chunker import Chunker
 from persistream.llm import DemoModel, create_model
 from persistream.llm.base import ChatMessage
 

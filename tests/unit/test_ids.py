@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from persistream.core.errors import BadInput
-from persistream.core.ids import new_id, parse_id
+from persistream.engine.ids import new_id, parse_id
+from persistream.errors import BadInput
 
 
 def test_new_ids_are_canonical_random_uuids() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from persistream.core.hub import _short
+from persistream.engine.hub import _short
 from persistream.errinfo import describe
 from persistream.redact import redact, redact_line
 

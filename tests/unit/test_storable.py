@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from persistream.core.storable import storable
+from persistream.engine.storable import storable
 from persistream.llm.sse import EventTooLarge, ServerSentEvent, SSEParser
 
 R = "\ufffd"

@@ -13,8 +13,8 @@ from typing import Any, Protocol
 
 from starlette.requests import HTTPConnection
 
+from persistream.chat.identity import LOCAL, Identity
 from persistream.config import Settings
-from persistream.core.identity import LOCAL, Identity
 from persistream.db.database import Database
 
 

@@ -19,7 +19,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from persistream.core.identity import Identity
+from persistream.chat.identity import Identity
 from persistream.db import secrets_store
 from persistream.db.database import Database
 

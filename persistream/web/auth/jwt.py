@@ -17,9 +17,9 @@ from typing import Any
 import jwt
 from starlette.requests import HTTPConnection
 
+from persistream.chat.identity import Identity
 from persistream.config import Settings
-from persistream.core.errors import Unauthenticated
-from persistream.core.identity import Identity
+from persistream.errors import Unauthenticated
 
 JWKS_REFETCH_SECONDS = 30.0
 ASYMMETRIC = ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "EdDSA"]

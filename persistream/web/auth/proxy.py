@@ -9,8 +9,8 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 
-from persistream.core.errors import Unauthenticated
-from persistream.core.identity import Identity
+from persistream.chat.identity import Identity
+from persistream.errors import Unauthenticated
 
 MAX_ID_CHARS = 200  # threads.owner holds 200
 

@@ -9,10 +9,8 @@
 - Compaction: final streams whose chunks were not compacted into one row (their process stopped before it could,
   or they predate compaction) are compacted a few at a time (`COMPACT_BATCH` per sweep), each by the conditional
   `queries.compact_stream`, so sweepers in several processes never compact twice or lose text.
-- Retention (only with `PERSISTREAM_RETENTION_DAYS`): threads whose newest message, and every answer's end, are
-  older than the retention period are deleted with their messages, streams and chunks, `RETENTION_BATCH` threads
-  per transaction by the conditional `queries.expire_threads` (several processes never delete twice, a thread with
-  a live answer is never touched). It runs on its own loop, every tenth of the period but at least once a minute.
+
+Retention (deleting old threads) is people's data, not streams: it lives in `chat/retention.py`.
 """
 
 from __future__ import annotations
@@ -23,10 +21,10 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from persistream import metrics
-from persistream.core.hub import Hub, Kind
 from persistream.db import queries
 from persistream.db.database import Database
 from persistream.db.models import utcnow
+from persistream.engine.hub import Hub, Kind
 
 log = logging.getLogger("persistream.sweeper")
 
@@ -35,13 +33,6 @@ STOP_CHECK_INTERVAL = 0.5
 # Old finished streams compacted per sweep: bounded, so a backlog after an upgrade is worked off without one long
 # burst of writes (each compaction holds SQLite's write lock for a moment).
 COMPACT_BATCH = 20
-# Threads deleted per transaction by retention, and transactions per run at most: a backlog (retention just turned
-# on) is worked off over several runs, never in one long write.
-RETENTION_BATCH = 100
-RETENTION_BATCHES_PER_RUN = 10
-# Retention runs every tenth of the period, at most a minute apart (the contract's promise) and at least 50 ms.
-RETENTION_MAX_INTERVAL = 60.0
-RETENTION_MIN_INTERVAL = 0.05
 
 
 def pending_timeout_message(seconds: float) -> str:
@@ -131,43 +122,3 @@ async def compact_finished(db: Database, limit: int = COMPACT_BATCH) -> int:
     if compacted:
         log.debug("compacted %d finished streams", compacted)
     return compacted
-
-
-def retention_interval(retention_seconds: float) -> float:
-    """How often retention looks for expired threads: a tenth of the period, at most a minute."""
-    return max(RETENTION_MIN_INTERVAL, min(RETENTION_MAX_INTERVAL, retention_seconds / 10))
-
-
-async def expire_forever(db: Database, retention_seconds: float) -> None:
-    """Delete expired threads every `retention_interval`, forever; a failed run is retried at the next one."""
-    interval = retention_interval(retention_seconds)
-    failing = False
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await expire_threads(db, retention_seconds)
-        except Exception as exc:
-            if not failing:
-                log.warning("retention failed (%s); trying again every %.1f s", type(exc).__name__, interval)
-            failing = True
-            continue
-        if failing:
-            log.info("retention restored")
-            failing = False
-
-
-async def expire_threads(
-    db: Database, retention_seconds: float, *, batch: int = RETENTION_BATCH, batches: int = RETENTION_BATCHES_PER_RUN
-) -> int:
-    """Delete up to `batch * batches` threads past retention; returns how many this process deleted."""
-    cutoff = utcnow() - timedelta(seconds=retention_seconds)
-    deleted = 0
-    for _ in range(batches):
-        count = await queries.expire_threads(db, cutoff, batch)
-        deleted += count
-        if count < batch:  # nothing more, or the rest is being deleted by another process
-            break
-    if deleted:
-        metrics.THREADS_EXPIRED.inc(deleted)
-        log.info("retention deleted %d thread(s) older than %g days", deleted, retention_seconds / 86400)
-    return deleted

@@ -22,13 +22,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from persistream import metrics
-from persistream.core.chunker import Chunker
-from persistream.core.events import StreamEvent, StreamStatus
-from persistream.core.hub import Hub, Kind
-from persistream.core.storable import storable
 from persistream.db import queries
 from persistream.db.database import Database, is_transient
 from persistream.db.queries import StoredChunk
+from persistream.engine.chunker import Chunker
+from persistream.engine.events import StreamEvent, StreamStatus
+from persistream.engine.hub import Hub, Kind
+from persistream.engine.storable import storable
 from persistream.errinfo import describe
 from persistream.llm.base import ModelError
 

@@ -11,9 +11,9 @@ import time
 from collections.abc import Callable
 
 from persistream import metrics
-from persistream.core.errors import RateLimited
 from persistream.db import limits as queries
 from persistream.db.database import Database
+from persistream.errors import RateLimited
 
 # A hint only: how long a typical answer takes to finish and free a slot.
 LIVE_RETRY_AFTER = 5

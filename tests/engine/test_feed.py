@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from persistream.core import StreamEngine, StreamEvent, StreamStatus
-from persistream.core.hub import Hub, Kind, Message
 from persistream.db.database import Database
+from persistream.engine.hub import Hub, Kind, Message
 
 
 class FaultyHub(Hub):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from persistream.core.errors import BadInput
+from persistream.errors import BadInput
 
 
 def new_id() -> str:

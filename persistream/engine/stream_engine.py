@@ -21,18 +21,18 @@ from types import TracebackType
 from typing import Self
 
 from persistream import metrics
-from persistream.core import sweeper
-from persistream.core.errors import NotFound
-from persistream.core.events import StreamBody, StreamEvent, StreamStatus
-from persistream.core.feed import Feeds
-from persistream.core.generation import Generation, GenerationLimits
-from persistream.core.hub import Hub, Kind
-from persistream.core.ids import new_id
-from persistream.core.observer import observe
 from persistream.db import queries
 from persistream.db.database import Database
 from persistream.db.models import utcnow
+from persistream.engine import sweeper
+from persistream.engine.events import StreamBody, StreamEvent, StreamStatus
+from persistream.engine.feed import Feeds
+from persistream.engine.generation import Generation, GenerationLimits
+from persistream.engine.hub import Hub, Kind
+from persistream.engine.ids import new_id
+from persistream.engine.observer import observe
 from persistream.errinfo import describe
+from persistream.errors import NotFound
 from persistream.logs import bind_stream
 
 log = logging.getLogger("persistream.engine")
@@ -57,7 +57,6 @@ class StreamEngine:
         observer_poll_interval: float = 1.0,
         sweep: bool = True,
         compact_finished: bool = True,
-        retention_seconds: float | None = None,
     ) -> None:
         self.db = db
         self.hub = hub
@@ -73,8 +72,6 @@ class StreamEngine:
         self.sweep_enabled = sweep
         # Compact a finished stream's chunks into one row right after it ends (benchmarks turn it off to compare).
         self.compact_finished = compact_finished
-        # Threads older than this (newest message and every answer's end) are deleted; None keeps them forever.
-        self.retention_seconds = retention_seconds
         self._generations: dict[str, Generation] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._claims: set[asyncio.Task[Generation | None]] = set()
@@ -121,12 +118,6 @@ class StreamEngine:
                         grace=heartbeat + sweeper.STOP_CHECK_INTERVAL,
                     ),
                     name="persistream-sweeper",
-                )
-            )
-        if self.retention_seconds is not None:
-            self._background.append(
-                asyncio.create_task(
-                    sweeper.expire_forever(self.db, self.retention_seconds), name="persistream-retention"
                 )
             )
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from persistream.core.ids import new_id
 from persistream.db import queries
 from persistream.db.database import Database
 from persistream.db.queries import StoredChunk
+from persistream.engine.ids import new_id
 
 
 async def test_giving_up_removes_a_write_that_landed_after_its_answer_was_lost(tmp_path: Path) -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from persistream.core.errors import Forbidden, NotFound, Unauthenticated
-from persistream.core.identity import LOCAL, Identity
+from persistream.chat.identity import LOCAL, Identity
 from persistream.db import queries
 from persistream.db.database import Database
 from persistream.db.models import MessageRow, ThreadRow
+from persistream.errors import Forbidden, NotFound, Unauthenticated
 
 NO_THREAD = "No thread with that id."
 NO_STREAM = "No stream with that id."

@@ -11,11 +11,11 @@ from pathlib import Path
 from sqlalchemy import delete, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from persistream.core.ids import new_id
 from persistream.db import queries
 from persistream.db.database import Database
 from persistream.db.models import SecretRow
 from persistream.db.queries import StoredChunk
+from persistream.engine.ids import new_id
 
 
 async def test_concurrent_writers_never_meet_inside_sqlite(tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from persistream.core import StreamEngine, sweeper
-from persistream.core.ids import new_id
 from persistream.db import queries
 from persistream.db.database import Database
 from persistream.db.queries import StoredChunk
+from persistream.engine import StreamEngine, sweeper
+from persistream.engine.ids import new_id
 
 
 def chunk_rows(db_path: Path, stream_id: str) -> list[tuple[int, str, int]]:

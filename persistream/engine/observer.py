@@ -19,12 +19,12 @@ import logging
 from collections.abc import AsyncIterator
 
 from persistream import metrics
-from persistream.core.errors import BadInput, NotFound
-from persistream.core.events import StreamEvent, StreamStatus
-from persistream.core.feed import READ_RETRY, Feeds, Step
 from persistream.db import queries
 from persistream.db.database import Database
 from persistream.db.queries import StoredChunk, StreamSnapshot
+from persistream.engine.events import StreamEvent, StreamStatus
+from persistream.engine.feed import READ_RETRY, Feeds, Step
+from persistream.errors import BadInput, NotFound
 
 log = logging.getLogger("persistream.observer")
 

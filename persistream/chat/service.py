@@ -8,23 +8,24 @@ decide; every method here asks it first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from persistream.core import access
-from persistream.core.engine import StreamEngine
-from persistream.core.errors import BadInput, NotFound
-from persistream.core.events import StreamBody, StreamEvent, StreamStatus
-from persistream.core.identity import Identity
-from persistream.core.ids import new_id
-from persistream.core.limits import SendLimits
+from persistream.chat import access, retention
+from persistream.chat.identity import Identity
+from persistream.chat.limits import SendLimits
 from persistream.db import queries
 from persistream.db.database import is_transient
 from persistream.db.models import MessageRow, ThreadRow
 from persistream.db.queries import StreamSnapshot
+from persistream.engine.events import StreamBody, StreamEvent, StreamStatus
+from persistream.engine.ids import new_id
+from persistream.engine.stream_engine import StreamEngine
+from persistream.errors import BadInput, NotFound
 from persistream.llm.base import ChatMessage, ChatModel
 from persistream.logs import bind_stream
 
@@ -76,6 +77,7 @@ class ChatService:
         max_prompt_chars: int,
         max_context_chars: int = 48000,
         limits: SendLimits | None = None,
+        retention_seconds: float | None = None,
     ) -> None:
         self.engine = engine
         self.model = model
@@ -83,6 +85,25 @@ class ChatService:
         self.max_prompt_chars = max_prompt_chars
         self.max_context_chars = max_context_chars
         self.limits = limits or SendLimits(engine.db, rate=None, max_live=0)
+        # Threads older than this (newest message and every answer's end) are deleted; None keeps them forever.
+        self.retention_seconds = retention_seconds
+        self._retention: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """After the engine has started: warm the claim path, and run retention when it is on."""
+        await self.warm()
+        if self.retention_seconds is not None:
+            self._retention = asyncio.create_task(
+                retention.expire_forever(self.engine.db, self.retention_seconds), name="persistream-retention"
+            )
+
+    async def stop(self) -> None:
+        """Before the engine stops: end retention's loop."""
+        if self._retention is not None:
+            self._retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retention
+            self._retention = None
 
     async def send_message(self, caller: Identity | None, prompt: str, thread_id: str | None = None) -> MessageView:
         identity = access.require(caller)

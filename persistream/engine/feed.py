@@ -27,10 +27,10 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from persistream.core.events import StreamEvent, StreamStatus
-from persistream.core.hub import Hub, Kind, Message
 from persistream.db import queries
 from persistream.db.database import Database
+from persistream.engine.events import StreamEvent, StreamStatus
+from persistream.engine.hub import Hub, Kind, Message
 
 log = logging.getLogger("persistream.feed")
 

@@ -12,12 +12,12 @@ from typing import Any
 
 from sqlalchemy import event
 
-from persistream.core.chat import ChatService
-from persistream.core.engine import StreamEngine
-from persistream.core.events import StreamStatus
-from persistream.core.hub import Hub
-from persistream.core.identity import Identity
+from persistream.chat.identity import Identity
+from persistream.chat.service import ChatService
 from persistream.db.database import Database
+from persistream.engine.events import StreamStatus
+from persistream.engine.hub import Hub
+from persistream.engine.stream_engine import StreamEngine
 from persistream.llm.base import ChatMessage
 
 TOKENS = [" the", " whole", " answer."]
