@@ -2,13 +2,16 @@
 
 The contract checker lives beside the project (../shared/tools/check_contract.py) when the project is checked out
 with its contract (CI has it); `--contract PATH` names another. A clone on its own has no contract beside it: then
-the contract check is skipped with one line saying so, and the drift check alone decides.
+the contract check is skipped with one line saying so, and the drift check alone decides. Where the checker must
+be present (this project's own CI sets PERSISTREAM_REQUIRE_CONTRACT=1), its absence fails instead. `CI` alone decides
+nothing: every hosted CI sets it, for a user's clone too.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +43,7 @@ def main() -> int:
     print("schema.graphql matches the code")
     checker: Path = args.contract or DEFAULT_CHECKER
     if not checker.exists():
-        if args.contract is not None:
+        if args.contract is not None or os.environ.get("PERSISTREAM_REQUIRE_CONTRACT"):
             print(f"contract checker not found at {checker}", file=sys.stderr)
             return 1
         print(f"contract check skipped: no contract checker at {checker} (a clone on its own has none beside it)")

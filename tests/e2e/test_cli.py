@@ -15,6 +15,8 @@ from tests.support.net import free_port
 from tests.support.server import ROOT
 
 CONTRACT_CHECKER = ROOT.parent / "shared" / "tools" / "check_contract.py"
+# Set by this project's own CI (.ci/run), where the checker is beside the project: there its absence fails.
+REQUIRE_CONTRACT = "PERSISTREAM_REQUIRE_CONTRACT"
 
 
 def command() -> list[str]:
@@ -98,7 +100,9 @@ def test_export_schema_is_committed_and_keeps_the_contract(tmp_path: Path) -> No
 
     if not CONTRACT_CHECKER.is_file():
         reason = f"the contract checker is not beside the project ({CONTRACT_CHECKER.name} missing)"
-        if os.environ.get("CI"):
+        # Required only where the checker is known to be beside the project: this project's own CI sets the
+        # variable (.ci/run). `CI` alone says nothing of that (every hosted CI sets it for any clone).
+        if os.environ.get(REQUIRE_CONTRACT):
             pytest.fail(reason)
         pytest.skip(reason)
     check = subprocess.run(
