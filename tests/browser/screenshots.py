@@ -1,4 +1,4 @@
-"""Takes the README's screenshots of the chat page: `python -m tests.browser.screenshots [OUT_DIR]` (default docs/).
+"""Takes the screenshots the docs show: `python -m tests.browser.screenshots [OUT_DIR]` (default docs/).
 
 The server runs in this process on a canned model (persistream's Python API takes any ChatModel), so the pictures
 show real streaming through the real page without a key or a network, and are the same on every run.

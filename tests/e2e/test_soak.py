@@ -36,7 +36,7 @@ def test_a_minute_at_100_connections_leaves_nothing_behind(tmp_path: Path) -> No
     # A pause of 5 s (not 20) between answers, so that a minute holds a dozen answers per driver after the ramp.
     # Tasks and open files follow the answers live at the moment: at 100 connections over one minute their number
     # swings by a fifth or more between two windows of samples (seen: 126 -> 153 tasks), where 1,000 connections
-    # over ten minutes stay within a few percent (README). A leak is what the exact check after closing catches.
+    # over ten minutes stay within a few percent (the docs). A leak is what the exact check after closing catches.
     result, output = soak(tmp_path, "--minutes", "1", "--connections", "100", "--pause", "5", "--flat", str(FLAT))
     elapsed = time.monotonic() - started
     assert "soak: passed" in output

@@ -127,9 +127,9 @@ async def test_zero_delay_source_does_not_starve_other_tasks(engine: StreamEngin
     assert len(events) < 200_000 / 10  # tokens were coalesced, not sent one event each
 
 
-def test_readme_python_example_runs_and_is_the_one_documented(tmp_path: Path) -> None:
+def test_python_api_example_runs_and_is_the_one_documented(tmp_path: Path) -> None:
     example = ROOT / "examples" / "python_api.py"
-    assert example.read_text().strip() in (ROOT / "README.md").read_text()
+    assert example.read_text().strip() in (ROOT / "docs" / "python.md").read_text()
     result = subprocess.run([sys.executable, str(example)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()

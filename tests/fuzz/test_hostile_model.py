@@ -1,7 +1,7 @@
 """The model's own output as hostile input, through a real server with the openai provider and the fake model, on
 SQLite and on PostgreSQL: NUL, lone surrogates, bytes that are not UTF-8, enormous tokens, answers that never end.
 
-What is promised (README, "What happens when things go wrong"): a character no database or wire can carry (NUL, a
+What is promised (docs, "What happens when things go wrong"): a character no database or wire can carry (NUL, a
 lone surrogate, an invalid UTF-8 sequence) is stored as U+FFFD; an enormous token is stored in chunks, without
 stalling other answers, and read by the Python client; one event over 64 MiB (a line that never ends) ends the
 answer in ERROR; an answer that never ends is cut at `PERSISTREAM_MAX_ANSWER_TOKENS` (ERROR), ends in TIMEOUT when
