@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Index, false
 from sqlmodel import Field, SQLModel
 
+from persistream.db.status import StreamStatus
+
 
 def utcnow() -> datetime:
     """Aware UTC; SQLModel stores it as UTC on every database and reads it back aware."""
@@ -57,7 +59,8 @@ class StreamRow(SQLModel, table=True):
     )
 
     id: str = Field(primary_key=True, max_length=36)
-    status: str = Field(default="PENDING", index=True, max_length=16)
+    # A `StreamStatus` value (stored as its text).
+    status: str = Field(default=StreamStatus.PENDING, index=True, max_length=16)
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
