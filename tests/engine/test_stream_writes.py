@@ -1,4 +1,4 @@
-"""Conditional writes of the queries module, on a temporary SQLite file."""
+"""Conditional writes of the streams module (`persistream.db.streams`), on a temporary SQLite file."""
 
 from __future__ import annotations
 
