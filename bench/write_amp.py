@@ -26,9 +26,9 @@ from bench.chunking import LONG_ANSWER
 from bench.datasets import database
 from bench.report import Row, emit
 from persistream.core import StreamEngine
-from persistream.db import queries
+from persistream.db import compaction, streams
 from persistream.db.database import Database
-from persistream.db.queries import StoredChunk
+from persistream.db.streams import StoredChunk
 from persistream.engine.chunker import Chunker
 from persistream.engine.ids import new_id
 
@@ -69,12 +69,12 @@ async def stored_rows(chunks: list[str], tmp: Path) -> tuple[int, int]:
         async for _ in engine.drive(stream_id, source):
             pass
         before = await count_chunks(engine.db, stream_id)
-        await queries.compact_stream(engine.db, stream_id)
+        await compaction.compact_stream(engine.db, stream_id)
         return before, await count_chunks(engine.db, stream_id)
 
 
 async def count_chunks(db: Database, stream_id: str) -> int:
-    snapshot = await queries.read_after_seq(db, stream_id, 0)
+    snapshot = await streams.read_after_seq(db, stream_id, 0)
     assert snapshot is not None
     return len(snapshot.chunks)
 
@@ -127,21 +127,21 @@ async def long_read(url: str, rounds: int) -> dict[str, tuple[int, float, float]
     db = Database(url)
     try:
         stream_id, generation_id = new_id(), new_id()
-        await queries.create_stream(db, stream_id)
-        assert await queries.claim_stream(db, stream_id, generation_id)
+        await streams.create_stream(db, stream_id)
+        assert await streams.claim_stream(db, stream_id, generation_id)
         chunks = long_chunks()
         for start in range(0, len(chunks), 500):
-            assert await queries.append_chunks(db, stream_id, generation_id, chunks[start : start + 500])
-        assert await queries.finish_generation(db, stream_id, generation_id, "DONE", None)
+            assert await streams.append_chunks(db, stream_id, generation_id, chunks[start : start + 500])
+        assert await streams.finish_generation(db, stream_id, generation_id, "DONE", None)
         text = "".join(c.text for c in chunks)
         results: dict[str, tuple[int, float, float]] = {}
         for label in ("before", "after"):
             if label == "after":
-                assert await queries.compact_stream(db, stream_id)
-            snapshot = await queries.read_after_offset(db, stream_id, 0)
+                assert await compaction.compact_stream(db, stream_id)
+            snapshot = await streams.read_after_offset(db, stream_id, 0)
             assert snapshot is not None and "".join(c.text for c in snapshot.chunks) == text
-            body = await median_ms(lambda: queries.read_after_offset(db, stream_id, 0), rounds)
-            history = await median_ms(lambda: queries.read_texts(db, [stream_id]), rounds)
+            body = await median_ms(lambda: streams.read_after_offset(db, stream_id, 0), rounds)
+            history = await median_ms(lambda: streams.read_texts(db, [stream_id]), rounds)
             results[label] = (len(snapshot.chunks), body, history)
         return results
     finally:

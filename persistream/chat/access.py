@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from persistream.chat.identity import LOCAL, Identity
-from persistream.db import queries
+from persistream.db import sharing, threads
 from persistream.db.database import Database
 from persistream.db.models import MessageRow, ThreadRow
 from persistream.errors import Forbidden, NotFound, Unauthenticated
@@ -37,14 +37,14 @@ def require(caller: Identity | None) -> Identity:
 
 async def own_thread(db: Database, caller: Identity | None, thread_id: str) -> ThreadRow:
     identity = require(caller)
-    thread = await queries.get_thread(db, thread_id)
+    thread = await threads.get_thread(db, thread_id)
     if thread is None or thread.owner != identity.id:
         raise NotFound(NO_THREAD)
     return thread
 
 
 async def shared_thread(db: Database, token: str) -> ThreadRow:
-    thread = await queries.thread_by_share_token(db, token) if token else None
+    thread = await sharing.thread_by_share_token(db, token) if token else None
     if thread is None:
         raise NotFound(NO_SHARE)
     return thread
@@ -52,7 +52,7 @@ async def shared_thread(db: Database, token: str) -> ThreadRow:
 
 async def readable_thread(db: Database, caller: Identity | None, thread_id: str, share_token: str | None) -> ThreadRow:
     if share_token is not None:
-        thread = await queries.thread_by_share_token(db, share_token) if share_token else None
+        thread = await sharing.thread_by_share_token(db, share_token) if share_token else None
         if thread is None or thread.id != thread_id:
             raise NotFound(NO_THREAD)
         return thread
@@ -60,7 +60,7 @@ async def readable_thread(db: Database, caller: Identity | None, thread_id: str,
 
 
 async def _stream(db: Database, stream_id: str) -> StreamAccess:
-    found = await queries.stream_thread(db, stream_id)
+    found = await threads.stream_thread(db, stream_id)
     return StreamAccess(None, None) if found is None else StreamAccess(*found)
 
 

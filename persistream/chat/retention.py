@@ -1,7 +1,7 @@
 """Retention (only with `PERSISTREAM_RETENTION_DAYS`): threads whose newest message, and every answer's end, are
 older than the retention period are deleted with their messages, streams and chunks.
 
-`RETENTION_BATCH` threads go per transaction, by the conditional `queries.expire_threads`, so several processes
+`RETENTION_BATCH` threads go per transaction, by the conditional `retention.expire_threads`, so several processes
 never delete twice and a thread with a live answer is never touched. It runs on its own loop, every tenth of the
 period but at least once a minute. Threads are people's data, so this belongs to the chat layer, not the engine.
 """
@@ -13,7 +13,7 @@ import logging
 from datetime import timedelta
 
 from persistream import metrics
-from persistream.db import queries
+from persistream.db import retention
 from persistream.db.database import Database
 from persistream.db.models import utcnow
 
@@ -58,7 +58,7 @@ async def expire_threads(
     cutoff = utcnow() - timedelta(seconds=retention_seconds)
     deleted = 0
     for _ in range(batches):
-        count = await queries.expire_threads(db, cutoff, batch)
+        count = await retention.expire_threads(db, cutoff, batch)
         deleted += count
         if count < batch:  # nothing more, or the rest is being deleted by another process
             break

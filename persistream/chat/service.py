@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from persistream.chat import access, retention
 from persistream.chat.identity import Identity
 from persistream.chat.limits import SendLimits
-from persistream.db import queries
+from persistream.db import sharing, streams, threads
 from persistream.db.database import is_transient
 from persistream.db.models import MessageRow, ThreadRow
-from persistream.db.queries import StreamSnapshot
+from persistream.db.streams import StreamSnapshot
 from persistream.engine.events import StreamBody, StreamEvent, StreamStatus
 from persistream.engine.ids import new_id
 from persistream.engine.stream_engine import StreamEngine
@@ -118,7 +118,7 @@ class ChatService:
             thread = await access.own_thread(self.engine.db, identity, thread_id)
         await self.limits.check(identity.id)  # the last check before anything is stored: a refusal stores nothing
         try:
-            stored = await queries.add_message(
+            stored = await threads.add_message(
                 self.engine.db,
                 thread=thread,
                 thread_id=new_id(),
@@ -129,7 +129,7 @@ class ChatService:
                 owner=identity.id,
                 max_live=self.limits.max_live,
             )
-        except queries.LiveAnswersFull:
+        except threads.LiveAnswersFull:
             raise self.limits.live_answers_full() from None
         if stored is None:
             raise NotFound(access.NO_THREAD)
@@ -147,8 +147,8 @@ class ChatService:
         statements are compiled and cached, pooled connections open, and the model's client is built and has
         connected (a model without `warm` is left as it is)."""
         probe = new_id()
-        await queries.stream_thread(self.engine.db, probe)
-        await queries.claim_stream(self.engine.db, probe, probe)  # matches no row: changes nothing
+        await threads.stream_thread(self.engine.db, probe)
+        await streams.claim_stream(self.engine.db, probe, probe)  # matches no row: changes nothing
         await self.conversation_for(probe, MessageRow(id=probe, thread_id=probe, prompt="", response_stream_id=probe))
         warm = getattr(self.model, "warm", None)
         if warm is not None:
@@ -209,11 +209,11 @@ class ChatService:
         prompt costs one query (no earlier turns); later ones two more (their answers' streams and chunks)."""
         system = ChatMessage("system", self.system_prompt)
         if message is None:
-            message = await queries.message_by_stream(self.engine.db, stream_id)
+            message = await threads.message_by_stream(self.engine.db, stream_id)
         if message is None:  # a bare stream (Python API): nothing to answer
             return [system]
-        earlier = await queries.list_messages(self.engine.db, [message.thread_id], before=message)
-        bodies = await queries.read_texts(self.engine.db, [m.response_stream_id for m in earlier])
+        earlier = await threads.list_messages(self.engine.db, [message.thread_id], before=message)
+        bodies = await streams.read_texts(self.engine.db, [m.response_stream_id for m in earlier])
         budget = self.max_context_chars - len(self.system_prompt) - len(message.prompt)
         kept: list[list[ChatMessage]] = []
         for m in reversed(earlier):
@@ -239,20 +239,20 @@ class ChatService:
         await access.readable_thread(self.engine.db, caller, thread_id, share_token)
         anchor = None
         if before is not None:
-            anchor = await queries.get_message(self.engine.db, before)
+            anchor = await threads.get_message(self.engine.db, before)
             if anchor is None or anchor.thread_id != thread_id:
                 raise BadInput("before is not a message of this thread.")
-        return await self._views(await queries.list_messages(self.engine.db, [thread_id], last, anchor))
+        return await self._views(await threads.list_messages(self.engine.db, [thread_id], last, anchor))
 
     async def threads(self, caller: Identity | None, last: int = 50, before: str | None = None) -> list[ThreadView]:
         check_last(last)
         identity = access.require(caller)
         anchor = None
         if before is not None:
-            anchor = await queries.get_thread(self.engine.db, before)
+            anchor = await threads.get_thread(self.engine.db, before)
             if anchor is None or anchor.owner != identity.id:
                 raise BadInput("before is not one of your threads.")
-        rows = await queries.list_threads(self.engine.db, last, identity.id, anchor)
+        rows = await threads.list_threads(self.engine.db, last, identity.id, anchor)
         return [_thread_view(r) for r in rows]
 
     async def shared_thread(self, token: str) -> ThreadView:
@@ -261,7 +261,7 @@ class ChatService:
     async def thread_messages(self, thread_ids: list[str]) -> dict[str, list[MessageView]]:
         """Messages of several threads in a constant number of queries (for `threads { messages }`). The threads
         come from a call that already checked them (`threads`, `sharedThread`)."""
-        views = await self._views(await queries.list_messages(self.engine.db, thread_ids))
+        views = await self._views(await threads.list_messages(self.engine.db, thread_ids))
         grouped: dict[str, list[MessageView]] = {tid: [] for tid in thread_ids}
         for view in views:
             grouped[view.thread_id].append(view)
@@ -269,27 +269,27 @@ class ChatService:
 
     async def delete_thread(self, caller: Identity | None, thread_id: str) -> bool:
         await access.own_thread(self.engine.db, caller, thread_id)
-        messages = await queries.list_messages(self.engine.db, [thread_id])
+        messages = await threads.list_messages(self.engine.db, [thread_id])
         for message in messages:  # a live answer is cancelled first, so its observers end cleanly
             await self.engine.cancel(message.response_stream_id)
-        if not await queries.delete_thread(self.engine.db, thread_id):
+        if not await threads.delete_thread(self.engine.db, thread_id):
             raise NotFound(access.NO_THREAD)
         return True
 
     async def share_thread(self, caller: Identity | None, thread_id: str) -> ShareView:
         await access.own_thread(self.engine.db, caller, thread_id)
         # 24 random bytes: 192 bits, URL-safe; the same token comes back until it is revoked.
-        token = await queries.share_thread(self.engine.db, thread_id, secrets.token_urlsafe(24))
+        token = await sharing.share_thread(self.engine.db, thread_id, secrets.token_urlsafe(24))
         if token is None:
             raise NotFound(access.NO_THREAD)
         return ShareView(thread_id, token)
 
     async def unshare_thread(self, caller: Identity | None, thread_id: str) -> bool:
         await access.own_thread(self.engine.db, caller, thread_id)
-        return await queries.unshare_thread(self.engine.db, thread_id)
+        return await sharing.unshare_thread(self.engine.db, thread_id)
 
     async def _views(self, messages: list[MessageRow]) -> list[MessageView]:
-        bodies = await queries.read_texts(self.engine.db, [m.response_stream_id for m in messages])
+        bodies = await streams.read_texts(self.engine.db, [m.response_stream_id for m in messages])
         return [_message_view(m, _body(m.response_stream_id, bodies.get(m.response_stream_id))) for m in messages]
 
 

@@ -8,7 +8,7 @@ from sqlmodel import col
 
 from persistream.db.database import Database
 from persistream.db.models import RateWindowRow
-from persistream.db.queries import live_streams_count
+from persistream.db.threads import live_streams_count
 
 
 async def count_call(db: Database, owner: str, window_start: int) -> int:

@@ -1,11 +1,12 @@
 """SQLModel tables. The database is the source of truth for every stream.
 
-Invariants kept by `queries.py` (the only writer):
+Invariants kept by the modules beside this one, the only writers (`streams`, `compaction`, `threads`, `sharing`,
+`retention`, `limits`, `secrets_store`; statuses are `status.StreamStatus` values):
 - `StreamRow.status` moves PENDING -> STREAMING -> final, or PENDING -> final; a final status never changes.
 - Chunks of a stream are numbered 1, 2, 3... without gaps; `StreamRow.last_seq` and `StreamRow.length` always
   describe the chunks stored (they are written in the same transaction as the chunk).
 - `ChunkRow.end_offset` is the length, in code points, of the stream's text up to and including that chunk.
-- Compaction (`queries.compact_stream`) may replace a final stream's chunks 1..N with the one chunk N holding the
+- Compaction (`compaction.compact_stream`) may replace a final stream's chunks 1..N with the one chunk N holding the
   whole text (`end_offset` = length), then sets `StreamRow.compacted`. Readers never assume chunk 1 exists: a
   chunk's text starts at `end_offset - len(text)`.
 """
@@ -17,6 +18,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Index, false
 from sqlmodel import Field, SQLModel
 
+from persistream.db.status import StreamStatus
+
 
 def utcnow() -> datetime:
     """Aware UTC; SQLModel stores it as UTC on every database and reads it back aware."""
@@ -26,7 +29,7 @@ def utcnow() -> datetime:
 class ThreadRow(SQLModel, table=True):
     __tablename__ = "threads"
     # An owner's threads, newest first and paged back by (created_at, id), are one range of this index however
-    # many rows the table holds: no sort, no OFFSET (`queries.list_threads`).
+    # many rows the table holds: no sort, no OFFSET (`threads.list_threads`).
     __table_args__ = (Index("ix_threads_owner_created_at_id", "owner", "created_at", "id"),)
 
     id: str = Field(primary_key=True, max_length=36)
@@ -57,7 +60,8 @@ class StreamRow(SQLModel, table=True):
     )
 
     id: str = Field(primary_key=True, max_length=36)
-    status: str = Field(default="PENDING", index=True, max_length=16)
+    # A `StreamStatus` value (stored as its text).
+    status: str = Field(default=StreamStatus.PENDING, index=True, max_length=16)
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -68,7 +72,7 @@ class StreamRow(SQLModel, table=True):
     # The claim token of the one generation allowed to append to this stream.
     generation_id: str | None = Field(default=None, max_length=36)
     cancel_requested: bool = False
-    # True once a final stream's chunks are one row (or needed no compaction); see `queries.compact_stream`.
+    # True once a final stream's chunks are one row (or needed no compaction); see `compaction.compact_stream`.
     compacted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 

@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+# The stored statuses are the ones subscribers receive: one vocabulary, kept by the database layer.
+from persistream.db.status import StreamStatus
 
-class StreamStatus(StrEnum):
-    PENDING = "PENDING"
-    STREAMING = "STREAMING"
-    DONE = "DONE"
-    ERROR = "ERROR"
-    TIMEOUT = "TIMEOUT"
-    CANCELLED = "CANCELLED"
-
-    @property
-    def is_final(self) -> bool:
-        return self not in (StreamStatus.PENDING, StreamStatus.STREAMING)
+__all__ = ["StreamBody", "StreamEvent", "StreamStatus"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from persistream.db import queries
+from persistream.db import streams
 from persistream.db.database import Database
 from persistream.engine.events import StreamEvent, StreamStatus
 from persistream.engine.hub import Hub, Kind, Message
@@ -130,7 +130,7 @@ class Feed:
 
     async def _first_read(self) -> bool:
         try:
-            row = await queries.get_stream(self.db, self.stream_id)
+            row = await streams.get_stream(self.db, self.stream_id)
         except Exception as exc:
             log.debug("stream %s: feed read failed (%s); retrying", self.stream_id, type(exc).__name__)
             return False
@@ -194,7 +194,7 @@ class _Builder:
         """Catch up from the database; False when the read failed (the feed retries shortly)."""
         feed = self.feed
         try:
-            fresh = await queries.read_after_seq(feed.db, feed.stream_id, feed.last_seq)
+            fresh = await streams.read_after_seq(feed.db, feed.stream_id, feed.last_seq)
         except Exception as exc:
             # The database is away for a moment: stay subscribed and read again soon, instead of failing every
             # observer of the stream.

@@ -22,9 +22,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from persistream import metrics
-from persistream.db import queries
+from persistream.db import streams
 from persistream.db.database import Database, is_transient
-from persistream.db.queries import StoredChunk
+from persistream.db.status import FINAL_STATUSES
+from persistream.db.streams import StoredChunk
 from persistream.engine.chunker import Chunker
 from persistream.engine.events import StreamEvent, StreamStatus
 from persistream.engine.hub import Hub, Kind
@@ -198,7 +199,7 @@ class Generation:
             if not self._lost:
                 stored = (
                     await self._retry_db(
-                        lambda: queries.finish_generation(
+                        lambda: streams.finish_generation(
                             self._db,
                             self.stream_id,
                             self.generation_id,
@@ -215,8 +216,8 @@ class Generation:
                 log.info("stream %s ended %s after %d chars", self.stream_id, status.value, self.persisted_length)
             else:
                 # Someone else decided the final status (forced cancel, sweeper, deletion): report theirs.
-                row = await queries.get_stream(self._db, self.stream_id)
-                if row is not None and row.status in queries.FINAL_STATUSES:
+                row = await streams.get_stream(self._db, self.stream_id)
+                if row is not None and row.status in FINAL_STATUSES:
                     status, error = StreamStatus(row.status), row.error
                 log.info("stream %s was finalized elsewhere as %s", self.stream_id, status.value)
         except Exception as exc:
@@ -309,7 +310,7 @@ class Generation:
             chunks.append(StoredChunk(seq, text, end))
         result = await self._retry_db(
             lambda: metrics.timed(
-                metrics.CHUNK_WRITE, queries.append_chunks(self._db, self.stream_id, self.generation_id, chunks)
+                metrics.CHUNK_WRITE, streams.append_chunks(self._db, self.stream_id, self.generation_id, chunks)
             )
         )
         if result is False:
@@ -335,7 +336,7 @@ class Generation:
 
     async def _landed(self, chunk: StoredChunk) -> bool:
         """After a refused write: did an earlier try that failed in flight store this very chunk?"""
-        row = await queries.get_stream(self._db, self.stream_id)
+        row = await streams.get_stream(self._db, self.stream_id)
         return (
             row is not None
             and row.status == "STREAMING"

@@ -19,9 +19,9 @@ import logging
 from collections.abc import AsyncIterator
 
 from persistream import metrics
-from persistream.db import queries
+from persistream.db import streams
 from persistream.db.database import Database
-from persistream.db.queries import StoredChunk, StreamSnapshot
+from persistream.db.streams import StoredChunk, StreamSnapshot
 from persistream.engine.events import StreamEvent, StreamStatus
 from persistream.engine.feed import READ_RETRY, Feeds, Step
 from persistream.errors import BadInput, NotFound
@@ -95,7 +95,7 @@ async def observe(db: Database, feeds: Feeds, stream_id: str, from_offset: int =
     if from_offset < 0:
         raise BadInput("fromOffset must be zero or more")
     with feeds.subscribe(stream_id) as subscription:
-        snapshot = await queries.read_after_offset(db, stream_id, from_offset)
+        snapshot = await streams.read_after_offset(db, stream_id, from_offset)
         if snapshot is None:
             raise NotFound("No stream with that id.")
         position = _Position(stream_id, from_offset, snapshot)
@@ -130,7 +130,7 @@ async def observe(db: Database, feeds: Feeds, stream_id: str, from_offset: int =
                 metrics.OBSERVER_DATABASE_READS.inc()
                 reported = position.status
                 try:
-                    fresh = await queries.read_after_seq(db, stream_id, position.last_seq)
+                    fresh = await streams.read_after_seq(db, stream_id, position.last_seq)
                 except Exception as exc:
                     log.debug("stream %s: observer read failed (%s); retrying", stream_id, type(exc).__name__)
                     continue

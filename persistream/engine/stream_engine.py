@@ -21,9 +21,10 @@ from types import TracebackType
 from typing import Self
 
 from persistream import metrics
-from persistream.db import queries
+from persistream.db import compaction, streams
 from persistream.db.database import Database
 from persistream.db.models import utcnow
+from persistream.db.status import FINAL_STATUSES
 from persistream.engine import sweeper
 from persistream.engine.events import StreamBody, StreamEvent, StreamStatus
 from persistream.engine.feed import Feeds
@@ -156,7 +157,7 @@ class StreamEngine:
     async def create_stream(self) -> str:
         """A new PENDING stream, to be driven by `drive`."""
         stream_id = new_id()
-        await queries.create_stream(self.db, stream_id)
+        await streams.create_stream(self.db, stream_id)
         return stream_id
 
     async def drive(self, stream_id: str, source: SourceFactory) -> AsyncIterator[StreamEvent]:
@@ -190,8 +191,8 @@ class StreamEngine:
         if self.draining:
             return None  # shutting down: left PENDING for a process that stays
         generation_id = new_id()
-        if not await queries.claim_stream(self.db, stream_id, generation_id):
-            if await queries.get_stream(self.db, stream_id) is None:
+        if not await streams.claim_stream(self.db, stream_id, generation_id):
+            if await streams.get_stream(self.db, stream_id) is None:
                 raise NotFound("No stream with that id.")
             return None
 
@@ -230,7 +231,7 @@ class StreamEngine:
         the finished answer reads one row. Off the token path: the generation is over. A failure leaves it to the
         sweeper (`sweeper.compact_finished`)."""
         try:
-            await queries.compact_stream(self.db, stream_id)
+            await compaction.compact_stream(self.db, stream_id)
         except Exception as exc:
             log.warning("stream %s: compaction failed (%s); the sweeper will retry", stream_id, type(exc).__name__)
 
@@ -239,7 +240,7 @@ class StreamEngine:
         return observe(self.db, self.feeds, stream_id, from_offset)
 
     async def body(self, stream_id: str) -> StreamBody:
-        snapshot = await queries.read_after_offset(self.db, stream_id, 0)
+        snapshot = await streams.read_after_offset(self.db, stream_id, 0)
         if snapshot is None:
             raise NotFound("No stream with that id.")
         text = "".join(c.text for c in snapshot.chunks)
@@ -247,10 +248,10 @@ class StreamEngine:
 
     async def cancel(self, stream_id: str) -> StreamBody:
         """Stop a live stream, keeping its text (CANCELLED). Idempotent; a final stream is left as it is."""
-        row = await queries.get_stream(self.db, stream_id)
+        row = await streams.get_stream(self.db, stream_id)
         if row is None:
             raise NotFound("No stream with that id.")
-        if row.status == "PENDING" and await queries.cancel_pending(self.db, stream_id):
+        if row.status == "PENDING" and await streams.cancel_pending(self.db, stream_id):
             await self.hub.publish({"k": Kind.FINAL, "s": stream_id, "st": "CANCELLED"})
             metrics.stream_finished("CANCELLED")
             log.info("stream %s cancelled before it started", stream_id)
@@ -259,7 +260,7 @@ class StreamEngine:
         if local is not None:
             local.request_stop(StreamStatus.CANCELLED)
             await local.done.wait()
-        elif await queries.request_cancel(self.db, stream_id):
+        elif await streams.request_cancel(self.db, stream_id):
             await self.hub.publish({"k": Kind.CANCEL, "s": stream_id})
             await self._await_remote_cancel(stream_id)
         return await self.body(stream_id)
@@ -269,13 +270,13 @@ class StreamEngine:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + REMOTE_CANCEL_GRACE
         while loop.time() < deadline:
-            row = await queries.get_stream(self.db, stream_id)
-            if row is None or row.status in queries.FINAL_STATUSES:
+            row = await streams.get_stream(self.db, stream_id)
+            if row is None or row.status in FINAL_STATUSES:
                 return
             await asyncio.sleep(0.05)
         # A live process sees the request within a second (hub message, or its stop check): this one is gone
         # or stuck, so the database decides without it (its unflushed tail is lost, as with any dead process).
-        if await queries.force_final(self.db, stream_id, "CANCELLED", None, stale_before=utcnow()):
+        if await streams.force_final(self.db, stream_id, "CANCELLED", None, stale_before=utcnow()):
             await self.hub.publish({"k": Kind.FINAL, "s": stream_id, "st": "CANCELLED"})
             metrics.stream_finished("CANCELLED")
 
@@ -284,7 +285,7 @@ class StreamEngine:
         for stream_id in stream_ids:
             with contextlib.suppress(NotFound):
                 await self.cancel(stream_id)
-        await queries.delete_streams(self.db, stream_ids)
+        await streams.delete_streams(self.db, stream_ids)
 
     # --- stop requests -------------------------------------------------------------------------------------
 

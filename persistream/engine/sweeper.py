@@ -8,7 +8,7 @@
   number of processes can sweep at once and a stream is finalized once.
 - Compaction: final streams whose chunks were not compacted into one row (their process stopped before it could,
   or they predate compaction) are compacted a few at a time (`COMPACT_BATCH` per sweep), each by the conditional
-  `queries.compact_stream`, so sweepers in several processes never compact twice or lose text.
+  `compaction.compact_stream`, so sweepers in several processes never compact twice or lose text.
 
 Retention (deleting old threads) is people's data, not streams: it lives in `chat/retention.py`.
 """
@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from persistream import metrics
-from persistream.db import queries
+from persistream.db import compaction, streams
 from persistream.db.database import Database
 from persistream.db.models import utcnow
 from persistream.engine.hub import Hub, Kind
@@ -58,10 +58,10 @@ async def keep_alive(
             continue
         try:
             if since_beat >= heartbeat_interval:
-                to_stop = await queries.refresh_heartbeats(db, ids)
+                to_stop = await streams.refresh_heartbeats(db, ids)
                 since_beat = 0.0  # only once it is stored: after an outage the next tick beats again at once
             else:
-                to_stop = await queries.streams_to_stop(db, ids)
+                to_stop = await streams.streams_to_stop(db, ids)
         except Exception as exc:
             if not failing:
                 log.warning("heartbeat failed (%s); retrying every %.1f s", type(exc).__name__, interval)
@@ -98,7 +98,7 @@ async def sweep_forever(
 
 async def sweep_once(db: Database, hub: Hub, *, pending_timeout: float, stream_timeout: float) -> list[str]:
     now = utcnow()
-    finalized = await queries.sweep_timeouts(
+    finalized = await streams.sweep_timeouts(
         db,
         pending_before=now - timedelta(seconds=pending_timeout),
         silent_before=now - timedelta(seconds=stream_timeout),
@@ -114,10 +114,10 @@ async def sweep_once(db: Database, hub: Hub, *, pending_timeout: float, stream_t
 
 async def compact_finished(db: Database, limit: int = COMPACT_BATCH) -> int:
     """Compact up to `limit` final streams still stored in several chunks; returns how many were compacted."""
-    await queries.mark_short_streams_compacted(db)
+    await compaction.mark_short_streams_compacted(db)
     compacted = 0
-    for stream_id in await queries.streams_to_compact(db, limit):
-        if await queries.compact_stream(db, stream_id):
+    for stream_id in await compaction.streams_to_compact(db, limit):
+        if await compaction.compact_stream(db, stream_id):
             compacted += 1
     if compacted:
         log.debug("compacted %d finished streams", compacted)

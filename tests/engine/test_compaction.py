@@ -9,9 +9,10 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from persistream.db import queries
+from persistream.db import compaction, streams
 from persistream.db.database import Database
-from persistream.db.queries import StoredChunk
+from persistream.db.status import FINAL_STATUSES
+from persistream.db.streams import StoredChunk
 from persistream.engine import StreamEngine, sweeper
 from persistream.engine.ids import new_id
 
@@ -37,7 +38,7 @@ async def source(tokens: list[str], delay: float = 0.0) -> AsyncIterator[str]:
 
 async def until_compacted(db: Database, stream_id: str) -> None:
     for _ in range(200):
-        row = await queries.get_stream(db, stream_id)
+        row = await streams.get_stream(db, stream_id)
         if row is not None and row.compacted:
             return
         await asyncio.sleep(0.01)
@@ -53,7 +54,7 @@ async def test_a_long_answer_compacts_to_one_row_with_the_same_body(tmp_path: Pa
         events = [e async for e in engine.drive(stream_id, lambda: source(tokens))]
         assert events[-1].status.value == "DONE" and events[-1].offset == len(text)
         await until_compacted(engine.db, stream_id)
-        row = await queries.get_stream(engine.db, stream_id)
+        row = await streams.get_stream(engine.db, stream_id)
         assert row is not None and row.last_seq > 100, "sentence ends should have cut many chunks"
         assert chunk_rows(db_path, stream_id) == [(row.last_seq, text, len(text))]
         assert (await engine.body(stream_id)).text == text
@@ -62,11 +63,11 @@ async def test_a_long_answer_compacts_to_one_row_with_the_same_body(tmp_path: Pa
             [event] = [e async for e in engine.observe(stream_id, offset)]
             assert (event.delta, event.offset, event.status.value) == (text[offset:], len(text), "DONE")
         # A reader that last stood at chunk k still gets exactly the text after its offset.
-        snapshot = await queries.read_after_seq(engine.db, stream_id, 5)
+        snapshot = await streams.read_after_seq(engine.db, stream_id, 5)
         assert snapshot is not None and [(c.seq, c.end_offset) for c in snapshot.chunks] == [(row.last_seq, len(text))]
         # Compacting again does nothing; the history read is one row.
-        assert not await queries.compact_stream(engine.db, stream_id)
-        bodies = await queries.read_texts(engine.db, [stream_id])
+        assert not await compaction.compact_stream(engine.db, stream_id)
+        bodies = await streams.read_texts(engine.db, [stream_id])
         assert [c.text for c in bodies[stream_id].chunks] == [text]
 
 
@@ -93,7 +94,7 @@ async def test_observers_and_bodies_racing_compaction_see_exact_text(tmp_path: P
                 await asyncio.sleep(wait)
                 for _ in range(100_000):
                     body = await engine.body(sid)
-                    if body.status.value in queries.FINAL_STATUSES:
+                    if body.status.value in FINAL_STATUSES:
                         return body.text
                     await asyncio.sleep(rng.uniform(0, 0.002))
                 raise AssertionError("the answer never ended")
@@ -129,14 +130,14 @@ async def test_readers_racing_compaction_read_old_chunks_or_the_new_one(tmp_path
             pieces = [f"piece {i} of round {round_no}. " for i in range(rng.randint(2, 300))]
             text = "".join(pieces)
             stream_id, generation_id = new_id(), new_id()
-            await queries.create_stream(db, stream_id)
-            assert await queries.claim_stream(db, stream_id, generation_id)
+            await streams.create_stream(db, stream_id)
+            assert await streams.claim_stream(db, stream_id, generation_id)
             chunks, end = [], 0
             for seq, piece in enumerate(pieces, 1):
                 end += len(piece)
                 chunks.append(StoredChunk(seq, piece, end))
-            assert await queries.append_chunks(db, stream_id, generation_id, chunks)
-            assert await queries.finish_generation(db, stream_id, generation_id, "DONE", None)
+            assert await streams.append_chunks(db, stream_id, generation_id, chunks)
+            assert await streams.finish_generation(db, stream_id, generation_id, "DONE", None)
 
             async def read_loop(
                 sid: str = stream_id, pieces: list[str] = pieces, text: str = text, round_no: int = round_no
@@ -144,8 +145,8 @@ async def test_readers_racing_compaction_read_old_chunks_or_the_new_one(tmp_path
                 for _ in range(20):
                     k = rng.randint(0, len(pieces))
                     offset = sum(len(p) for p in pieces[:k])
-                    by_seq = await queries.read_after_seq(db, sid, k)
-                    by_offset = await queries.read_after_offset(db, sid, offset)
+                    by_seq = await streams.read_after_seq(db, sid, k)
+                    by_offset = await streams.read_after_offset(db, sid, offset)
                     assert by_seq is not None and by_offset is not None
                     # What an observer at (last_seq k, offset) appends, and what a snapshot from `offset` shows.
                     got = "".join(c.text[max(0, len(c.text) - (c.end_offset - offset)) :] for c in by_seq.chunks)
@@ -158,14 +159,14 @@ async def test_readers_racing_compaction_read_old_chunks_or_the_new_one(tmp_path
 
             async def compact_later(sid: str = stream_id) -> bool:
                 await asyncio.sleep(rng.uniform(0, 0.01))
-                return await queries.compact_stream(db, sid)
+                return await compaction.compact_stream(db, sid)
 
             *_, first, second = await asyncio.gather(*(read_loop() for _ in range(4)), compact_later(), compact_later())
             # Exactly one of two racing compactions replaces the chunks; the other finds nothing to do.
             assert sorted([first, second]) == ([False, True] if len(pieces) > 1 else [False, False]), seed
-            row = await queries.get_stream(db, stream_id)
+            row = await streams.get_stream(db, stream_id)
             assert row is not None and row.compacted
-            final = await queries.read_texts(db, [stream_id])
+            final = await streams.read_texts(db, [stream_id])
             assert [c.text for c in final[stream_id].chunks] == ([text] if len(pieces) > 1 else pieces)
     finally:
         await db.close()
@@ -188,9 +189,9 @@ async def test_the_sweeper_compacts_finished_streams_left_behind(tmp_path: Path)
         assert len(chunk_rows(db_path, long_id)) > 10
         assert await sweeper.compact_finished(engine.db, limit=10) == 1
         text = "".join(long_tokens)
-        row = await queries.get_stream(engine.db, long_id)
+        row = await streams.get_stream(engine.db, long_id)
         assert row is not None and chunk_rows(db_path, long_id) == [(row.last_seq, text, len(text))]
-        marks = [await queries.get_stream(engine.db, sid) for sid in (long_id, short_id, pending_id)]
+        marks = [await streams.get_stream(engine.db, sid) for sid in (long_id, short_id, pending_id)]
         assert [r.compacted if r else None for r in marks] == [True, True, False]
         assert (await engine.body(short_id)).text == "One sentence only"
         assert await sweeper.compact_finished(engine.db, limit=10) == 0

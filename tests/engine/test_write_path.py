@@ -11,10 +11,10 @@ from pathlib import Path
 from sqlalchemy import delete, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from persistream.db import queries
+from persistream.db import streams, threads
 from persistream.db.database import Database
 from persistream.db.models import SecretRow
-from persistream.db.queries import StoredChunk
+from persistream.db.streams import StoredChunk
 from persistream.engine.ids import new_id
 
 
@@ -33,21 +33,21 @@ async def test_concurrent_writers_never_meet_inside_sqlite(tmp_path: Path) -> No
 
     async def one_answer() -> str:
         await asyncio.sleep(rng.random() * 0.005)
-        stored = await queries.add_message(
+        stored = await threads.add_message(
             db, thread=None, thread_id=new_id(), message_id=new_id(), stream_id=new_id(), prompt="p", title="t"
         )
         assert stored is not None
         stream_id = stored[1].response_stream_id
         generation = new_id()
-        assert await queries.claim_stream(db, stream_id, generation)
+        assert await streams.claim_stream(db, stream_id, generation)
         for seq in range(1, 4):
-            assert await queries.append_chunks(db, stream_id, generation, [StoredChunk(seq, "ab", seq * 2)])
-        assert await queries.finish_generation(db, stream_id, generation, "DONE", None)
+            assert await streams.append_chunks(db, stream_id, generation, [StoredChunk(seq, "ab", seq * 2)])
+        assert await streams.finish_generation(db, stream_id, generation, "DONE", None)
         return stream_id
 
     try:
         stream_ids = await asyncio.gather(*(one_answer() for _ in range(50)))
-        bodies = await queries.read_texts(db, stream_ids)
+        bodies = await streams.read_texts(db, stream_ids)
         assert all("".join(c.text for c in bodies[s].chunks) == "ababab" for s in stream_ids), f"seed {seed}"
         assert {bodies[s].stream.status for s in stream_ids} == {"DONE"}
     finally:

@@ -30,9 +30,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from persistream.client import PersistreamClient
-from persistream.db import queries
+from persistream.db import streams
 from persistream.db.database import Database, is_transient
-from persistream.db.queries import StoredChunk
+from persistream.db.streams import StoredChunk
 from persistream.engine.generation import DB_REFUSED
 from persistream.engine.ids import new_id
 from persistream.engine.storable import storable
@@ -274,13 +274,13 @@ async def test_a_chunk_the_database_refuses_is_not_taken_for_an_outage(backend: 
     db = Database(backend.database_url)
     try:
         stream_id = new_id()
-        await queries.create_stream(db, stream_id)
-        assert await queries.claim_stream(db, stream_id, "generation")
+        await streams.create_stream(db, stream_id)
+        assert await streams.claim_stream(db, stream_id, "generation")
         if character == "\x00" and backend.pg_database is None:  # SQLite's text holds NUL as it is
-            assert await queries.append_chunks(db, stream_id, "generation", [StoredChunk(1, "a\x00b", 3)])
+            assert await streams.append_chunks(db, stream_id, "generation", [StoredChunk(1, "a\x00b", 3)])
             return
         with pytest.raises(Exception) as refused:
-            await queries.append_chunks(db, stream_id, "generation", [StoredChunk(1, f"a{character}b", 3)])
+            await streams.append_chunks(db, stream_id, "generation", [StoredChunk(1, f"a{character}b", 3)])
         assert not is_transient(refused.value), repr(refused.value)
     finally:
         await db.close()

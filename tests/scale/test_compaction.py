@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from persistream.db import queries
+from persistream.db import streams
 from persistream.db.database import Database
-from persistream.db.queries import StoredChunk
+from persistream.db.streams import StoredChunk
 from persistream.engine.ids import new_id
 from tests.scale.conftest import create_database, drop_database, pg_url
 from tests.support.server import ROOT
@@ -37,15 +37,15 @@ async def finished_streams(db: Database, rng: random.Random, count: int) -> dict
     texts: dict[str, str] = {}
     for n in range(count):
         stream_id, generation_id = new_id(), new_id()
-        await queries.create_stream(db, stream_id)
-        assert await queries.claim_stream(db, stream_id, generation_id)
+        await streams.create_stream(db, stream_id)
+        assert await streams.claim_stream(db, stream_id, generation_id)
         chunks, end = [], 0
         for seq in range(1, rng.randint(3, 120)):  # two chunks at least: one is only marked
             piece = f"s{n}c{seq}{'🙂' * rng.randint(0, 2)}. "
             end += len(piece)
             chunks.append(StoredChunk(seq, piece, end))
-        assert await queries.append_chunks(db, stream_id, generation_id, chunks)
-        assert await queries.finish_generation(db, stream_id, generation_id, "DONE", None)
+        assert await streams.append_chunks(db, stream_id, generation_id, chunks)
+        assert await streams.finish_generation(db, stream_id, generation_id, "DONE", None)
         texts[stream_id] = "".join(c.text for c in chunks)
     return texts
 
@@ -80,7 +80,7 @@ async def test_two_processes_compacting_the_same_streams(database_url: str) -> N
                 assert proc.returncode == 0 and not err.strip(), f"{context}: {err.decode()}"
             # Each stream compacted by exactly one of the two.
             assert sum(int(out) for out, _ in outputs) == len(ids), f"{context}: {outputs}"
-            bodies = await queries.read_texts(db, ids)
+            bodies = await streams.read_texts(db, ids)
             for stream_id, text in texts.items():
                 snapshot = bodies[stream_id]
                 assert snapshot.stream.compacted, context

@@ -294,17 +294,17 @@ async def two_sweepers_at_once(url: str) -> None:
         kinds = await seed_threads(seeding, age=120.0)
         everything = [thread_id for ids in kinds.values() for thread_id in ids]
         assert (await rows.of(everything))["chunks"] == 2 * (230 * 2 + 10 * 2 + 10 * 2 + 10)
-        retention = 60.0
+        period = 60.0
         deleted = await asyncio.gather(
-            *(retention.expire_threads(db, retention, batch=20, batches=3) for db in (first, second) for _ in range(3))
+            *(retention.expire_threads(db, period, batch=20, batches=3) for db in (first, second) for _ in range(3))
         )
         # Six runs of at most 60: the 235 expired threads need more than one run each, and all are taken once.
         while sum(deleted) < 235:
-            more = await asyncio.gather(*(retention.expire_threads(db, retention, batch=20) for db in (first, second)))
+            more = await asyncio.gather(*(retention.expire_threads(db, period, batch=20) for db in (first, second)))
             assert sum(more) > 0, f"{sum(deleted)} of 235 expired threads deleted, then none"
             deleted += more
         assert sum(deleted) == 235
-        assert await retention.expire_threads(first, retention) == 0
+        assert await retention.expire_threads(first, period) == 0
         assert await rows.of(kinds["finished"] + kinds["empty"]) == {
             "threads": 0,
             "messages": 0,

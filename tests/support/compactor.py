@@ -11,7 +11,7 @@ import asyncio
 import sys
 import time
 
-from persistream.db import queries
+from persistream.db import compaction
 from persistream.db.database import Database
 
 
@@ -21,7 +21,7 @@ async def main(url: str, start: float, stream_ids: list[str]) -> int:
         await asyncio.sleep(max(0.0, start - time.time()))
         compacted = 0
         for stream_id in stream_ids:
-            compacted += await queries.compact_stream(db, stream_id)
+            compacted += await compaction.compact_stream(db, stream_id)
         return compacted
     finally:
         await db.close()

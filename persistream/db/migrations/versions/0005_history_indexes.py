@@ -4,7 +4,7 @@
   thread: the composite indexes give that order directly, so a page is one index range at 100 or 100,000 rows.
   They replace the indexes that were their prefixes (`ix_threads_owner`, `ix_threads_owner_created_at`,
   `ix_messages_thread_id`), which would only cost writes now.
-- `streams.compacted` marks a final stream whose chunks are one row (see `queries.compact_stream`); the sweeper
+- `streams.compacted` marks a final stream whose chunks are one row (see `compaction.compact_stream`); the sweeper
   finds the others through `ix_streams_status_compacted`. Final streams of at most one chunk need nothing and are
   marked at once; longer ones are compacted by the sweeper after the upgrade.
 
