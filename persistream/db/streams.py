@@ -67,6 +67,15 @@ async def claim_stream(db: Database, stream_id: str, generation_id: str) -> bool
     return bool(await update_returning(db, statement))
 
 
+def _owned_by(stream_id: str, generation_id: str) -> tuple[ColumnElement[bool], ...]:
+    """The stream while it is live and `generation_id` is the one generation allowed to write it."""
+    return (
+        col(StreamRow.id) == stream_id,
+        col(StreamRow.status) == StreamStatus.STREAMING,
+        col(StreamRow.generation_id) == generation_id,
+    )
+
+
 async def append_chunks(db: Database, stream_id: str, generation_id: str, chunks: Sequence[StoredChunk]) -> bool:
     """Store consecutive chunks in one transaction if `generation_id` still owns the live stream.
 
@@ -77,12 +86,7 @@ async def append_chunks(db: Database, stream_id: str, generation_id: str, chunks
     last = chunks[-1]
     statement = (
         update(StreamRow)
-        .where(
-            col(StreamRow.id) == stream_id,
-            col(StreamRow.status) == StreamStatus.STREAMING,
-            col(StreamRow.generation_id) == generation_id,
-            col(StreamRow.last_seq) == chunks[0].seq - 1,
-        )
+        .where(*_owned_by(stream_id, generation_id), col(StreamRow.last_seq) == chunks[0].seq - 1)
         .values(last_seq=last.seq, length=last.end_offset, heartbeat_at=now, updated_at=now)
         .returning(col(StreamRow.id))
     )
@@ -123,14 +127,7 @@ async def finish_generation(
     if stored_through is not None:
         values.update(last_seq=stored_through[0], length=stored_through[1], compacted=stored_through[0] <= 1)
     statement = (
-        update(StreamRow)
-        .where(
-            col(StreamRow.id) == stream_id,
-            col(StreamRow.status) == StreamStatus.STREAMING,
-            col(StreamRow.generation_id) == generation_id,
-        )
-        .values(**values)
-        .returning(col(StreamRow.id))
+        update(StreamRow).where(*_owned_by(stream_id, generation_id)).values(**values).returning(col(StreamRow.id))
     )
     async with db.session() as session:
         done = (await session.execute(statement)).first() is not None
