@@ -25,7 +25,7 @@ from strawberry.subscriptions import (
 
 from persistream.chat.service import ChatService
 from persistream.errors import Unauthenticated
-from persistream.schema.shared import shared_payload_json
+from persistream.resolvers.shared import shared_payload_json
 from persistream.web.auth import Authenticator, LocalAuthenticator
 from persistream.web.protocol_patches import (
     CONNECTION_INIT_TIMEOUT,

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from persistream.core import StreamEngine
+from persistream.resolvers.shared import renders, shared_payload_json
 from persistream.schema import build_schema
-from persistream.schema.shared import renders, shared_payload_json
 from persistream.web.graphql_view import PersistreamGraphQL
 
 FIELDS = "subscription($id: ID!) { streamBody(streamId: $id) { delta offset status } }"
