@@ -27,6 +27,7 @@ from persistream.chat.service import ChatService
 from persistream.errors import Unauthenticated
 from persistream.resolvers.shared import shared_payload_json
 from persistream.web.auth import Authenticator, LocalAuthenticator
+from persistream.web.context import WebContext
 from persistream.web.protocol_patches import (
     CONNECTION_INIT_TIMEOUT,
     LegacyWSHandler,
@@ -57,7 +58,7 @@ class NestedTooDeeply(json.JSONDecodeError):
     """A JSON text nested too deeply to parse; a JSONDecodeError, so the WebSocket handlers treat it as one."""
 
 
-class PersistreamGraphQL(GraphQL[dict[str, Any], None]):
+class PersistreamGraphQL(GraphQL[WebContext, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
     websocket_adapter_class = WebSocketAdapter
@@ -148,32 +149,32 @@ class PersistreamGraphQL(GraphQL[dict[str, Any], None]):
                 status_code=400,
             )
 
-    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> dict[str, Any]:
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> WebContext:
         # Once per HTTP request, and once per WebSocket at the upgrade (on_ws_connect may refine it). A bad
         # credential is kept, not raised, so it surfaces as UNAUTHENTICATED on the operation (HTTP 200 with errors,
         # as GraphQL-over-HTTP clients expect) instead of a transport failure.
-        context: dict[str, Any] = {"request": request, "response": response, "chat": self.chat}
-        context["auth_mode"] = self.auth_mode
+        context = WebContext(request=request, response=response, chat=self.chat, auth_mode=self.auth_mode)
         if isinstance(request, WebSocket):
-            context["connection"] = request.scope.get(CONNECTION_KEY)
-        context.update(await self._resolve(request, None))
+            context.connection = request.scope.get(CONNECTION_KEY)
+        await self._identify(context, None)
         return context
 
-    async def on_ws_connect(self, context: dict[str, Any]) -> Any:
+    async def on_ws_connect(self, context: WebContext) -> Any:
         """At `connection_init`: a token in its payload replaces what the upgrade carried; a bad credential closes
         the socket (4403; the legacy protocol answers `connection_error` first)."""
-        params = context.get("connection_params")
+        params = context.connection_params
         if isinstance(params, dict) and params:
-            context.update(await self._resolve(context["request"], params))
-        if context.get("auth_error") is not None:
+            await self._identify(context, params)
+        if context.auth_error is not None:
             raise ConnectionRejectionError({"message": "The credential is not valid."})
         return await super().on_ws_connect(context)
 
-    async def _resolve(self, conn: Request | WebSocket, params: dict[str, Any] | None) -> dict[str, Any]:
+    async def _identify(self, context: WebContext, params: dict[str, Any] | None) -> None:
         try:
-            return {"identity": await self.authenticator.authenticate(conn, params), "auth_error": None}
+            context.identity = await self.authenticator.authenticate(context.request, params)
+            context.auth_error = None
         except Unauthenticated as error:
-            return {"identity": None, "auth_error": error}
+            context.identity, context.auth_error = None, error
 
     async def render_graphql_ide(self, request: Request) -> Response:
         # The pinned local copies (installed by the setup from the npm registry) when present, else the CDN page.

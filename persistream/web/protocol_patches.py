@@ -21,6 +21,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from persistream import metrics
+from persistream.web.context import WebContext
 
 # How long a client may wait before its first message: the same for both protocols.
 CONNECTION_INIT_TIMEOUT = 10.0
@@ -69,7 +70,7 @@ def _is_token_limit(error: GraphQLError) -> bool:
     return isinstance(error, GraphQLSyntaxError) and "Document contains more than" in error.message
 
 
-class TransportWSHandler(BaseGraphQLTransportWSHandler[dict[str, Any], None]):
+class TransportWSHandler(BaseGraphQLTransportWSHandler[WebContext, None]):
     """graphql-transport-ws."""
 
     async def handle_message(self, message: Any) -> None:
@@ -105,7 +106,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[dict[str, Any], None]):
             await super().handle_task_exception(error)
 
 
-class LegacyWSHandler(BaseGraphQLWSHandler[dict[str, Any], None]):
+class LegacyWSHandler(BaseGraphQLWSHandler[WebContext, None]):
     """graphql-ws, the legacy subscriptions-transport-ws protocol."""
 
     async def handle(self) -> None:
