@@ -137,9 +137,9 @@ def create_app(
     return app
 
 
-__all__ = ["Services", "build_services", "create_app"]
-
-
 def _scheme(url: str) -> str:
     """The URL without credentials or host, for logs."""
     return url.split("://", 1)[0]
+
+
+__all__ = ["Services", "build_services", "create_app"]
