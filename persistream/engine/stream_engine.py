@@ -20,6 +20,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy import text
+
 from persistream import metrics
 from persistream.db import compaction, streams
 from persistream.db.database import Database
@@ -307,3 +309,24 @@ class StreamEngine:
     def live_stream_ids(self) -> list[str]:
         """The streams this process is generating now."""
         return list(self._generations)
+
+    # --- health and gauges -----------------------------------------------------------------------------------
+
+    async def database_reachable(self) -> bool:
+        """Whether the database answers a trivial query now (a health check: never raises)."""
+        try:
+            async with self.db.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    def metrics_sampler(self) -> metrics.Sampler:
+        """The gauges read off this engine's live objects: its observers, its hub, its database pool."""
+        # Observers are the feeds' subscriptions: the hub holds one watcher per observed stream, not per observer.
+        return metrics.Sampler(
+            observers=lambda: self.feeds.subscription_count,
+            broadcast_up=lambda: self.hub.connected,
+            reconnects=lambda: self.hub.reconnects,
+            database_connections=self.db.pool_connections,
+        )

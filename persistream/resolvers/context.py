@@ -1,45 +1,51 @@
-"""What every resolver gets from the web layer, in `info.context`:
+"""What every resolver gets from the web layer, as `info.context`: a `Context`.
 
-- `chat`: the ChatService;
-- `identity`: the caller's `Identity`, or None when the request carried no credential (share reads need none);
-- `auth_error`: the `Unauthenticated` of a credential that was there but bad, or None;
-- `auth_mode`: the server's PERSISTREAM_AUTH mode;
-- `connection`: over a WebSocket, what its subscriptions follow (for a graceful shutdown), else absent.
+The view makes one per HTTP request, and one per WebSocket at the upgrade, which every operation on that socket
+then shares (`connection_init` may set its caller again). Resolvers read it through `Info[Context, None]` and know
+nothing else of the transport: the web layer's own fields (the request, the connection parameters) live on its
+subclass of `Context`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Protocol
 
-from strawberry.types import Info
+from strawberry.dataloader import DataLoader
 
 from persistream.chat.identity import Identity
-from persistream.chat.service import ChatService
+from persistream.chat.service import ChatService, MessageView
 from persistream.errors import Unauthenticated
 
 
-def chat_of(info: Info[Any, Any]) -> ChatService:
-    service: ChatService = info.context["chat"]
-    return service
+class Follower(Protocol):
+    """A WebSocket's record of the streams its subscriptions follow (web/shutdown.py's `Connection`)."""
+
+    def follow(self, stream_id: str) -> None: ...
 
 
-def caller_of(info: Info[Any, Any]) -> Identity | None:
-    """The caller; a bad credential fails every operation, share reads included."""
-    error: Unauthenticated | None = info.context.get("auth_error")
-    if error is not None:
-        raise error
-    identity: Identity | None = info.context.get("identity")
-    return identity
+@dataclass(kw_only=True)
+class Context:
+    chat: ChatService
+    # The server's PERSISTREAM_AUTH mode.
+    auth_mode: str = "none"
+    # The caller, or None when the request carried no credential (share reads need none).
+    identity: Identity | None = None
+    # The `Unauthenticated` of a credential that was there but bad: every operation fails with it.
+    auth_error: Unauthenticated | None = None
+    # Over a WebSocket, what its subscriptions follow (for a graceful shutdown); None over HTTP.
+    connection: Follower | None = None
+    # `Thread.messages`, batched: made by the first thread that asks, then shared by the rest of the context.
+    thread_messages: DataLoader[str, list[MessageView]] | None = None
 
+    def caller(self) -> Identity | None:
+        """The caller; a bad credential fails every operation, share reads included."""
+        if self.auth_error is not None:
+            raise self.auth_error
+        return self.identity
 
-def follow(info: Info[Any, Any], stream_id: str) -> None:
-    """Note on the WebSocket that the calling subscription follows `stream_id`: a shutdown keeps the socket open
-    until that stream has ended, if this process generates it (web/shutdown.py)."""
-    connection = info.context.get("connection")
-    if connection is not None:
-        connection.follow(stream_id)
-
-
-def auth_mode_of(info: Info[Any, Any]) -> str:
-    mode: str = info.context.get("auth_mode", "none")
-    return mode
+    def follow(self, stream_id: str) -> None:
+        """Note on the WebSocket that the calling subscription follows `stream_id`: a shutdown keeps the socket open
+        until that stream has ended, if this process generates it (web/shutdown.py)."""
+        if self.connection is not None:
+            self.connection.follow(stream_id)

@@ -1,31 +1,31 @@
+"""Mutations: parse the ids the client sent, then ask the chat service on behalf of the caller."""
+
 from __future__ import annotations
 
-from typing import Any
-
-from strawberry.types import Info
+from strawberry import Info
 
 from persistream.chat.service import MessageView, ShareView
 from persistream.engine.events import StreamBody
 from persistream.engine.ids import parse_id
-from persistream.resolvers.context import caller_of, chat_of
+from persistream.resolvers.context import Context
 
 
-async def send_message(info: Info[Any, Any], prompt: str, thread_id: str | None) -> MessageView:
+async def send_message(info: Info[Context, None], prompt: str, thread_id: str | None) -> MessageView:
     thread = parse_id(thread_id, "threadId") if thread_id is not None else None
-    return await chat_of(info).send_message(caller_of(info), prompt, thread)
+    return await info.context.chat.send_message(info.context.caller(), prompt, thread)
 
 
-async def cancel_stream(info: Info[Any, Any], stream_id: str) -> StreamBody:
-    return await chat_of(info).cancel_stream(caller_of(info), parse_id(stream_id, "streamId"))
+async def cancel_stream(info: Info[Context, None], stream_id: str) -> StreamBody:
+    return await info.context.chat.cancel_stream(info.context.caller(), parse_id(stream_id, "streamId"))
 
 
-async def delete_thread(info: Info[Any, Any], thread_id: str) -> bool:
-    return await chat_of(info).delete_thread(caller_of(info), parse_id(thread_id, "threadId"))
+async def delete_thread(info: Info[Context, None], thread_id: str) -> bool:
+    return await info.context.chat.delete_thread(info.context.caller(), parse_id(thread_id, "threadId"))
 
 
-async def share_thread(info: Info[Any, Any], thread_id: str) -> ShareView:
-    return await chat_of(info).share_thread(caller_of(info), parse_id(thread_id, "threadId"))
+async def share_thread(info: Info[Context, None], thread_id: str) -> ShareView:
+    return await info.context.chat.share_thread(info.context.caller(), parse_id(thread_id, "threadId"))
 
 
-async def unshare_thread(info: Info[Any, Any], thread_id: str) -> bool:
-    return await chat_of(info).unshare_thread(caller_of(info), parse_id(thread_id, "threadId"))
+async def unshare_thread(info: Info[Context, None], thread_id: str) -> bool:
+    return await info.context.chat.unshare_thread(info.context.caller(), parse_id(thread_id, "threadId"))

@@ -1,53 +1,54 @@
+"""Queries: parse the ids the client sent, then read through the chat service on behalf of the caller."""
+
 from __future__ import annotations
 
-from typing import Any
-
+from strawberry import Info
 from strawberry.dataloader import DataLoader
-from strawberry.types import Info
 
 from persistream.chat import access
 from persistream.chat.identity import Identity
 from persistream.chat.service import MessageView, ThreadView, check_last
 from persistream.engine.events import StreamBody
 from persistream.engine.ids import parse_id
-from persistream.resolvers.context import auth_mode_of, caller_of, chat_of
+from persistream.resolvers.context import Context
 
 
-async def stream_body(info: Info[Any, Any], stream_id: str, share_token: str | None) -> StreamBody:
-    return await chat_of(info).stream_body(caller_of(info), parse_id(stream_id, "streamId"), share_token)
+async def stream_body(info: Info[Context, None], stream_id: str, share_token: str | None) -> StreamBody:
+    return await info.context.chat.stream_body(info.context.caller(), parse_id(stream_id, "streamId"), share_token)
 
 
 async def messages(
-    info: Info[Any, Any], thread_id: str, last: int, before: str | None, share_token: str | None
+    info: Info[Context, None], thread_id: str, last: int, before: str | None, share_token: str | None
 ) -> list[MessageView]:
     anchor = parse_id(before, "before") if before is not None else None
-    return await chat_of(info).messages(caller_of(info), parse_id(thread_id, "threadId"), last, anchor, share_token)
+    caller = info.context.caller()
+    return await info.context.chat.messages(caller, parse_id(thread_id, "threadId"), last, anchor, share_token)
 
 
-async def threads(info: Info[Any, Any], last: int, before: str | None) -> list[ThreadView]:
+async def threads(info: Info[Context, None], last: int, before: str | None) -> list[ThreadView]:
     anchor = parse_id(before, "before") if before is not None else None
-    return await chat_of(info).threads(caller_of(info), last, anchor)
+    return await info.context.chat.threads(info.context.caller(), last, anchor)
 
 
-async def shared_thread(info: Info[Any, Any], token: str) -> ThreadView:
-    caller_of(info)  # a bad credential is refused even here
-    return await chat_of(info).shared_thread(token)
+async def shared_thread(info: Info[Context, None], token: str) -> ThreadView:
+    info.context.caller()  # a bad credential is refused even here
+    return await info.context.chat.shared_thread(token)
 
 
-def viewer(info: Info[Any, Any]) -> tuple[Identity, str]:
-    return access.require(caller_of(info)), auth_mode_of(info)
+def viewer(info: Info[Context, None]) -> tuple[Identity, str]:
+    return access.require(info.context.caller()), info.context.auth_mode
 
 
-async def thread_messages(info: Info[Any, Any], thread: ThreadView, last: int) -> list[MessageView]:
-    """Batched per request: `threads { messages }` costs the same few queries for 1 or 1000 threads."""
+async def thread_messages(info: Info[Context, None], thread: ThreadView, last: int) -> list[MessageView]:
+    """Batched per context: `threads { messages }` costs the same few queries for 1 or 1000 threads."""
     check_last(last)
-    loader: DataLoader[str, list[MessageView]] | None = info.context.get("thread_messages")
-    if loader is None:
-        chat = chat_of(info)
+    context = info.context
+    if context.thread_messages is None:
+        chat = context.chat
 
         async def load(ids: list[str]) -> list[list[MessageView]]:
             grouped = await chat.thread_messages(ids)
             return [grouped[i] for i in ids]
 
-        loader = info.context["thread_messages"] = DataLoader(load_fn=load)
-    return (await loader.load(thread.id))[-last:]
+        context.thread_messages = DataLoader(load_fn=load)
+    return (await context.thread_messages.load(thread.id))[-last:]

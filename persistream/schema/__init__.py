@@ -1,71 +1,28 @@
-"""The persistream GraphQL schema (types only; behaviour lives in resolvers and core)."""
+"""The persistream GraphQL schema, declared: the types (types.py), the error codes (errors.py) and the Schema
+assembled from them with its document limits. How operations execute (the Schema class, the parse cache, results
+shared among subscribers) is `persistream.resolvers`'s, as is everything the fields do."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
+from graphql import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
     MaxTokensLimiter,
-    ParserCache,
     SchemaExtension,
     ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
-from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
-from strawberry.types import ExecutionContext, ExecutionResult
-from strawberry.types.graphql import OperationType
 
+from persistream.resolvers.execution import DOCUMENT_CACHE_SIZE, CachedParse, PersistreamSchema
+from persistream.resolvers.shared import SharedEventExecutor
 from persistream.schema.errors import ErrorCodes
-from persistream.schema.shared import SharedEventExecutor
 from persistream.schema.types import Mutation, Query, Subscription
-
-
-class PersistreamSchema(strawberry.Schema):
-    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
-        # Strawberry logs every error with its traceback; ErrorCodes logs unexpected ones in one line instead.
-        return None
-
-    async def execute(
-        self,
-        query: str | None,
-        variable_values: dict[str, Any] | None = None,
-        context_value: Any | None = None,
-        root_value: Any | None = None,
-        operation_name: str | None = None,
-        allowed_operation_types: Iterable[OperationType] | None = None,
-        operation_extensions: dict[str, Any] | None = None,
-    ) -> ExecutionResult:
-        # `execute` gives one result: a subscription run through it (Strawberry allows one in a plain JSON POST or
-        # GET) resolves its event generator as a value and fails inside, an INTERNAL_SERVER_ERROR logged as
-        # unexpected. Refused here, the view answers a plain 400 that says subscriptions need another transport.
-        allowed = set(allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES) - {OperationType.SUBSCRIPTION}
-        return await super().execute(
-            query, variable_values, context_value, root_value, operation_name, allowed, operation_extensions
-        )
-
-
-# Distinct documents whose parse and validation are kept (clients send the same few; the caches stay bounded).
-DOCUMENT_CACHE_SIZE = 256
-
-
-class CachedParse(ParserCache):
-    """Strawberry's ParserCache, except that a document that does not parse (or is past the token limit) is left
-    to Strawberry's own parse, which reports it as the GraphQL error it is; ParserCache would raise it from the
-    hook instead."""
-
-    def on_parse(self) -> Iterator[None]:
-        context = self.execution_context
-        with contextlib.suppress(GraphQLError):
-            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
-        yield
 
 
 def build_schema(
@@ -107,7 +64,7 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        # One execution per event and distinct selection, shared by every subscriber of it (schema/shared.py).
+        # One execution per event and distinct selection, shared by every subscriber of it (resolvers/shared.py).
         execution_context_class=SharedEventExecutor,
     )
 

@@ -1,19 +1,28 @@
-"""The GraphQL types of the contract. Fields read attributes of the core objects that resolvers return."""
+"""The GraphQL types of the contract. Fields read attributes of the chat and engine objects that resolvers return.
+
+A field whose resolver returns such an object says so in Python (`-> MessageView`) and names its GraphQL type with
+`graphql_type=`: the object is never copied into the Strawberry type (subscribers of a stream share one event
+object, resolvers/shared.py), and Strawberry's default resolvers read the same attributes off it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
-from typing import Any
 
 import strawberry
-from strawberry.types import Info
+from strawberry import Info, Parent
 
-from persistream.engine.events import StreamStatus as CoreStreamStatus
+from persistream.chat.service import MessageView, ShareView, ThreadView
+from persistream.engine import events
+from persistream.engine.events import StreamStatus
 from persistream.resolvers import mutations, queries, subscriptions
+from persistream.resolvers.context import Context
 
-StreamStatus = strawberry.enum(
-    CoreStreamStatus,
+# The engine's enum itself, made a GraphQL enum (Strawberry marks the class and returns it): a status resolves to
+# its member's name as it is.
+strawberry.enum(
+    StreamStatus,
     name="StreamStatus",
     description=(
         "Where a stream is in its life. PENDING and STREAMING are live; every other status is final and never changes."
@@ -25,7 +34,7 @@ StreamStatus = strawberry.enum(
 class StreamBody:
     stream_id: strawberry.ID
     text: str
-    status: StreamStatus  # type: ignore[valid-type]
+    status: StreamStatus
     error: str | None = strawberry.field(description="Why the stream ended in ERROR or TIMEOUT; null otherwise.")
     offset: int = strawberry.field(description="Length of `text` in Unicode code points.")
 
@@ -41,7 +50,7 @@ class StreamEvent:
             "Length of the whole text after this event, in Unicode code points. Pass it as `fromOffset` to resume."
         )
     )
-    status: StreamStatus  # type: ignore[valid-type]
+    status: StreamStatus
     error: str | None
 
 
@@ -61,9 +70,11 @@ class Thread:
     title: str = strawberry.field(description="The first prompt, shortened.")
     created_at: datetime
 
-    @strawberry.field(description="Oldest first; `last` keeps only the newest ones.")
-    async def messages(self, info: Info[Any, Any], last: int = 1000) -> list[Message]:
-        return await queries.thread_messages(info, self, last)  # type: ignore[arg-type,return-value]
+    @strawberry.field(description="Oldest first; `last` keeps only the newest ones.", graphql_type=list[Message])
+    async def messages(
+        self, thread: Parent[ThreadView], info: Info[Context, None], last: int = 1000
+    ) -> list[MessageView]:
+        return await queries.thread_messages(info, thread, last)
 
 
 @strawberry.type(description="Who the server takes the caller to be.")
@@ -87,40 +98,46 @@ class ThreadShare:
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="`shareToken` opens a stream of a thread shared with that token.")
+    @strawberry.field(
+        description="`shareToken` opens a stream of a thread shared with that token.", graphql_type=StreamBody
+    )
     async def stream_body(
-        self, info: Info[Any, Any], stream_id: strawberry.ID, share_token: str | None = None
-    ) -> StreamBody:
-        return await queries.stream_body(info, stream_id, share_token)  # type: ignore[return-value]
+        self, info: Info[Context, None], stream_id: strawberry.ID, share_token: str | None = None
+    ) -> events.StreamBody:
+        return await queries.stream_body(info, stream_id, share_token)
 
     @strawberry.field(
         description=(
             "The thread's messages, oldest first; `last` keeps only the newest ones, `before` only those older "
             "than\nthat message (paging back)."
-        )
+        ),
+        graphql_type=list[Message],
     )
     async def messages(
         self,
-        info: Info[Any, Any],
+        info: Info[Context, None],
         thread_id: strawberry.ID,
         last: int = 50,
         before: strawberry.ID | None = None,
         share_token: str | None = None,
-    ) -> list[Message]:
-        return await queries.messages(info, thread_id, last, before, share_token)  # type: ignore[return-value]
+    ) -> list[MessageView]:
+        return await queries.messages(info, thread_id, last, before, share_token)
 
     @strawberry.field(
-        description="The caller's own threads, newest first; `before` only those older than that thread (paging back)."
+        description="The caller's own threads, newest first; `before` only those older than that thread (paging back).",
+        graphql_type=list[Thread],
     )
-    async def threads(self, info: Info[Any, Any], last: int = 50, before: strawberry.ID | None = None) -> list[Thread]:
-        return await queries.threads(info, last, before)  # type: ignore[return-value]
+    async def threads(
+        self, info: Info[Context, None], last: int = 50, before: strawberry.ID | None = None
+    ) -> list[ThreadView]:
+        return await queries.threads(info, last, before)
 
-    @strawberry.field(description="The thread shared with this token, to anyone who holds it.")
-    async def shared_thread(self, info: Info[Any, Any], token: str) -> Thread:
-        return await queries.shared_thread(info, token)  # type: ignore[return-value]
+    @strawberry.field(description="The thread shared with this token, to anyone who holds it.", graphql_type=Thread)
+    async def shared_thread(self, info: Info[Context, None], token: str) -> ThreadView:
+        return await queries.shared_thread(info, token)
 
     @strawberry.field
-    def viewer(self, info: Info[Any, Any]) -> Viewer:
+    def viewer(self, info: Info[Context, None]) -> Viewer:
         identity, mode = queries.viewer(info)
         return Viewer(id=strawberry.ID(identity.id), auth_mode=mode)
 
@@ -130,36 +147,41 @@ class Mutation:
     @strawberry.mutation(
         description=(
             "Stores the prompt and creates its PENDING response stream. Without threadId a new thread is started."
-        )
+        ),
+        graphql_type=Message,
     )
-    async def send_message(self, info: Info[Any, Any], prompt: str, thread_id: strawberry.ID | None = None) -> Message:
-        return await mutations.send_message(info, prompt, thread_id)  # type: ignore[return-value]
+    async def send_message(
+        self, info: Info[Context, None], prompt: str, thread_id: strawberry.ID | None = None
+    ) -> MessageView:
+        return await mutations.send_message(info, prompt, thread_id)
 
     @strawberry.mutation(
         description=(
             "Stops a live stream (final status CANCELLED, text kept). On a stream that is already final it "
             "changes nothing."
-        )
+        ),
+        graphql_type=StreamBody,
     )
-    async def cancel_stream(self, info: Info[Any, Any], stream_id: strawberry.ID) -> StreamBody:
-        return await mutations.cancel_stream(info, stream_id)  # type: ignore[return-value]
+    async def cancel_stream(self, info: Info[Context, None], stream_id: strawberry.ID) -> events.StreamBody:
+        return await mutations.cancel_stream(info, stream_id)
 
     @strawberry.mutation(
         description="Deletes the thread, its messages, streams and chunks; a live stream in it is cancelled first."
     )
-    async def delete_thread(self, info: Info[Any, Any], thread_id: strawberry.ID) -> bool:
+    async def delete_thread(self, info: Info[Context, None], thread_id: strawberry.ID) -> bool:
         return await mutations.delete_thread(info, thread_id)
 
     @strawberry.mutation(
-        description="Makes (or returns the existing) read-only share token of one of the caller's threads."
+        description="Makes (or returns the existing) read-only share token of one of the caller's threads.",
+        graphql_type=ThreadShare,
     )
-    async def share_thread(self, info: Info[Any, Any], thread_id: strawberry.ID) -> ThreadShare:
-        return await mutations.share_thread(info, thread_id)  # type: ignore[return-value]
+    async def share_thread(self, info: Info[Context, None], thread_id: strawberry.ID) -> ShareView:
+        return await mutations.share_thread(info, thread_id)
 
     @strawberry.mutation(
         description="Revokes the thread's share token; true if there was one. The old token then finds nothing."
     )
-    async def unshare_thread(self, info: Info[Any, Any], thread_id: strawberry.ID) -> bool:
+    async def unshare_thread(self, info: Info[Context, None], thread_id: strawberry.ID) -> bool:
         return await mutations.unshare_thread(info, thread_id)
 
 
@@ -170,24 +192,28 @@ class Subscription:
             "The driving client: claims a PENDING stream, starts generation, and streams token deltas as the "
             "model produces them.\nOn a stream that is already claimed or final it starts nothing and behaves "
             "exactly like streamBody(fromOffset: 0)."
-        )
+        ),
+        graphql_type=StreamEvent,
     )
-    async def stream_chat(self, info: Info[Any, Any], stream_id: strawberry.ID) -> AsyncGenerator[StreamEvent]:
+    async def stream_chat(
+        self, info: Info[Context, None], stream_id: strawberry.ID
+    ) -> AsyncGenerator[events.StreamEvent]:
         async for event in subscriptions.stream_chat(info, stream_id):
-            yield event  # type: ignore[misc]
+            yield event
 
     @strawberry.subscription(
         description=(
             "An observer: the persisted text after fromOffset, then each chunk as it is persisted, until a final "
             "status."
-        )
+        ),
+        graphql_type=StreamEvent,
     )
     async def stream_body(
         self,
-        info: Info[Any, Any],
+        info: Info[Context, None],
         stream_id: strawberry.ID,
         from_offset: int = 0,
         share_token: str | None = None,
-    ) -> AsyncGenerator[StreamEvent]:
+    ) -> AsyncGenerator[events.StreamEvent]:
         async for event in subscriptions.stream_body(info, stream_id, from_offset, share_token):
-            yield event  # type: ignore[misc]
+            yield event

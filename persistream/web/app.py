@@ -1,7 +1,8 @@
 """create_app(settings) -> the Starlette application: routes, lifespan, and the objects they share.
 
-Nothing connects at import or construction time; the lifespan opens the database, the hub and the engine, and
-closes them in reverse order.
+Nothing connects at import or construction time; the lifespan starts the services (persistream.chat.services:
+the database, the hub, the engine, the chat service) and stops them in reverse order. The web layer never touches
+the database itself: health, gauges and server secrets come through the services.
 """
 
 from __future__ import annotations
@@ -9,10 +10,8 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -21,13 +20,9 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from persistream.chat.limits import SendLimits
-from persistream.chat.service import ChatService
+from persistream.chat.services import Services, build_services
 from persistream.config import Settings
-from persistream.db.database import Database
-from persistream.engine.hub import Hub
-from persistream.engine.stream_engine import StreamEngine
-from persistream.llm import ChatModel, create_model
+from persistream.llm import ChatModel
 from persistream.schema import build_schema
 from persistream.web.auth import Authenticator, create_authenticator
 from persistream.web.auth.anonymous import AnonymousAuthenticator, AnonymousCookies
@@ -35,47 +30,11 @@ from persistream.web.body_limit import BodyLimit
 from persistream.web.graphql_view import STATIC_DIR, PersistreamGraphQL
 from persistream.web.headers import SecurityHeaders
 from persistream.web.hosts import HostGuard
-from persistream.web.metrics_view import MetricsEndpoint, live_sampler, sampling
+from persistream.web.metrics_view import MetricsEndpoint, sampling
 from persistream.web.origins import OriginGuard
 from persistream.web.shutdown import DRAIN_KEY, Drain
 
 log = logging.getLogger("persistream.web")
-
-
-@dataclass
-class Services:
-    settings: Settings
-    db: Database
-    hub: Hub
-    engine: StreamEngine
-    model: ChatModel
-    chat: ChatService
-
-
-def build_services(settings: Settings, model: ChatModel | None = None) -> Services:
-    db = Database(settings.database_url)
-    hub = Hub(settings.broadcast_url)
-    engine = StreamEngine(
-        db,
-        hub,
-        flush_chars=settings.flush_chars,
-        flush_ms=settings.flush_ms,
-        pending_timeout=settings.pending_timeout,
-        stream_timeout=settings.stream_timeout,
-        observer_poll_interval=settings.observer_poll_interval,
-    )
-    model = model or create_model(settings)
-    limits = SendLimits(db, rate=settings.send_rate_limit, max_live=settings.live_streams_limit)
-    chat = ChatService(
-        engine,
-        model,
-        system_prompt=settings.system_prompt,
-        max_prompt_chars=settings.max_prompt_chars,
-        max_context_chars=settings.max_context_chars,
-        limits=limits,
-        retention_seconds=settings.retention_seconds,
-    )
-    return Services(settings, db, hub, engine, model, chat)
 
 
 def create_app(
@@ -83,7 +42,7 @@ def create_app(
 ) -> Starlette:
     """`authenticate` replaces the authenticator PERSISTREAM_AUTH picks (for apps that bring their own login)."""
     services = build_services(settings, model)
-    authenticator = authenticate or create_authenticator(settings, services.db)
+    authenticator = authenticate or create_authenticator(settings, services.server_secret)
     schema = build_schema(
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_aliases,
@@ -100,15 +59,12 @@ def create_app(
         auth_mode=settings.auth_mode,
     )
 
-    sampler = live_sampler(services.hub, services.engine.feeds, services.db)
+    sampler = services.engine.metrics_sampler()
     drain = Drain(services.engine, settings.shutdown_grace)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
-        # SQLite is migrated; PostgreSQL must already be at this version (SchemaNotReady says to run migrate).
-        await services.db.prepare_schema()
-        await services.engine.start()
-        await services.chat.start()
+        await services.start()
         log.info(
             "persistream ready: provider=%s database=%s broadcast=%s",
             services.model.name,
@@ -123,21 +79,13 @@ def create_app(
                 # Shutdown: the answers still being generated get their grace (a no-op if the sockets began it).
                 await drain.wait()
         finally:
-            await services.chat.stop()
-            await services.engine.stop()
-            await services.model.aclose()
-            await services.db.close()
+            await services.stop()
 
     async def index(_request: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-cache"})
 
     async def healthz(_request: Request) -> Response:
-        database = "ok"
-        try:
-            async with services.db.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception:
-            database = "down"
+        database = "ok" if await services.engine.database_reachable() else "down"
         broadcast = "up" if services.hub.connected else "down"
         status = "ok" if database == "ok" and broadcast == "up" else "degraded"
         body = {
@@ -192,3 +140,6 @@ def create_app(
 def _scheme(url: str) -> str:
     """The URL without credentials or host, for logs."""
     return url.split("://", 1)[0]
+
+
+__all__ = ["Services", "build_services", "create_app"]

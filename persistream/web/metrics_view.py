@@ -2,7 +2,8 @@
 
 The route answers like any other of this server: the Host allow-list and the security headers apply; it carries
 counts only (no ids, no text, no identity), so it needs no credential. With several workers one scrape covers all
-of them (see `persistream.metrics`); the gauges a worker samples are at most `SAMPLE_INTERVAL` old.
+of them (see `persistream.metrics`); the gauges a worker samples (`StreamEngine.metrics_sampler`) are at most
+`SAMPLE_INTERVAL` old.
 """
 
 from __future__ import annotations
@@ -15,21 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from persistream import metrics
-from persistream.db.database import Database
-from persistream.engine.feed import Feeds
-from persistream.engine.hub import Hub
 
 SAMPLE_INTERVAL = 1.0
-
-
-def live_sampler(hub: Hub, feeds: Feeds, database: Database) -> metrics.Sampler:
-    # Observers are the feeds' subscriptions: the hub holds one watcher per observed stream, not per observer.
-    return metrics.Sampler(
-        observers=lambda: feeds.subscription_count,
-        broadcast_up=lambda: hub.connected,
-        reconnects=lambda: hub.reconnects,
-        database_connections=database.pool_connections,
-    )
 
 
 class MetricsEndpoint:

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from persistream.core import StreamEngine
+from persistream.resolvers.context import Context
+from persistream.resolvers.shared import renders, shared_payload_json
 from persistream.schema import build_schema
-from persistream.schema.shared import renders, shared_payload_json
 from persistream.web.graphql_view import PersistreamGraphQL
 
 FIELDS = "subscription($id: ID!) { streamBody(streamId: $id) { delta offset status } }"
@@ -32,7 +33,7 @@ async def test_one_execution_and_one_encoding_per_event_and_selection(tmp_path: 
             async def observe(self, caller: Any, stream: str, offset: int, token: str | None) -> Any:
                 return engine.observe(stream, offset)
 
-        context = {"chat": Chat(), "identity": None, "auth_error": None}
+        context = Context(chat=Chat())  # type: ignore[arg-type]
 
         async def subscriber(query: str) -> list[Any]:
             results = await schema.subscribe(query, {"id": stream_id}, context_value=context)

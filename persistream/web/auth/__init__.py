@@ -8,14 +8,16 @@ An authenticator answers once per HTTP request and once per WebSocket connection
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from starlette.requests import HTTPConnection
 
 from persistream.chat.identity import LOCAL, Identity
 from persistream.config import Settings
-from persistream.db.database import Database
+
+# (name) -> a secret every process of the deployment shares, made once and kept (`Services.server_secret`).
+ServerSecret = Callable[[str], Awaitable[str]]
 
 
 class Authenticator(Protocol):
@@ -31,12 +33,12 @@ class LocalAuthenticator:
         return LOCAL
 
 
-def create_authenticator(settings: Settings, db: Database) -> Authenticator:
+def create_authenticator(settings: Settings, server_secret: ServerSecret) -> Authenticator:
     # Imported here so a mode's libraries (PyJWT's crypto) load only when that mode is used.
     if settings.auth_mode == "anonymous":
         from persistream.web.auth.anonymous import AnonymousAuthenticator, SigningKey
 
-        return AnonymousAuthenticator(SigningKey(db, settings.secret_key))
+        return AnonymousAuthenticator(SigningKey(server_secret, settings.secret_key))
     if settings.auth_mode == "jwt":
         from persistream.web.auth.jwt import JWTAuthenticator
 
@@ -48,4 +50,4 @@ def create_authenticator(settings: Settings, db: Database) -> Authenticator:
     return LocalAuthenticator()
 
 
-__all__ = ["Authenticator", "LocalAuthenticator", "create_authenticator"]
+__all__ = ["Authenticator", "LocalAuthenticator", "ServerSecret", "create_authenticator"]

@@ -20,8 +20,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from persistream.chat.identity import Identity
-from persistream.db import secrets_store
-from persistream.db.database import Database
+from persistream.web.auth import ServerSecret
 
 COOKIE_NAME = "persistream_id"
 SALT = "persistream.anonymous-id"
@@ -33,8 +32,8 @@ SCOPE_KEY = "persistream.anonymous_id"  # an id minted for this request by the m
 class SigningKey:
     """The cookie signer, loaded once: from the setting, else from (or into) the database."""
 
-    def __init__(self, db: Database, configured: str | None) -> None:
-        self.db = db
+    def __init__(self, server_secret: ServerSecret, configured: str | None) -> None:
+        self.server_secret = server_secret
         self.configured = configured
         self._signer: Signer | None = None
         self._lock = asyncio.Lock()
@@ -43,9 +42,7 @@ class SigningKey:
         if self._signer is None:
             async with self._lock:
                 if self._signer is None:
-                    key = self.configured or await secrets_store.get_or_create(
-                        self.db, KEY_NAME, secrets.token_urlsafe(32)
-                    )
+                    key = self.configured or await self.server_secret(KEY_NAME)
                     self._signer = Signer(key, salt=SALT)
         return self._signer
 

@@ -1,6 +1,6 @@
 """Render a stream event once per distinct selection, however many subscribers wait for it.
 
-A feed (core/feed.py) gives every caught-up observer of a stream the very same StreamEvent object. graphql-core
+A feed (engine/feed.py) gives every caught-up observer of a stream the very same StreamEvent object. graphql-core
 would still execute each subscriber's selection set on it, and the transport would encode each result, once per
 subscriber per event. Here:
 - `SharedEventExecutor` (Strawberry's `execution_context_class`) memoises the per-event result of a subscription
