@@ -23,6 +23,7 @@ from typing import Self
 from sqlalchemy import text
 
 from persistream import metrics
+from persistream.config import heartbeat_interval, sweep_interval
 from persistream.db import compaction, streams
 from persistream.db.database import Database
 from persistream.db.models import utcnow
@@ -101,7 +102,7 @@ class StreamEngine:
         if self._create_tables:
             await self.db.create_tables()
         await self.hub.start()
-        heartbeat = max(0.05, min(5.0, self.stream_timeout / 4))
+        heartbeat = heartbeat_interval(self.stream_timeout)
         self._background.append(
             asyncio.create_task(
                 sweeper.keep_alive(self.db, lambda: list(self._generations), self._stop_local, heartbeat),
@@ -109,7 +110,7 @@ class StreamEngine:
             )
         )
         if self.sweep_enabled:
-            interval = max(0.05, min(5.0, min(self.pending_timeout, self.stream_timeout) / 4))
+            interval = sweep_interval(self.pending_timeout, self.stream_timeout)
             self._background.append(
                 asyncio.create_task(
                     sweeper.sweep_forever(
