@@ -23,11 +23,12 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 from broadcaster import Broadcast
 
 from persistream.redact import redact_line
+from persistream.retry import Backoff, Retrying
 
 log = logging.getLogger("persistream.hub")
 
@@ -190,9 +191,14 @@ class Hub:
     # --- the link ------------------------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        backoff = BACKOFF_FIRST
         loop = asyncio.get_running_loop()
-        down_since: float | None = None
+        retrying = Retrying(
+            Backoff(BACKOFF_FIRST, BACKOFF_MAX),
+            on_failing=_link_down,
+            on_retry=_reconnect_failed,
+            on_recovered=self._restored,
+            clock=loop.time,
+        )
         while True:
             broadcast = Broadcast(self.url)
             subscription: contextlib.AbstractAsyncContextManager[Any] | None = None
@@ -205,12 +211,8 @@ class Hub:
                     subscriber = await subscription.__aenter__()
                 self._last_ping_seen = loop.time()
                 self.connected = True
-                if down_since is not None:
-                    self.reconnects += 1
-                    log.info("broadcast link restored after %.1f s", loop.time() - down_since)
-                    down_since = None
+                retrying.succeeded()
                 self._ready.set()
-                backoff = BACKOFF_FIRST
                 # Anything published while the link was down is lost: every watcher re-reads the database.
                 self._mark_all_stale()
                 await self._serve_link(broadcast, subscriber, loop)
@@ -219,17 +221,16 @@ class Hub:
                 await self._close(broadcast, subscription)
                 raise
             except Exception as exc:
-                if down_since is None:
-                    down_since = loop.time()
-                    log.warning("broadcast link down (%s: %s); reconnecting", type(exc).__name__, _short(exc))
-                else:
-                    log.debug("broadcast reconnect failed (%s)", type(exc).__name__)
+                backoff = retrying.failed(exc)  # never gives up
             self._link_lost()
             await self._close(broadcast, subscription)
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, BACKOFF_MAX)
 
-    async def _serve_link(self, broadcast: Broadcast, subscriber: Any, loop: asyncio.AbstractEventLoop) -> None:
+    def _restored(self, failures: int, seconds: float) -> None:
+        self.reconnects += 1
+        log.info("broadcast link restored after %.1f s", seconds)
+
+    async def _serve_link(self, broadcast: Broadcast, subscriber: Any, loop: asyncio.AbstractEventLoop) -> NoReturn:
         """Receive, send and watch the pings until one of them finds the link broken (raises LinkDown)."""
         tasks = [
             asyncio.create_task(self._receive(subscriber)),
@@ -330,6 +331,15 @@ class Hub:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(CLOSE_TIMEOUT):
                     await backend.disconnect()
+
+
+def _link_down(exc: Exception) -> None:
+    log.warning("broadcast link down (%s: %s); reconnecting", type(exc).__name__, _short(exc))
+
+
+def _reconnect_failed(exc: Exception, failures: int) -> None:
+    if failures > 1:  # the first one said the link is down
+        log.debug("broadcast reconnect failed (%s)", type(exc).__name__)
 
 
 def _short(exc: BaseException) -> str:
