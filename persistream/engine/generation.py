@@ -27,7 +27,8 @@ from persistream.db.database import Database, is_transient
 from persistream.db.queries import StoredChunk
 from persistream.engine.chunker import Chunker
 from persistream.engine.events import StreamEvent, StreamStatus
-from persistream.engine.hub import Hub, Kind
+from persistream.engine.hub import Hub
+from persistream.engine.messages import Chunk, Final
 from persistream.engine.storable import storable
 from persistream.errinfo import describe
 from persistream.llm.base import ModelError
@@ -210,7 +211,7 @@ class Generation:
                     is True
                 )
             if stored:
-                await self._hub.publish({"k": Kind.FINAL, "s": self.stream_id, "st": status.value})
+                await self._hub.publish(Final(self.stream_id, status))
                 self._meter.finished(status.value)
                 log.info("stream %s ended %s after %d chars", self.stream_id, status.value, self.persisted_length)
             else:
@@ -328,9 +329,7 @@ class Generation:
             return False
         self._seq, self.persisted_length = seq, end
         for chunk in chunks:
-            await self._hub.publish(
-                {"k": Kind.CHUNK, "s": self.stream_id, "q": chunk.seq, "e": chunk.end_offset, "d": chunk.text}
-            )
+            await self._hub.publish(Chunk(self.stream_id, chunk.seq, chunk.end_offset, chunk.text))
         return True
 
     async def _landed(self, chunk: StoredChunk) -> bool:

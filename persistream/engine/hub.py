@@ -11,14 +11,13 @@ process holds exactly one subscription to one channel, and:
   reconnects with backoff;
 - whenever the link goes down or comes back, every watcher is marked stale, so each observer catches up from the
   database (anything published meanwhile is lost: pub/sub is a hint, the database is the source of truth).
-Messages are small JSON objects: {"k": kind, "s": stream id, ...}; kinds are listed in `Kind`.
+Messages are typed (`engine/messages.py`, which also owns their JSON wire form); malformed ones are dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from collections import deque
@@ -27,6 +26,7 @@ from typing import Any, NoReturn
 
 from broadcaster import Broadcast
 
+from persistream.engine.messages import Cancel, Chunk, HubMessage, Ping, decode
 from persistream.redact import redact_line
 from persistream.retry import Backoff, Retrying
 
@@ -43,17 +43,6 @@ CLOSE_TIMEOUT = 1.0
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 2.0
 
 
-class Kind:
-    CHUNK = "c"  # s, q (seq), e (end offset), d (text; absent when too large to publish)
-    STATUS = "s"  # s, st (a live status: STREAMING)
-    FINAL = "f"  # s, st (final status)
-    CANCEL = "x"  # s: please stop your generation of s
-    PING = "p"  # o (origin process)
-
-
-Message = dict[str, Any]
-
-
 class LinkDown(ConnectionError):
     """The broadcast link stopped working; the hub reconnects."""
 
@@ -62,12 +51,12 @@ class Watcher:
     """The queue of one observer: bounded, and marked stale instead of growing."""
 
     def __init__(self, limit: int) -> None:
-        self._items: deque[Message] = deque()
+        self._items: deque[HubMessage] = deque()
         self._limit = limit
         self._wake = asyncio.Event()
         self.stale = False
 
-    def push(self, message: Message) -> None:
+    def push(self, message: HubMessage) -> None:
         if len(self._items) >= self._limit:
             self._items.clear()
             self.stale = True
@@ -79,7 +68,7 @@ class Watcher:
         self.stale = True
         self._wake.set()
 
-    async def next(self, timeout: float) -> tuple[list[Message], bool]:
+    async def next(self, timeout: float) -> tuple[list[HubMessage], bool]:
         """Messages since the last call and whether any were lost; ([], True) after `timeout` of silence."""
         if not self._items and not self.stale:
             # Not wait_for: on Python 3.11 it swallows a cancel that lands as the event is set, and an observer whose
@@ -168,12 +157,12 @@ class Hub:
 
     # --- publishing ----------------------------------------------------------------------------------------
 
-    async def publish(self, message: Message) -> bool:
+    async def publish(self, message: HubMessage) -> bool:
         """Queue `message` for every process; False when the link is down (it is dropped). Never waits or raises."""
-        payload = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
-        if len(payload.encode()) > MAX_PAYLOAD_BYTES and "d" in message:
+        payload = message.encode()
+        if len(payload.encode()) > MAX_PAYLOAD_BYTES and isinstance(message, Chunk) and message.text is not None:
             # Too large for every backend: observers fetch the text from the database instead.
-            payload = json.dumps({k: v for k, v in message.items() if k != "d"}, separators=(",", ":"))
+            payload = message.without_text().encode()
         if not self.connected:
             return False
         self._enqueue(payload)
@@ -269,7 +258,7 @@ class Hub:
                 self._outbox.popleft()
 
     async def _watchdog(self, loop: asyncio.AbstractEventLoop) -> None:
-        ping = json.dumps({"k": Kind.PING, "o": self.process_id}, separators=(",", ":"))
+        ping = Ping(self.process_id).encode()
         while True:
             self._enqueue(ping)
             await asyncio.sleep(self.ping_interval)
@@ -277,25 +266,18 @@ class Hub:
                 raise LinkDown("no ping came back: the subscription is dead")
 
     def _dispatch(self, payload: str) -> None:
-        try:
-            message = json.loads(payload)
-            kind = message["k"]
-        except (ValueError, KeyError, TypeError):
+        message = decode(payload)
+        if message is None:
             log.warning("ignored a malformed broadcast message")
-            return
-        if kind == Kind.PING:
-            if message.get("o") == self.process_id:
+        elif isinstance(message, Ping):
+            if message.origin == self.process_id:
                 self._last_ping_seen = asyncio.get_running_loop().time()
-            return
-        stream_id = message.get("s")
-        if not isinstance(stream_id, str):
-            return
-        if kind == Kind.CANCEL:
+        elif isinstance(message, Cancel):
             if self.on_cancel_request is not None:
-                self.on_cancel_request(stream_id)
-            return
-        for watcher in tuple(self._watchers.get(stream_id, ())):
-            watcher.push(message)
+                self.on_cancel_request(message.stream_id)
+        else:
+            for watcher in tuple(self._watchers.get(message.stream_id, ())):
+                watcher.push(message)
 
     def _link_lost(self) -> None:
         self.connected = False

@@ -28,8 +28,9 @@ from persistream.engine import sweeper
 from persistream.engine.events import StreamBody, StreamEvent, StreamStatus
 from persistream.engine.feed import Feeds
 from persistream.engine.generation import Generation, GenerationLimits
-from persistream.engine.hub import Hub, Kind
+from persistream.engine.hub import Hub
 from persistream.engine.ids import new_id
+from persistream.engine.messages import Cancel, Final, Status
 from persistream.engine.observer import observe
 from persistream.errinfo import describe
 from persistream.errors import NotFound
@@ -211,7 +212,7 @@ class StreamEngine:
         task = asyncio.create_task(self._run(generation), name=f"generate-{stream_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        await self.hub.publish({"k": Kind.STATUS, "s": stream_id, "st": StreamStatus.STREAMING.value})
+        await self.hub.publish(Status(stream_id, StreamStatus.STREAMING))
         log.info("stream %s claimed", stream_id)
         return generation
 
@@ -251,7 +252,7 @@ class StreamEngine:
         if row is None:
             raise NotFound("No stream with that id.")
         if row.status == "PENDING" and await queries.cancel_pending(self.db, stream_id):
-            await self.hub.publish({"k": Kind.FINAL, "s": stream_id, "st": "CANCELLED"})
+            await self.hub.publish(Final(stream_id, StreamStatus.CANCELLED))
             metrics.stream_finished("CANCELLED")
             log.info("stream %s cancelled before it started", stream_id)
             return await self.body(stream_id)
@@ -260,7 +261,7 @@ class StreamEngine:
             local.request_stop(StreamStatus.CANCELLED)
             await local.done.wait()
         elif await queries.request_cancel(self.db, stream_id):
-            await self.hub.publish({"k": Kind.CANCEL, "s": stream_id})
+            await self.hub.publish(Cancel(stream_id))
             await self._await_remote_cancel(stream_id)
         return await self.body(stream_id)
 
@@ -276,7 +277,7 @@ class StreamEngine:
         # A live process sees the request within a second (hub message, or its stop check): this one is gone
         # or stuck, so the database decides without it (its unflushed tail is lost, as with any dead process).
         if await queries.force_final(self.db, stream_id, "CANCELLED", None, stale_before=utcnow()):
-            await self.hub.publish({"k": Kind.FINAL, "s": stream_id, "st": "CANCELLED"})
+            await self.hub.publish(Final(stream_id, StreamStatus.CANCELLED))
             metrics.stream_finished("CANCELLED")
 
     async def delete(self, stream_ids: list[str]) -> None:

@@ -24,7 +24,9 @@ from persistream import metrics
 from persistream.db import queries
 from persistream.db.database import Database
 from persistream.db.models import utcnow
-from persistream.engine.hub import Hub, Kind
+from persistream.engine.events import StreamStatus
+from persistream.engine.hub import Hub
+from persistream.engine.messages import Final
 from persistream.retry import Backoff, Retrying, every
 
 log = logging.getLogger("persistream.sweeper")
@@ -116,7 +118,7 @@ async def sweep_once(db: Database, hub: Hub, *, pending_timeout: float, stream_t
     for stream_id in finalized:
         log.info("stream %s timed out", stream_id)
         metrics.stream_finished("TIMEOUT")
-        await hub.publish({"k": Kind.FINAL, "s": stream_id, "st": "TIMEOUT"})
+        await hub.publish(Final(stream_id, StreamStatus.TIMEOUT))
     return finalized
 
 
