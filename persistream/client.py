@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import time
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -27,6 +26,8 @@ from typing import Any, Self
 import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
+
+from persistream.retry import Backoff, GaveUp, Retrying
 
 DEFAULT_URL = "http://127.0.0.1:8000/graphql"
 FINAL_STATUSES = frozenset({"DONE", "ERROR", "TIMEOUT", "CANCELLED"})
@@ -181,8 +182,7 @@ class PersistreamClient:
         model's tokens live; otherwise it observes (streamBody) from `from_offset`. After a dropped connection it
         resubscribes as an observer from the offset it holds, so no character is repeated or lost."""
         offset = from_offset
-        delay = self.backoff
-        failing_since: float | None = None
+        retrying = Retrying(Backoff(self.backoff, self.max_backoff), give_up_after=self.give_up_after)
         while True:
             # streamChat on a stream already claimed is streamBody from 0: a driver that has nothing yet may ask
             # again (its first connection may have failed before the claim), one that holds text resumes from it.
@@ -195,20 +195,20 @@ class PersistreamClient:
                 # aclosing: returning mid-iteration closes the socket now, not whenever the generator is collected.
                 async with contextlib.aclosing(self._subscribe(query, variables)) as events:
                     async for event in events:
-                        failing_since, delay = None, self.backoff
+                        retrying.succeeded()
                         offset = event.offset
                         yield event
                         if event.final:
                             return
                 # The server completed without a final event (it is stopping): resume like after a drop.
-            except _Dropped:
-                pass
-            now = time.monotonic()
-            failing_since = failing_since or now
-            if self.give_up_after is not None and now - failing_since > self.give_up_after:
-                raise ConnectionLost(f"No connection to {self.url} for {self.give_up_after:g} s.")
+                dropped = _Dropped("the subscription completed without a final event")
+            except _Dropped as exc:
+                dropped = exc
+            try:
+                delay = retrying.failed(dropped)
+            except GaveUp:
+                raise ConnectionLost(f"No connection to {self.url} for {self.give_up_after:g} s.") from None
             await asyncio.sleep(delay)
-            delay = min(delay * 2, self.max_backoff)
 
     async def text(self, stream_id: str, *, drive: bool = False) -> tuple[str, StreamEvent]:
         """Follow the stream to its end: its whole text and its final event."""

@@ -8,7 +8,6 @@ period but at least once a minute. Threads are people's data, so this belongs to
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import timedelta
 
@@ -16,6 +15,7 @@ from persistream import metrics
 from persistream.db import retention
 from persistream.db.database import Database
 from persistream.db.models import utcnow
+from persistream.retry import Backoff, Retrying, every
 
 log = logging.getLogger("persistream.retention")
 
@@ -36,19 +36,14 @@ def retention_interval(retention_seconds: float) -> float:
 async def expire_forever(db: Database, retention_seconds: float) -> None:
     """Delete expired threads every `retention_interval`, forever; a failed run is retried at the next one."""
     interval = retention_interval(retention_seconds)
-    failing = False
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await expire_threads(db, retention_seconds)
-        except Exception as exc:
-            if not failing:
-                log.warning("retention failed (%s); trying again every %.1f s", type(exc).__name__, interval)
-            failing = True
-            continue
-        if failing:
-            log.info("retention restored")
-            failing = False
+    retrying = Retrying(
+        Backoff.fixed(interval),
+        on_failing=lambda exc: log.warning(
+            "retention failed (%s); trying again every %.1f s", type(exc).__name__, interval
+        ),
+        on_recovered=lambda failures, seconds: log.info("retention restored"),
+    )
+    await every(interval, lambda: expire_threads(db, retention_seconds), retrying)
 
 
 async def expire_threads(

@@ -28,6 +28,7 @@ from persistream.engine.stream_engine import StreamEngine
 from persistream.errors import BadInput, NotFound
 from persistream.llm.base import ChatMessage, ChatModel
 from persistream.logs import bind_stream
+from persistream.retry import Backoff, Retrying
 
 log = logging.getLogger("persistream.chat")
 
@@ -180,25 +181,16 @@ class ChatService:
         """The conversation, read once the stream is claimed. Through a database outage the read is tried again,
         as the answer's chunk writes are, rather than ending a claimed answer in ERROR before the model is even
         asked; the generation's silence timeout (PERSISTREAM_STREAM_TIMEOUT) bounds the wait."""
-        delay = 0.05
-        failures = 0
-        while True:
-            try:
-                conversation = await self.conversation_for(stream_id, message)
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise
-                failures += 1
-                if failures == 1:
-                    log.warning(
-                        "stream %s: reading the conversation failed (%s); retrying", stream_id, type(exc).__name__
-                    )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, CONVERSATION_RETRY_MAX)
-                continue
-            if failures:
-                log.info("stream %s: conversation read after %d failed tries", stream_id, failures)
-            return conversation
+        retrying = Retrying(
+            Backoff(0.05, CONVERSATION_RETRY_MAX),
+            on_failing=lambda exc: log.warning(
+                "stream %s: reading the conversation failed (%s); retrying", stream_id, type(exc).__name__
+            ),
+            on_recovered=lambda failures, seconds: log.info(
+                "stream %s: conversation read after %d failed tries", stream_id, failures
+            ),
+        )
+        return await retrying.call(lambda: self.conversation_for(stream_id, message), retry_if=is_transient)
 
     async def conversation_for(self, stream_id: str, message: MessageRow | None = None) -> list[ChatMessage]:
         """The system prompt, the thread's earlier prompts and answers, then the prompt this stream answers

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from persistream.db import streams
 from persistream.db.database import Database
 from persistream.engine.events import StreamEvent, StreamStatus
-from persistream.engine.hub import Hub, Kind, Message
+from persistream.engine.hub import Hub
+from persistream.engine.messages import Chunk, HubMessage, Status
 
 log = logging.getLogger("persistream.feed")
 
@@ -166,25 +167,23 @@ class _Builder:
         self.error: str | None = None
         self.deleted = False
 
-    def apply(self, message: Message) -> bool:
+    def apply(self, message: HubMessage) -> bool:
         """Apply one hub message; True when the database must be read (gap, no text, final, unknown)."""
         feed = self.feed
-        kind = message.get("k")
-        if kind == Kind.CHUNK:
-            seq, text, end = message.get("q"), message.get("d"), message.get("e")
-            if not isinstance(seq, int) or seq <= feed.last_seq:
+        if isinstance(message, Chunk):
+            if message.seq <= feed.last_seq:
                 return False  # already applied
-            if seq != feed.last_seq + 1 or not isinstance(text, str) or not isinstance(end, int):
+            if message.seq != feed.last_seq + 1 or message.text is None:
                 return True
-            if end - len(text) != feed.length:
+            if message.end - len(message.text) != feed.length:
                 return True  # does not continue the text as this feed knows it: the database decides
-            self.parts.append(text)
-            feed.last_seq, feed.length = seq, end
+            self.parts.append(message.text)
+            feed.last_seq, feed.length = message.seq, message.end
             if feed.status == StreamStatus.PENDING:
                 feed.status = StreamStatus.STREAMING
             return False
-        if kind == Kind.STATUS:
-            if feed.status == StreamStatus.PENDING and message.get("st") == StreamStatus.STREAMING.value:
+        if isinstance(message, Status):
+            if feed.status == StreamStatus.PENDING and message.status == StreamStatus.STREAMING:
                 feed.status = StreamStatus.STREAMING
             return False
         # A final status (or anything unknown) is confirmed from the database with every chunk before it.

@@ -11,23 +11,24 @@ process holds exactly one subscription to one channel, and:
   reconnects with backoff;
 - whenever the link goes down or comes back, every watcher is marked stale, so each observer catches up from the
   database (anything published meanwhile is lost: pub/sub is a hint, the database is the source of truth).
-Messages are small JSON objects: {"k": kind, "s": stream id, ...}; kinds are listed in `Kind`.
+Messages are typed (`engine/messages.py`, which also owns their JSON wire form); malformed ones are dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 from broadcaster import Broadcast
 
+from persistream.engine.messages import Cancel, Chunk, HubMessage, Ping, decode
 from persistream.redact import redact_line
+from persistream.retry import Backoff, Retrying
 
 log = logging.getLogger("persistream.hub")
 
@@ -42,17 +43,6 @@ CLOSE_TIMEOUT = 1.0
 BACKOFF_FIRST, BACKOFF_MAX = 0.1, 2.0
 
 
-class Kind:
-    CHUNK = "c"  # s, q (seq), e (end offset), d (text; absent when too large to publish)
-    STATUS = "s"  # s, st (a live status: STREAMING)
-    FINAL = "f"  # s, st (final status)
-    CANCEL = "x"  # s: please stop your generation of s
-    PING = "p"  # o (origin process)
-
-
-Message = dict[str, Any]
-
-
 class LinkDown(ConnectionError):
     """The broadcast link stopped working; the hub reconnects."""
 
@@ -61,12 +51,12 @@ class Watcher:
     """The queue of one observer: bounded, and marked stale instead of growing."""
 
     def __init__(self, limit: int) -> None:
-        self._items: deque[Message] = deque()
+        self._items: deque[HubMessage] = deque()
         self._limit = limit
         self._wake = asyncio.Event()
         self.stale = False
 
-    def push(self, message: Message) -> None:
+    def push(self, message: HubMessage) -> None:
         if len(self._items) >= self._limit:
             self._items.clear()
             self.stale = True
@@ -78,7 +68,7 @@ class Watcher:
         self.stale = True
         self._wake.set()
 
-    async def next(self, timeout: float) -> tuple[list[Message], bool]:
+    async def next(self, timeout: float) -> tuple[list[HubMessage], bool]:
         """Messages since the last call and whether any were lost; ([], True) after `timeout` of silence."""
         if not self._items and not self.stale:
             # Not wait_for: on Python 3.11 it swallows a cancel that lands as the event is set, and an observer whose
@@ -167,12 +157,12 @@ class Hub:
 
     # --- publishing ----------------------------------------------------------------------------------------
 
-    async def publish(self, message: Message) -> bool:
+    async def publish(self, message: HubMessage) -> bool:
         """Queue `message` for every process; False when the link is down (it is dropped). Never waits or raises."""
-        payload = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
-        if len(payload.encode()) > MAX_PAYLOAD_BYTES and "d" in message:
+        payload = message.encode()
+        if len(payload.encode()) > MAX_PAYLOAD_BYTES and isinstance(message, Chunk) and message.text is not None:
             # Too large for every backend: observers fetch the text from the database instead.
-            payload = json.dumps({k: v for k, v in message.items() if k != "d"}, separators=(",", ":"))
+            payload = message.without_text().encode()
         if not self.connected:
             return False
         self._enqueue(payload)
@@ -190,9 +180,14 @@ class Hub:
     # --- the link ------------------------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        backoff = BACKOFF_FIRST
         loop = asyncio.get_running_loop()
-        down_since: float | None = None
+        retrying = Retrying(
+            Backoff(BACKOFF_FIRST, BACKOFF_MAX),
+            on_failing=_link_down,
+            on_retry=_reconnect_failed,
+            on_recovered=self._restored,
+            clock=loop.time,
+        )
         while True:
             broadcast = Broadcast(self.url)
             subscription: contextlib.AbstractAsyncContextManager[Any] | None = None
@@ -205,12 +200,8 @@ class Hub:
                     subscriber = await subscription.__aenter__()
                 self._last_ping_seen = loop.time()
                 self.connected = True
-                if down_since is not None:
-                    self.reconnects += 1
-                    log.info("broadcast link restored after %.1f s", loop.time() - down_since)
-                    down_since = None
+                retrying.succeeded()
                 self._ready.set()
-                backoff = BACKOFF_FIRST
                 # Anything published while the link was down is lost: every watcher re-reads the database.
                 self._mark_all_stale()
                 await self._serve_link(broadcast, subscriber, loop)
@@ -219,17 +210,16 @@ class Hub:
                 await self._close(broadcast, subscription)
                 raise
             except Exception as exc:
-                if down_since is None:
-                    down_since = loop.time()
-                    log.warning("broadcast link down (%s: %s); reconnecting", type(exc).__name__, _short(exc))
-                else:
-                    log.debug("broadcast reconnect failed (%s)", type(exc).__name__)
+                backoff = retrying.failed(exc)  # never gives up
             self._link_lost()
             await self._close(broadcast, subscription)
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, BACKOFF_MAX)
 
-    async def _serve_link(self, broadcast: Broadcast, subscriber: Any, loop: asyncio.AbstractEventLoop) -> None:
+    def _restored(self, failures: int, seconds: float) -> None:
+        self.reconnects += 1
+        log.info("broadcast link restored after %.1f s", seconds)
+
+    async def _serve_link(self, broadcast: Broadcast, subscriber: Any, loop: asyncio.AbstractEventLoop) -> NoReturn:
         """Receive, send and watch the pings until one of them finds the link broken (raises LinkDown)."""
         tasks = [
             asyncio.create_task(self._receive(subscriber)),
@@ -268,7 +258,7 @@ class Hub:
                 self._outbox.popleft()
 
     async def _watchdog(self, loop: asyncio.AbstractEventLoop) -> None:
-        ping = json.dumps({"k": Kind.PING, "o": self.process_id}, separators=(",", ":"))
+        ping = Ping(self.process_id).encode()
         while True:
             self._enqueue(ping)
             await asyncio.sleep(self.ping_interval)
@@ -276,25 +266,18 @@ class Hub:
                 raise LinkDown("no ping came back: the subscription is dead")
 
     def _dispatch(self, payload: str) -> None:
-        try:
-            message = json.loads(payload)
-            kind = message["k"]
-        except (ValueError, KeyError, TypeError):
+        message = decode(payload)
+        if message is None:
             log.warning("ignored a malformed broadcast message")
-            return
-        if kind == Kind.PING:
-            if message.get("o") == self.process_id:
+        elif isinstance(message, Ping):
+            if message.origin == self.process_id:
                 self._last_ping_seen = asyncio.get_running_loop().time()
-            return
-        stream_id = message.get("s")
-        if not isinstance(stream_id, str):
-            return
-        if kind == Kind.CANCEL:
+        elif isinstance(message, Cancel):
             if self.on_cancel_request is not None:
-                self.on_cancel_request(stream_id)
-            return
-        for watcher in tuple(self._watchers.get(stream_id, ())):
-            watcher.push(message)
+                self.on_cancel_request(message.stream_id)
+        else:
+            for watcher in tuple(self._watchers.get(message.stream_id, ())):
+                watcher.push(message)
 
     def _link_lost(self) -> None:
         self.connected = False
@@ -330,6 +313,15 @@ class Hub:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(CLOSE_TIMEOUT):
                     await backend.disconnect()
+
+
+def _link_down(exc: Exception) -> None:
+    log.warning("broadcast link down (%s: %s); reconnecting", type(exc).__name__, _short(exc))
+
+
+def _reconnect_failed(exc: Exception, failures: int) -> None:
+    if failures > 1:  # the first one said the link is down
+        log.debug("broadcast reconnect failed (%s)", type(exc).__name__)
 
 
 def _short(exc: BaseException) -> str:

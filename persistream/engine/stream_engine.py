@@ -32,8 +32,9 @@ from persistream.engine import sweeper
 from persistream.engine.events import StreamBody, StreamEvent, StreamStatus
 from persistream.engine.feed import Feeds
 from persistream.engine.generation import Generation, GenerationLimits
-from persistream.engine.hub import Hub, Kind
+from persistream.engine.hub import Hub
 from persistream.engine.ids import new_id
+from persistream.engine.messages import Cancel, Final, Status
 from persistream.engine.observer import observe
 from persistream.errinfo import describe
 from persistream.errors import NotFound
@@ -215,7 +216,7 @@ class StreamEngine:
         task = asyncio.create_task(self._run(generation), name=f"generate-{stream_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        await self.hub.publish({"k": Kind.STATUS, "s": stream_id, "st": StreamStatus.STREAMING.value})
+        await self.hub.publish(Status(stream_id, StreamStatus.STREAMING))
         log.info("stream %s claimed", stream_id)
         return generation
 
@@ -254,9 +255,9 @@ class StreamEngine:
         row = await streams.get_stream(self.db, stream_id)
         if row is None:
             raise NotFound("No stream with that id.")
-        if row.status == "PENDING" and await streams.cancel_pending(self.db, stream_id):
-            await self.hub.publish({"k": Kind.FINAL, "s": stream_id, "st": "CANCELLED"})
-            metrics.stream_finished("CANCELLED")
+        if row.status == StreamStatus.PENDING and await streams.cancel_pending(self.db, stream_id):
+            await self.hub.publish(Final(stream_id, StreamStatus.CANCELLED))
+            metrics.stream_finished(StreamStatus.CANCELLED)
             log.info("stream %s cancelled before it started", stream_id)
             return await self.body(stream_id)
         local = self._generations.get(stream_id)
@@ -264,7 +265,7 @@ class StreamEngine:
             local.request_stop(StreamStatus.CANCELLED)
             await local.done.wait()
         elif await streams.request_cancel(self.db, stream_id):
-            await self.hub.publish({"k": Kind.CANCEL, "s": stream_id})
+            await self.hub.publish(Cancel(stream_id))
             await self._await_remote_cancel(stream_id)
         return await self.body(stream_id)
 
@@ -279,9 +280,9 @@ class StreamEngine:
             await asyncio.sleep(0.05)
         # A live process sees the request within a second (hub message, or its stop check): this one is gone
         # or stuck, so the database decides without it (its unflushed tail is lost, as with any dead process).
-        if await streams.force_final(self.db, stream_id, "CANCELLED", None, stale_before=utcnow()):
-            await self.hub.publish({"k": Kind.FINAL, "s": stream_id, "st": "CANCELLED"})
-            metrics.stream_finished("CANCELLED")
+        if await streams.force_final(self.db, stream_id, StreamStatus.CANCELLED, None, stale_before=utcnow()):
+            await self.hub.publish(Final(stream_id, StreamStatus.CANCELLED))
+            metrics.stream_finished(StreamStatus.CANCELLED)
 
     async def delete(self, stream_ids: list[str]) -> None:
         """Cancel what is live among `stream_ids`, then delete them and their chunks."""

@@ -24,7 +24,10 @@ from persistream import metrics
 from persistream.db import compaction, streams
 from persistream.db.database import Database
 from persistream.db.models import utcnow
-from persistream.engine.hub import Hub, Kind
+from persistream.engine.events import StreamStatus
+from persistream.engine.hub import Hub
+from persistream.engine.messages import Final
+from persistream.retry import Backoff, Retrying, every
 
 log = logging.getLogger("persistream.sweeper")
 
@@ -47,14 +50,21 @@ async def keep_alive(
     db: Database, live_ids: Callable[[], list[str]], on_stop: Callable[[str], None], heartbeat_interval: float
 ) -> None:
     """Refresh heartbeats and deliver stop requests to local generations, forever."""
+    interval = min(STOP_CHECK_INTERVAL, heartbeat_interval)
     since_beat = heartbeat_interval
-    failing = False
+    retrying = Retrying(
+        Backoff.fixed(interval),
+        on_failing=lambda exc: log.warning(
+            "heartbeat failed (%s); retrying every %.1f s", type(exc).__name__, interval
+        ),
+        on_recovered=lambda failures, seconds: log.info("heartbeat restored"),
+    )
+    wait = interval
     while True:
-        interval = min(STOP_CHECK_INTERVAL, heartbeat_interval)
-        await asyncio.sleep(interval)
-        since_beat += interval
+        await asyncio.sleep(wait)
+        since_beat += wait
         ids = live_ids()
-        if not ids:
+        if not ids:  # nothing to beat for: neither a success nor a failure
             continue
         try:
             if since_beat >= heartbeat_interval:
@@ -63,13 +73,9 @@ async def keep_alive(
             else:
                 to_stop = await streams.streams_to_stop(db, ids)
         except Exception as exc:
-            if not failing:
-                log.warning("heartbeat failed (%s); retrying every %.1f s", type(exc).__name__, interval)
-            failing = True
+            wait = retrying.failed(exc)
             continue
-        if failing:
-            log.info("heartbeat restored")
-            failing = False
+        retrying.succeeded()
         for stream_id in to_stop:
             on_stop(stream_id)
 
@@ -80,20 +86,24 @@ async def sweep_forever(
     """Sweep every `interval`. After a failed sweep (the database was away, so heartbeats everywhere may have
     failed too) wait `grace` more before the next one, so live generations refresh their heartbeats first and
     are not taken for dead."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await sweep_once(db, hub, pending_timeout=pending_timeout, stream_timeout=stream_timeout)
-        except Exception as exc:
-            log.warning("sweep failed (%s); sweeping again in %.1f s", type(exc).__name__, interval + grace)
-            await asyncio.sleep(grace)
-            continue
+
+    async def sweep_and_compact() -> None:
+        await sweep_once(db, hub, pending_timeout=pending_timeout, stream_timeout=stream_timeout)
         try:
             await compact_finished(db)
-        except Exception as exc:
+        except Exception as exc:  # not a failed sweep: the next sweep comes on time
             log.warning(
                 "compaction of finished streams failed (%s); trying again at the next sweep", type(exc).__name__
             )
+
+    # Every failed sweep is told, not only the first: each one holds back the timeouts of the whole cluster.
+    retrying = Retrying(
+        Backoff.fixed(interval + grace),
+        on_retry=lambda exc, failures: log.warning(
+            "sweep failed (%s); sweeping again in %.1f s", type(exc).__name__, interval + grace
+        ),
+    )
+    await every(interval, sweep_and_compact, retrying)
 
 
 async def sweep_once(db: Database, hub: Hub, *, pending_timeout: float, stream_timeout: float) -> list[str]:
@@ -107,8 +117,8 @@ async def sweep_once(db: Database, hub: Hub, *, pending_timeout: float, stream_t
     )
     for stream_id in finalized:
         log.info("stream %s timed out", stream_id)
-        metrics.stream_finished("TIMEOUT")
-        await hub.publish({"k": Kind.FINAL, "s": stream_id, "st": "TIMEOUT"})
+        metrics.stream_finished(StreamStatus.TIMEOUT)
+        await hub.publish(Final(stream_id, StreamStatus.TIMEOUT))
     return finalized
 
 

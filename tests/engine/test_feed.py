@@ -18,7 +18,8 @@ import pytest
 
 from persistream.core import StreamEngine, StreamEvent, StreamStatus
 from persistream.db.database import Database
-from persistream.engine.hub import Hub, Kind, Message
+from persistream.engine.hub import Hub
+from persistream.engine.messages import Chunk, Final, HubMessage
 
 
 class FaultyHub(Hub):
@@ -28,10 +29,10 @@ class FaultyHub(Hub):
         super().__init__("memory://")
         self.rng, self.drop, self.reorder = rng, drop, reorder
         self.dropped = self.reordered = 0
-        self._held: list[Message] = []
+        self._held: list[HubMessage] = []
 
-    async def publish(self, message: Message) -> bool:
-        if message.get("k") == Kind.CHUNK:
+    async def publish(self, message: HubMessage) -> bool:
+        if isinstance(message, Chunk):
             roll = self.rng.random()
             if roll < self.drop:
                 self.dropped += 1
@@ -220,13 +221,12 @@ class FinalAfterCompaction(Hub):
 
     def __init__(self) -> None:
         super().__init__("memory://")
-        self.held: list[Message] = []
+        self.held: list[HubMessage] = []
 
-    async def publish(self, message: Message) -> bool:
-        kind = message.get("k")
-        if kind == Kind.CHUNK and int(message.get("q", 0)) > 2:
+    async def publish(self, message: HubMessage) -> bool:
+        if isinstance(message, Chunk) and message.seq > 2:
             return True
-        if kind == Kind.FINAL:
+        if isinstance(message, Final):
             self.held.append(message)
             return True
         return await super().publish(message)

@@ -33,9 +33,9 @@ from persistream.client import PersistreamClient
 from persistream.db import streams
 from persistream.db.database import Database, is_transient
 from persistream.db.streams import StoredChunk
-from persistream.engine.generation import DB_REFUSED
 from persistream.engine.ids import new_id
 from persistream.engine.storable import storable
+from persistream.engine.writer import DB_REFUSED
 from tests.conftest import server_env
 from tests.fuzz.conftest import FuzzCounts
 from tests.scale.conftest import START_TIMEOUT, create_database, drop_database, pg_url

@@ -12,8 +12,8 @@ import pytest
 
 from persistream.core import StreamEngine, StreamEvent, StreamStatus
 from persistream.db.database import Database
-from persistream.engine.generation import DB_UNAVAILABLE
 from persistream.engine.hub import Hub
+from persistream.engine.writer import DB_UNAVAILABLE
 from tests.scale.conftest import REDIS_URL, pg_port, pg_url
 from tests.support.faults import TcpProxy
 

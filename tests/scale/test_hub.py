@@ -17,15 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from persistream.engine.hub import Hub, Kind, Message, Watcher
+from persistream.engine.events import StreamStatus
+from persistream.engine.hub import Hub, Watcher
+from persistream.engine.messages import Chunk, Final, HubMessage
 from tests.scale.conftest import REDIS_URL, pg_url
 from tests.support.faults import RedisServer
 
 pytestmark = pytest.mark.scale
 
 
-async def drain(watcher: Watcher, count: int, timeout: float = 10.0) -> list[Message]:
-    received: list[Message] = []
+async def drain(watcher: Watcher, count: int, timeout: float = 10.0) -> list[HubMessage]:
+    received: list[HubMessage] = []
     deadline = time.monotonic() + timeout
     while len(received) < count and time.monotonic() < deadline:
         items, _ = await watcher.next(0.2)
@@ -50,14 +52,14 @@ async def test_concurrent_publishes_arrive_complete_and_in_order(backend: str, p
     try:
         assert sender.connected and receiver.connected
         with receiver.watch("stream-1") as watcher:
-            messages = [{"k": Kind.CHUNK, "s": "stream-1", "q": q, "e": q, "d": "é" * (q % 7)} for q in range(1, 301)]
+            messages = [Chunk("stream-1", q, q, "é" * (q % 7)) for q in range(1, 301)]
             sent = await asyncio.gather(*(sender.publish(m) for m in messages))
             assert all(sent)
             # 3000 three-byte characters: over NOTIFY's 8000-byte limit, so it travels without its text.
-            await sender.publish({"k": Kind.CHUNK, "s": "stream-1", "q": 301, "e": 3301, "d": "€" * 3000})
+            await sender.publish(Chunk("stream-1", 301, 3301, "€" * 3000))
             received = await drain(watcher, 301)
         assert received[:300] == messages
-        assert received[300] == {"k": Kind.CHUNK, "s": "stream-1", "q": 301, "e": 3301}
+        assert received[300] == Chunk("stream-1", 301, 3301, None)
         assert sender.connected and receiver.connected and sender.reconnects == receiver.reconnects == 0
     finally:
         await sender.stop()
@@ -72,8 +74,8 @@ async def test_a_redis_that_stops_answering_is_detected_and_survived(tmp_path: P
     try:
         assert hub.connected
         with hub.watch("s") as watcher:
-            assert await hub.publish({"k": Kind.FINAL, "s": "s", "st": "DONE"})
-            assert (await drain(watcher, 1))[0]["st"] == "DONE"
+            assert await hub.publish(Final("s", StreamStatus.DONE))
+            assert (await drain(watcher, 1))[0] == Final("s", StreamStatus.DONE)
 
             os.kill(redis.process.pid, signal.SIGSTOP)
             stopped = time.monotonic()
@@ -81,15 +83,15 @@ async def test_a_redis_that_stops_answering_is_detected_and_survived(tmp_path: P
             assert down - stopped < 4, "a silent Redis went unnoticed"
             _, stale = await watcher.next(0.1)
             assert stale, "watchers were not sent to the database"
-            assert not await hub.publish({"k": Kind.FINAL, "s": "s", "st": "DONE"})  # dropped, never blocks
+            assert not await hub.publish(Final("s", StreamStatus.DONE))  # dropped, never blocks
 
             os.kill(redis.process.pid, signal.SIGCONT)
             resumed = time.monotonic()
             up = await wait_connected(hub, True, timeout=12)
             assert up - resumed < 8
-            assert await hub.publish({"k": Kind.FINAL, "s": "s", "st": "CANCELLED"})
+            assert await hub.publish(Final("s", StreamStatus.CANCELLED))
             received = await drain(watcher, 1)
-            assert [m.get("st") for m in received] == ["CANCELLED"]
+            assert received == [Final("s", StreamStatus.CANCELLED)]
         assert hub.reconnects >= 1
     finally:
         await hub.stop()
