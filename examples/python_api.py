@@ -2,7 +2,7 @@
 
 import asyncio
 
-from persistream.core import StreamEngine
+from persistream.engine import StreamEngine
 
 
 async def words():
