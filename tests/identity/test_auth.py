@@ -26,16 +26,23 @@ JWT_ENV = {
     "PERSISTREAM_JWT_AUDIENCE": AUDIENCE,
     "PERSISTREAM_JWT_ISSUER": ISSUER,
 }
-NOW = int(time.time())
-BAD_TOKENS = {
-    "expired": hs_token("alice", exp=NOW - 120),
-    "not yet valid": hs_token("alice", nbf=NOW + 600),
-    "bad signature": hs_token("alice", secret="another-secret-that-is-long-enough-for-hs256"),
-    "wrong audience": hs_token("alice", aud="someone-else"),
-    "wrong issuer": hs_token("alice", iss="https://evil.test"),
-    "no sub": hs_token(None),
-    "not a jwt": "not.a.jwt",
-}
+
+
+def bad_tokens() -> dict[str, str]:
+    """Made when a test runs, not when the module is imported: a suite that runs for longer than the margins below
+    would otherwise find "not yet valid" valid."""
+    now = int(time.time())
+    return {
+        "expired": hs_token("alice", exp=now - 120),
+        "not yet valid": hs_token("alice", nbf=now + 600),
+        "bad signature": hs_token("alice", secret="another-secret-that-is-long-enough-for-hs256"),
+        "wrong audience": hs_token("alice", aud="someone-else"),
+        "wrong issuer": hs_token("alice", iss="https://evil.test"),
+        "no sub": hs_token(None),
+        "not a jwt": "not.a.jwt",
+    }
+
+
 THREADS = "query { threads { id } }"
 
 
@@ -66,7 +73,7 @@ async def test_jwt_refusals(make_server: ServerFactory) -> None:
     # No credential: anything that needs an identity is UNAUTHENTICATED.
     assert code_of(await Caller(server).gql(THREADS)) == "UNAUTHENTICATED"
     assert code_of(await Caller(server).gql(SEND, {"prompt": "Hi", "thread": None})) == "UNAUTHENTICATED"
-    for why, token in BAD_TOKENS.items():
+    for why, token in bad_tokens().items():
         caller = bearer(server, token)
         assert code_of(await caller.gql(THREADS)) == "UNAUTHENTICATED", why
         # A bad credential is refused even for share reads, which need none.
@@ -81,14 +88,14 @@ async def test_jwt_refusals(make_server: ServerFactory) -> None:
     async with websockets.connect(
         server.graphql_ws,
         subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-        additional_headers={"Authorization": f"Bearer {BAD_TOKENS['expired']}"},
+        additional_headers={"Authorization": f"Bearer {bad_tokens()['expired']}"},
     ) as ws:
         await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
         with pytest.raises(websockets.ConnectionClosed):
             await ws.recv()
         assert ws.close_code == 4403
     log = server.log()
-    for token in [*BAD_TOKENS.values(), hs_token("alice")]:
+    for token in [*bad_tokens().values(), hs_token("alice")]:
         assert token not in log
     assert_clean_log(server)
 
