@@ -41,6 +41,14 @@ class Tool:
         name = getattr(function, "__name__", "")
         if not name or name == "<lambda>":
             raise TypeError(f"a tool needs a name: {function!r} has none")
+        positional = [
+            p.name
+            for p in inspect.signature(function).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.VAR_POSITIONAL)
+        ]
+        if positional:
+            # The model's arguments are a JSON object: every one of them is passed by name.
+            raise TypeError(f"tool {name}: parameters {positional} cannot be passed by name")
         doc = inspect.getdoc(function) or ""
         description = " ".join(doc.split("\n\n", 1)[0].split())
         try:
