@@ -64,7 +64,7 @@ class ReasoningView extends Foldable {
     super("reasoning", true);
     this.label = element("span", "part-label", "Reasoning");
     this.state = element("span", "part-state");
-    this.summary.append(this.label, this.state);
+    this.summary.append(this.label, " ", this.state); // spaces: the summary's accessible name is its text
     this.text = element("div", "part-text reasoning-text");
     this.root.append(this.text);
   }
@@ -82,9 +82,9 @@ class ToolView extends Foldable {
     super("tool", true);
     this.name = part.toolName ?? "tool";
     this.callId = part.toolCallId;
-    this.summary.append(element("span", "part-label", "Tool"), element("code", "tool-name", this.name));
     this.state = element("span", "part-state");
-    this.summary.append(this.state);
+    const name = element("code", "tool-name", this.name);
+    this.summary.append(element("span", "part-label", "Tool"), " ", name, " ", this.state);
     this.args = this.section("Arguments", "tool-args");
     // A result whose call is not on screen stands alone, without arguments.
     this.args.box.hidden = part.kind === TOOL_RESULT;
