@@ -22,12 +22,12 @@ async def stream_chat(info: Info[Context, None], stream_id: str) -> AsyncIterato
 
 
 async def stream_body(
-    info: Info[Context, None], stream_id: str, from_offset: int, share_token: str | None
+    info: Info[Context, None], stream_id: str, from_offset: int, share_token: str | None, from_cursor: str | None
 ) -> AsyncIterator[StreamEvent]:
     stream = parse_id(stream_id, "streamId")
-    if from_offset < 0:
+    if from_offset < 0 and from_cursor is None:  # with a cursor, fromOffset is ignored
         raise BadInput("fromOffset must be zero or more.")
     info.context.follow(stream)
-    events = await info.context.chat.observe(info.context.caller(), stream, from_offset, share_token)
+    events = await info.context.chat.observe(info.context.caller(), stream, from_offset, share_token, from_cursor)
     async for event in events:
         yield event
