@@ -172,21 +172,23 @@ class ChatService:
         return await self.engine.body(stream_id)
 
     async def observe(
-        self,
-        caller: Identity | None,
-        stream_id: str,
-        from_offset: int = 0,
-        share_token: str | None = None,
-        from_cursor: str | None = None,
+        self, caller: Identity | None, stream_id: str, from_offset: int = 0, share_token: str | None = None
     ) -> AsyncIterator[StreamEvent]:
-        """From `from_cursor` when given (every part after it; `from_offset` is then ignored), else from the TEXT
-        offset `from_offset`. A cursor this server did not give for this stream is BadInput."""
-        position = cursor.decode(stream_id, from_cursor) if from_cursor is not None else None
+        await self._follow_readable(caller, stream_id, share_token)
+        return self.engine.observe(stream_id, from_offset)
+
+    async def observe_from_cursor(
+        self, caller: Identity | None, stream_id: str, from_cursor: str, share_token: str | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        """Everything after `from_cursor`, in every part; a cursor this server did not give for this stream is
+        BadInput (checked first: it needs no read)."""
+        position = cursor.decode(stream_id, from_cursor)
+        await self._follow_readable(caller, stream_id, share_token)
+        return self.engine.observe(stream_id, from_position=position)
+
+    async def _follow_readable(self, caller: Identity | None, stream_id: str, share_token: str | None) -> None:
         found = await access.readable_stream(self.engine.db, caller, stream_id, share_token)
         bind_stream(stream_id, found.thread.id if found.thread else None)
-        if position is None:
-            return self.engine.observe(stream_id, from_offset)
-        return self.engine.observe(stream_id, from_position=position)
 
     async def cancel_stream(self, caller: Identity | None, stream_id: str) -> StreamBody:
         found = await access.own_stream(self.engine.db, caller, stream_id)
