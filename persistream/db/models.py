@@ -74,6 +74,10 @@ class StreamRow(SQLModel, table=True):
     cancel_requested: bool = False
     # True once a final stream's chunks are one row (or needed no compaction); see `compaction.compact_stream`.
     compacted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # Tokens the model reported for the whole answer, stored with the final status; NULL where it did not say.
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
 
 
 class ChunkRow(SQLModel, table=True):
@@ -82,7 +86,18 @@ class ChunkRow(SQLModel, table=True):
     stream_id: str = Field(foreign_key="streams.id", primary_key=True, max_length=36, ondelete="CASCADE")
     seq: int = Field(primary_key=True)
     text: str
+    # Code points of the answer's TEXT up to and including this chunk (a chunk of another part ends where the TEXT
+    # stood then).
     end_offset: int
+    # The part this chunk's text belongs to (engine/log.py). NULL in every column below means TEXT part 0, so a
+    # text-only answer stores exactly what it stored before parts existed.
+    part: int | None = None
+    kind: str | None = Field(default=None, max_length=16)  # NULL: TEXT
+    tool_name: str | None = None
+    tool_call_id: str | None = None
+    is_error: bool | None = None
+    # Code points of this chunk's part up to and including this chunk; NULL: `end_offset` (TEXT part 0).
+    part_end: int | None = None
 
 
 class MessageRow(SQLModel, table=True):

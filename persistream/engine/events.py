@@ -31,54 +31,45 @@ class PartHead:
 TEXT_HEAD = PartHead(PartKind.TEXT)
 
 
+class _Headed:
+    """What a part's head says, read on the part or delta itself (as the GraphQL types show it)."""
+
+    __slots__ = ()
+    head: PartHead
+
+    @property
+    def kind(self) -> PartKind:
+        return self.head.kind
+
+    @property
+    def tool_name(self) -> str | None:
+        return self.head.tool_name
+
+    @property
+    def tool_call_id(self) -> str | None:
+        return self.head.tool_call_id
+
+    @property
+    def is_error(self) -> bool:
+        return self.head.is_error
+
+
 @dataclass(frozen=True, slots=True)
-class PartDelta:
+class PartDelta(_Headed):
     """Text one event appends to part `index` (a part's first delta starts it; it may be empty)."""
 
     index: int
     head: PartHead
     delta: str
 
-    @property
-    def kind(self) -> PartKind:
-        return self.head.kind
-
-    @property
-    def tool_name(self) -> str | None:
-        return self.head.tool_name
-
-    @property
-    def tool_call_id(self) -> str | None:
-        return self.head.tool_call_id
-
-    @property
-    def is_error(self) -> bool:
-        return self.head.is_error
-
 
 @dataclass(frozen=True, slots=True)
-class Part:
+class Part(_Headed):
     """One part of an answer as stored."""
 
     index: int
     head: PartHead
     text: str
-
-    @property
-    def kind(self) -> PartKind:
-        return self.head.kind
-
-    @property
-    def tool_name(self) -> str | None:
-        return self.head.tool_name
-
-    @property
-    def tool_call_id(self) -> str | None:
-        return self.head.tool_call_id
-
-    @property
-    def is_error(self) -> bool:
-        return self.head.is_error
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,16 +4,16 @@ The only module that imports the openai SDK. Errors become `ModelError`s whose u
 failure and nothing else: a provider's own message can quote part of the key, so it only goes to the logs
 after redaction.
 
-The SDK makes the request (authentication, retries, timeouts, HTTP errors as its own exception types); the
-streamed body is read here from the SDK's raw streaming response (`with_streaming_response`), because the SDK's
-parse builds a pydantic object per token and that alone capped an answer at about 8,500 tokens/s. What is read is
-what the SDK would read: `data: [DONE]` ends the answer, a frame holding `error` raises `openai.APIError` as the
-SDK does, every choice's `delta.content` is text (and the rest of each delta, reasoning and tool-call fragments, and
-a chunk's usage, become part events as `llm/turn.py` says); a timeout or a broken connection while reading becomes the SDK's
-`APITimeoutError` or `APIConnectionError`. Bytes that are not UTF-8 are read as U+FFFD where the SDK fails, and an
-event over 64 MiB is refused (`llm/sse.py` says why). tests/unit/test_openai_parse.py holds both parses to the same
-text, and tests/llm/test_openai_parts.py its tool calls. Two limits the SDK does not hold are held here:
-`max_tokens` (a model may ignore it) and the event size.
+The SDK makes the request (authentication, retries, timeouts, HTTP errors as its own exception types); the streamed body
+is read here from the SDK's raw streaming response (`with_streaming_response`), because the SDK's parse builds a
+pydantic object per token and that alone capped an answer at about 8,500 tokens/s. What is read is what the SDK would
+read: `data: [DONE]` ends the answer, a frame holding `error` raises `openai.APIError` as the SDK does, every choice's
+`delta.content` is text (and the rest of each delta, reasoning and tool-call fragments, and a chunk's usage, become part
+events as `llm/turn.py` says); a timeout or a broken connection while reading becomes the SDK's `APITimeoutError` or
+`APIConnectionError`. Bytes that are not UTF-8 are read as U+FFFD where the SDK fails, and an event over 64 MiB is
+refused (`llm/sse.py` says why). tests/unit/test_openai_parse.py holds both parses to the same text, and
+tests/llm/test_openai_parts.py its tool calls. Two limits the SDK does not hold are held here: `max_tokens` (a model may
+ignore it) and the event size.
 
 `stream_parts(messages, tools)` yields every part event; `stream(messages)` yields only the text of the same reader
 (the engine's path, no slower for the parts: a delta that holds only text is read as before). Both ask for usage.

@@ -29,6 +29,9 @@ from tests.support.server import ROOT
 pytestmark = pytest.mark.scale
 
 PREVIOUS = "0002"
+# What revision 0006 added (parts): dropped again to make a database from before migrations.
+CHUNK_PART_COLUMNS = ("part", "kind", "tool_name", "tool_call_id", "is_error", "part_end")
+TOKEN_COLUMNS = ("input_tokens", "output_tokens", "reasoning_tokens")
 # A database made by create_all before migrations existed is adopted as the first revision.
 ADOPTED = "0001"
 
@@ -147,6 +150,8 @@ async def test_a_database_made_before_migrations_is_adopted(empty_database: str)
                 "DROP INDEX ix_threads_share_token",
                 "ALTER TABLE threads DROP COLUMN share_token",
                 "DROP TABLE secrets",
+                *(f"ALTER TABLE chunks DROP COLUMN {column}" for column in CHUNK_PART_COLUMNS),
+                *(f"ALTER TABLE streams DROP COLUMN {column}" for column in TOKEN_COLUMNS),
             ):
                 await conn.execute(text(statement))
     finally:
