@@ -26,6 +26,7 @@ from persistream.db.streams import StreamSnapshot
 from persistream.engine import cursor
 from persistream.engine.events import StreamBody, StreamEvent, StreamStatus
 from persistream.engine.ids import new_id
+from persistream.engine.log import body_of
 from persistream.engine.stream_engine import StreamEngine
 from persistream.errors import BadInput, NotFound
 from persistream.llm.base import ChatMessage, ChatModel
@@ -331,8 +332,7 @@ def make_title(prompt: str) -> str:
 def _body(stream_id: str, snapshot: StreamSnapshot | None) -> StreamBody:
     if snapshot is None:
         return StreamBody(stream_id, "", StreamStatus.CANCELLED)
-    text = "".join(c.text for c in snapshot.chunks)
-    return StreamBody(stream_id, text, StreamStatus(snapshot.stream.status), snapshot.stream.error)
+    return body_of(snapshot)
 
 
 def _thread_view(row: ThreadRow) -> ThreadView:

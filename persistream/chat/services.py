@@ -61,6 +61,7 @@ def build_services(settings: Settings, model: ChatModel | None = None) -> Servic
         flush_ms=settings.flush_ms,
         pending_timeout=settings.pending_timeout,
         stream_timeout=settings.stream_timeout,
+        first_token_timeout=settings.first_token_timeout,
         observer_poll_interval=settings.observer_poll_interval,
     )
     model = model or create_model(settings)
