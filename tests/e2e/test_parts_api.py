@@ -239,11 +239,17 @@ async def test_reasoning_is_a_part_and_is_not_sent_back(server: ServerProcess, f
     assert first.body["stream_options"] == {"include_usage": True}
     follow_name = unique("follow")
     marker = fake_openai.add(follow_name, Script([" Sure."]))
-    sent = await send(server.graphql_http, f"And then? {marker}", await thread_of(server, stream_id))
+    thread = await thread_of(server, stream_id)
+    sent = await send(server.graphql_http, f"And then? {marker}", thread)
     await drive(server, sent["responseStreamId"])
     [request] = fake_openai.requests_for(follow_name)
     answers = [m for m in request.messages if m["role"] == "assistant"]
     assert answers == [{"role": "assistant", "content": " The answer."}]
+    # History carries the parts too.
+    history = """query($id: ID!) { messages(threadId: $id) { response { text parts { index kind text toolName
+      toolCallId isError } } } }"""
+    listed = (await gql_data(server.graphql_http, history, {"id": thread}))["messages"]
+    assert listed[0]["response"] == {"text": " The answer.", "parts": list(expected.values())}
 
 
 async def thread_of(server: ServerProcess, stream_id: str) -> str:
