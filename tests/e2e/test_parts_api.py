@@ -5,6 +5,7 @@ their timeout and step limit, the first-token timeout) take effect."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from persistream.engine.cursor import Position
 from tests.conftest import ServerFactory, server_env
 from tests.support.fake_openai import FakeOpenAI, Script, tool_call_deltas
 from tests.support.gql import (
+    CANCEL,
     GraphQLWS,
     SubscriptionError,
     check_events,
@@ -60,7 +62,24 @@ async def slow() -> str:
     return "late"
 
 
-TOOLS = [add, slow]
+def broken(reason: str) -> str:
+    """Fails with the reason it is given."""
+    raise RuntimeError(reason)
+
+
+async def wait_forever(marker: str) -> str:
+    """Writes `started` to the file `marker`, then waits; writes `cancelled` there when its task is cancelled."""
+    with open(marker, "w") as f:
+        f.write("started")
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        with open(marker, "w") as f:
+            f.write("cancelled")
+        raise
+    return "never"
+
+TOOLS = [add, slow, broken, wait_forever]
 '''
 
 
@@ -413,3 +432,52 @@ async def test_a_model_may_think_longer_than_the_stream_timeout_before_its_first
     driven = await drive(server, stream_id)
     assert driven[-1]["status"] == "DONE", driven[-1]
     assert check_events(driven) == " Thought long."
+
+
+async def test_a_tool_that_raises_is_an_error_result_the_model_reads(
+    tools_server: ServerProcess, fake_openai: FakeOpenAI
+) -> None:
+    calls = tool_call_deltas([("call_b", "broken", '{"reason": "the disk is full"}')])
+    script = Script([], deltas=calls, finish_reason="tool_calls", then=Script([" It failed."]))
+    stream_id, name = await start_stream(tools_server, fake_openai, script)
+    driven = await drive(tools_server, stream_id)
+    assert driven[-1]["status"] == "DONE"
+    result = assembled(driven)[1]
+    assert (result["kind"], result["isError"]) == ("TOOL_RESULT", True)
+    assert "the disk is full" in result["text"] and "Traceback" not in result["text"]
+    second = fake_openai.requests_for(name)[1]
+    assert second.body["messages"][-1] == {"role": "tool", "content": result["text"], "tool_call_id": "call_b"}
+    assert (await body(tools_server, stream_id))["parts"][1] == {**result}
+
+
+@pytest.fixture(scope="module")
+def patient_tools_server(fake_openai: FakeOpenAI, module_tmp: Path) -> Iterator[ServerProcess]:
+    """Tools with a long timeout: a cancel, not the timeout, ends the running tool."""
+    package = module_tmp / "patient-tools"
+    package.mkdir()
+    (package / "parts_api_tools.py").write_text(TOOLS_MODULE, encoding="utf-8")
+    path = os.pathsep.join(p for p in (str(package), str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = server_env(fake_openai, module_tmp / "patient.db", PERSISTREAM_TOOLS="parts_api_tools:TOOLS", PYTHONPATH=path)
+    process = ServerProcess(env, log_path=module_tmp / "patient-server.log").start()
+    yield process
+    process.stop()
+
+
+async def test_cancel_during_a_tool_cancels_its_task_and_stores_cancelled(
+    patient_tools_server: ServerProcess, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    marker = tmp_path / "tool-state"
+    arguments = json.dumps({"marker": str(marker)})
+    script = Script([], deltas=tool_call_deltas([("call_w", "wait_forever", arguments)]), finish_reason="tool_calls")
+    stream_id, _ = await start_stream(patient_tools_server, fake_openai, script)
+    async with GraphQLWS(patient_tools_server.graphql_ws) as client:
+        driver = Tap(client, DRIVE, {"id": stream_id}, "streamChat")
+        await wait_until(lambda: marker.exists() and marker.read_text() == "started", 15)
+        cancelled = await gql_data(patient_tools_server.graphql_http, CANCEL, {"id": stream_id})
+        driven = await driver.result(timeout=15)
+    assert cancelled["cancelStream"]["status"] == "CANCELLED"
+    assert driven[-1]["status"] == "CANCELLED"
+    await wait_until(lambda: marker.read_text() == "cancelled", 5)
+    found = await body(patient_tools_server, stream_id)
+    assert found["status"] == "CANCELLED"
+    assert found["parts"] == [part(0, "TOOL_CALL", arguments, "wait_forever", "call_w")]
