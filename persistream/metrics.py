@@ -54,10 +54,12 @@ STREAMS_FINISHED = Counter(
     "Answers that reached a final status, by that status (counted once, by the process that stored it).",
     ["status"],
 )
-TOKENS = Counter("persistream_tokens", "Content deltas received from the model.")
+TOKENS = Counter(
+    "persistream_tokens", "Deltas received from the model: text, reasoning, tool-call arguments and tool results."
+)
 TIME_TO_FIRST_TOKEN = Histogram(
     "persistream_time_to_first_token_seconds",
-    "From the claim of an answer to its first content delta from the model.",
+    "From the claim of an answer to its first delta from the model (text, reasoning or a tool call).",
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0),
 )
 CHUNK_WRITE = Histogram(
