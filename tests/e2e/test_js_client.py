@@ -74,7 +74,7 @@ async def test_js_client_streams_resumes_and_cancels(server: ServerProcess, fake
 
 async def test_js_client_answer_state() -> None:
     run = await run_node_tests(CLIENT_DIR / "test" / "answer.test.mjs", {})
-    assert run.passed == 3, run.output
+    assert run.passed == 7, run.output
 
 
 async def test_js_client_auth_and_share_reader(make_server: ServerFactory, fake_openai: FakeOpenAI) -> None:
