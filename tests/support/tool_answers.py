@@ -17,7 +17,12 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
-TOOLS = [add]
+def echo(text: str) -> str:
+    """Say the text back."""
+    return text
+
+
+TOOLS = [add, echo]
 '''
 ARGUMENTS = '{"a": 2, "b": 3}'
 USAGE = {"prompt_tokens": 21, "completion_tokens": 40, "completion_tokens_details": {"reasoning_tokens": 9}}
@@ -30,17 +35,19 @@ def words(count: int, word: str) -> list[str]:
 
 
 def tools_env(directory: Path) -> dict[str, str]:
-    """Server settings giving it the `add` tool, from a module written into `directory`."""
+    """Server settings giving it the `add` and `echo` tools, from a module written into `directory`."""
     (directory / "js_tools.py").write_text(TOOLS_MODULE, encoding="utf-8")
     path = os.pathsep.join(p for p in (str(directory), str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     return {"PERSISTREAM_TOOLS": "js_tools:TOOLS", "PYTHONPATH": path}
 
 
-def tool_answer(reasoning: int = 24, text: int = 30, delay: float = 0.02) -> Script:
-    """Reasoning in `reasoning` deltas, the call of `add` (its arguments in 6), then `text` words with usage: the
+def tool_answer(
+    reasoning: int = 24, text: int = 30, delay: float = 0.02, tool: str = "add", arguments: str = ARGUMENTS
+) -> Script:
+    """Reasoning in `reasoning` deltas, the call of `tool` (its arguments in 6), then `text` words with usage: the
     model's two steps (register it under a name of its own: its second request gets the second step)."""
     thinking = [{"reasoning_content": piece} for piece in words(reasoning, "think")]
-    calls = tool_call_deltas([("call_add", "add", ARGUMENTS)], pieces=6)
+    calls = tool_call_deltas([(f"call_{tool}", tool, arguments)], pieces=6)
     answer = Script(words(text, "sum"), delay=delay, usage=USAGE)
     return Script([], delay=delay, deltas=thinking + calls, finish_reason="tool_calls", then=answer)
 
