@@ -18,28 +18,41 @@ function prompt() {
   return answers[next++];
 }
 
-/** Collects a stream's snapshots, checking as it goes that each part only grows toward what `expected` says. */
+/** Collects a stream's snapshots, checking that each part only grows toward what `expected` says. A problem is
+ * kept, not thrown (a listener's exception would stop the stream): `checked(snapshots)` throws the first one. */
 function recordParts(stream) {
   const snapshots = [];
+  snapshots.problems = [];
   stream.subscribe((snapshot) => {
-    const last = snapshots.at(-1);
-    for (const [i, part] of snapshot.parts.entries()) {
-      const whole = expected[i];
-      assert.ok(whole, `an unexpected part ${JSON.stringify(part)}`);
-      assert.deepEqual({ ...part, text: "" }, { ...whole, text: "" });
-      assert.ok(whole.text.startsWith(part.text), `part ${i} ${JSON.stringify(part.text)} is not a prefix`);
-      const before = last?.parts[i];
-      if (before) assert.ok(part.text.startsWith(before.text), `part ${i} went back`);
+    try {
+      const last = snapshots.at(-1);
+      for (const [i, part] of snapshot.parts.entries()) {
+        const whole = expected[i];
+        assert.ok(whole, `an unexpected part ${JSON.stringify(part)}`);
+        assert.deepEqual({ ...part, text: "" }, { ...whole, text: "" });
+        assert.ok(whole.text.startsWith(part.text), `part ${i} ${JSON.stringify(part.text)} is not a prefix`);
+        const before = last?.parts[i];
+        if (before) assert.ok(part.text.startsWith(before.text), `part ${i} went back`);
+      }
+      if (last) assert.ok(snapshot.parts.length >= last.parts.length, "a part went away");
+    } catch (error) {
+      snapshots.problems.push(error);
     }
-    if (last) assert.ok(snapshot.parts.length >= last.parts.length, "a part went away");
     snapshots.push(snapshot);
   });
   return snapshots;
 }
 
-/** Every final copy holds exactly what the server stored: parts, text, offset, usage and cursor. */
-async function assertStored(c, streamId, finals, what) {
-  const body = await c.body(streamId);
+function checked(snapshots) {
+  if (snapshots.problems.length) throw snapshots.problems[0];
+  return snapshots;
+}
+
+/** Every final copy holds exactly what the server stored: parts, text, offset, usage and cursor (read straight
+ * from the server, not through a proxy that may still refuse connections). */
+async function assertStored(streamId, finals, what) {
+  const direct = client();
+  const body = await direct.body(streamId).finally(() => direct.dispose());
   assert.equal(body.status, "DONE", what);
   assert.deepEqual(body.parts, expected, what);
   for (const final of finals) {
@@ -75,7 +88,7 @@ test("reasoning, a tool call and its result, then text and usage: driver and obs
     const observer = other.stream(message.responseStreamId);
     const observed = recordParts(observer);
     const finals = await Promise.all([driver.done, observer.done]);
-    const body = await assertStored(owner, message.responseStreamId, finals, "driver and observer");
+    const body = await assertStored(message.responseStreamId, finals, "driver and observer");
     assert.deepEqual(body.usage, SCRIPTS.parts.usage);
     assert.deepEqual(
       body.parts.map((p) => p.kind),
@@ -85,7 +98,7 @@ test("reasoning, a tool call and its result, then text and usage: driver and obs
     const kinds = driven.map((s) => s.parts.at(-1)?.kind).filter(Boolean);
     assert.deepEqual([...new Set(kinds)], ["REASONING", "TOOL_CALL", "TOOL_RESULT", "TEXT"]);
     assert.ok(driven.filter((s) => s.parts.at(-1)?.kind === "REASONING").length > 3, "reasoning streamed");
-    for (const snapshots of [driven, observed]) assert.equal(snapshots.filter((s) => s.status === "DONE").length, 1);
+    for (const snapshots of [driven, observed]) assert.equal(checked(snapshots).filter((s) => s.status === "DONE").length, 1);
     // A follower given the finished body starts final: nothing is asked of the server.
     const late = owner.stream(message.responseStreamId, { initial: body });
     assert.deepEqual((await late.done).parts, body.parts);
@@ -115,8 +128,8 @@ test("a socket cut mid-reasoning and again mid-text resumes by cursor: nothing r
     assert.equal(driven.at(-1).status, "STREAMING", "the second cut comes mid-answer too");
     proxy.cut(300);
     const finals = await Promise.all([driver.done, observer.done]);
-    await assertStored(driverClient, message.responseStreamId, finals, "after two cuts");
-    for (const snapshots of [driven, observed]) assert.ok(snapshots.some((s) => s.connection === "reconnecting"));
+    await assertStored(message.responseStreamId, finals, "after two cuts");
+    for (const snapshots of [driven, observed]) assert.ok(checked(snapshots).some((s) => s.connection === "reconnecting"));
     // The first subscriptions start from nothing; every later one, from the cursor the copy held.
     const forStream = sent.filter((p) => p.variables.streamId === message.responseStreamId);
     const resumed = forStream.filter((p) => p.variables.fromCursor);
@@ -148,7 +161,7 @@ test("random cuts at random moments, over many streams at once: every copy ends 
       try {
         const messages = await Promise.all(Array.from({ length: Number(perRound) }, () => drivers.sendMessage(prompt())));
         const streams = messages.flatMap((m) => [drivers.stream(m.responseStreamId, { drive: true }), observers.stream(m.responseStreamId)]);
-        streams.forEach(recordParts);
+        const records = streams.map(recordParts);
         const finished = Promise.all(streams.map((s) => s.done));
         const cuts = 1 + Math.floor(random() * 4);
         for (let i = 0; i < cuts; i += 1) {
@@ -156,8 +169,9 @@ test("random cuts at random moments, over many streams at once: every copy ends 
           proxy.cut(random() * 400);
         }
         const finals = await finished;
+        records.forEach(checked);
         for (const [i, m] of messages.entries()) {
-          await assertStored(drivers, m.responseStreamId, finals.slice(2 * i, 2 * i + 2), `stream ${i} of round ${round}`);
+          await assertStored(m.responseStreamId, finals.slice(2 * i, 2 * i + 2), `stream ${i} of round ${round}`);
         }
       } finally {
         drivers.dispose();
