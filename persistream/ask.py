@@ -96,12 +96,17 @@ class _Narrator:
         self.err = err
         self.current: PartDelta | None = None
         self.pieces: list[str] = []
+        # On a terminal the answer's text and these lines share the screen: a part after text starts a new line.
+        self.after_text = False
 
     def add(self, deltas: Iterable[PartDelta]) -> None:
         for delta in deltas:
             if self.current is None or delta.index != self.current.index:
                 self.close()
                 self.current, self.pieces = delta, []
+                if delta.kind != "TEXT" and self.after_text and self.err.isatty():
+                    self.err.write("\n")
+                self.after_text = delta.kind == "TEXT"
                 if _streams(delta.kind):
                     self.err.write(f"{delta.kind.lower().replace('_', ' ')}: ")
             if _streams(delta.kind):

@@ -166,3 +166,17 @@ def test_ask_narrates_reasoning_as_it_streams_and_tools_one_line_each() -> None:
 @pytest.mark.parametrize("kinds", [["TEXT"], []])
 def test_ask_narrates_nothing_for_text(kinds: list[str]) -> None:
     assert narrate([PartDelta(0, kind, "x") for kind in kinds]) == ""
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_a_part_after_text_starts_a_new_line() -> None:
+    err = Terminal()
+    narrator = _Narrator(err)
+    narrator.add([PartDelta(0, "TEXT", "Checking."), PartDelta(1, "TOOL_CALL", "{}", "clock", "c")])
+    narrator.add([PartDelta(2, "TOOL_RESULT", "noon", "clock", "c"), PartDelta(3, "TEXT", "Noon.")])
+    narrator.close()
+    assert err.getvalue() == "\ntool call clock: {}\ntool result clock: noon\n"
