@@ -88,6 +88,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings.replace(bind_host=args.host)
     if args.command == "migrate":
         return _run_database_task(_migrate(settings.database_url, args.revision, args.check))
+    if settings.tools is not None:
+        # Loaded once here, before any worker starts: a wrong PERSISTREAM_TOOLS stops `serve` with one line
+        # naming it, instead of a traceback in every worker.
+        from persistream.chat.answers import configured_tools
+
+        try:
+            configured_tools(settings.tools)
+        except ConfigError as exc:
+            print(f"persistream: configuration error: {exc}", file=sys.stderr)
+            return 2
     if not settings.auth_explicit and not _is_loopback(args.host):
         print(
             f"persistream: refusing to serve on {args.host} with no authentication: set PERSISTREAM_AUTH "
