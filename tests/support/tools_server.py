@@ -14,8 +14,8 @@ from tests.support.fake_openai import FakeOpenAI, Script, tool_call_deltas
 from tests.support.server import ROOT, ServerProcess
 
 TOOLS_MODULE = '''
-def add(a: int, b: int) -> int:
-    """Add two whole numbers."""
+def add(a: int, b: int, why: str = "") -> int:
+    """Add two whole numbers; `why` says what for."""
     return a + b
 
 
