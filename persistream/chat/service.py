@@ -11,23 +11,28 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from persistream.chat import access, retention
+from persistream.chat.answers import AnswerSource
 from persistream.chat.identity import Identity
 from persistream.chat.limits import SendLimits
 from persistream.db import sharing, streams, threads
 from persistream.db.database import is_transient
 from persistream.db.models import MessageRow, ThreadRow
 from persistream.db.streams import StreamSnapshot
+from persistream.engine import cursor
 from persistream.engine.events import StreamBody, StreamEvent, StreamStatus
 from persistream.engine.ids import new_id
+from persistream.engine.log import body_of
 from persistream.engine.stream_engine import StreamEngine
 from persistream.errors import BadInput, NotFound
 from persistream.llm.base import ChatMessage, ChatModel
+from persistream.llm.tools import Tool
 from persistream.logs import bind_stream
+from persistream.parts import PartEvent
 from persistream.retry import Backoff, Retrying
 
 log = logging.getLogger("persistream.chat")
@@ -79,9 +84,14 @@ class ChatService:
         max_context_chars: int = 48000,
         limits: SendLimits | None = None,
         retention_seconds: float | None = None,
+        tools: Sequence[Tool] = (),
+        tool_timeout: float = 30.0,
+        max_steps: int = 8,
     ) -> None:
         self.engine = engine
         self.model = model
+        # What each answer's parts come from: the model, and the tool loop when there are tools.
+        self.source = AnswerSource(model, tuple(tools), tool_timeout, max_steps)
         self.system_prompt = system_prompt
         self.max_prompt_chars = max_prompt_chars
         self.max_context_chars = max_context_chars
@@ -165,17 +175,29 @@ class ChatService:
     async def observe(
         self, caller: Identity | None, stream_id: str, from_offset: int = 0, share_token: str | None = None
     ) -> AsyncIterator[StreamEvent]:
+        await self._follow_readable(caller, stream_id, share_token)
+        return self.engine.observe(stream_id, from_offset)
+
+    async def observe_from_cursor(
+        self, caller: Identity | None, stream_id: str, from_cursor: str, share_token: str | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        """Everything after `from_cursor`, in every part; a cursor this server did not give for this stream is
+        BadInput (checked first: it needs no read)."""
+        position = cursor.decode(stream_id, from_cursor)
+        await self._follow_readable(caller, stream_id, share_token)
+        return self.engine.observe(stream_id, from_position=position)
+
+    async def _follow_readable(self, caller: Identity | None, stream_id: str, share_token: str | None) -> None:
         found = await access.readable_stream(self.engine.db, caller, stream_id, share_token)
         bind_stream(stream_id, found.thread.id if found.thread else None)
-        return self.engine.observe(stream_id, from_offset)
 
     async def cancel_stream(self, caller: Identity | None, stream_id: str) -> StreamBody:
         found = await access.own_stream(self.engine.db, caller, stream_id)
         bind_stream(stream_id, found.thread.id if found.thread else None)
         return await self.engine.cancel(stream_id)
 
-    async def _answer(self, stream_id: str, message: MessageRow | None) -> AsyncIterator[str]:
-        return self.model.stream(await self._conversation_after_claim(stream_id, message))
+    async def _answer(self, stream_id: str, message: MessageRow | None) -> AsyncIterator[PartEvent]:
+        return self.source.events(await self._conversation_after_claim(stream_id, message))
 
     async def _conversation_after_claim(self, stream_id: str, message: MessageRow | None) -> list[ChatMessage]:
         """The conversation, read once the stream is claimed. Through a database outage the read is tried again,
@@ -193,7 +215,7 @@ class ChatService:
         return await retrying.call(lambda: self.conversation_for(stream_id, message), retry_if=is_transient)
 
     async def conversation_for(self, stream_id: str, message: MessageRow | None = None) -> list[ChatMessage]:
-        """The system prompt, the thread's earlier prompts and answers, then the prompt this stream answers
+        """The system prompt, the thread's earlier prompts and answers (their text), then the prompt this stream answers
         (`message`, when the caller has already read it).
 
         Earlier turns are kept newest first while the whole conversation stays within `max_context_chars`; the
@@ -209,9 +231,9 @@ class ChatService:
         budget = self.max_context_chars - len(self.system_prompt) - len(message.prompt)
         kept: list[list[ChatMessage]] = []
         for m in reversed(earlier):
-            answer = (
-                "".join(c.text for c in bodies[m.response_stream_id].chunks) if m.response_stream_id in bodies else ""
-            )
+            # Only the answer's TEXT goes back to the model: its reasoning was its own scratch work (reasoning
+            # servers expect it not to be sent back), and its tool calls and results were steps towards the text.
+            answer = _body(m.response_stream_id, bodies.get(m.response_stream_id)).text
             turn = [ChatMessage("user", m.prompt)] + ([ChatMessage("assistant", answer)] if answer else [])
             budget -= len(m.prompt) + len(answer)
             if budget < 0:
@@ -310,8 +332,7 @@ def make_title(prompt: str) -> str:
 def _body(stream_id: str, snapshot: StreamSnapshot | None) -> StreamBody:
     if snapshot is None:
         return StreamBody(stream_id, "", StreamStatus.CANCELLED)
-    text = "".join(c.text for c in snapshot.chunks)
-    return StreamBody(stream_id, text, StreamStatus(snapshot.stream.status), snapshot.stream.error)
+    return body_of(snapshot)
 
 
 def _thread_view(row: ThreadRow) -> ThreadView:

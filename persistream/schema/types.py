@@ -16,8 +16,10 @@ from strawberry import Info, Parent
 from persistream.chat.service import MessageView, ShareView, ThreadView
 from persistream.engine import events
 from persistream.engine.events import StreamStatus
-from persistream.resolvers import mutations, queries, subscriptions
+from persistream.parts import Usage as ReportedUsage
+from persistream.resolvers import cursors, mutations, queries, subscriptions
 from persistream.resolvers.context import Context
+from persistream.schema.parts import Part, PartDelta, Usage
 
 # The engine's enum itself, made a GraphQL enum (Strawberry marks the class and returns it): a status resolves to
 # its member's name as it is.
@@ -38,6 +40,20 @@ class StreamBody:
     error: str | None = strawberry.field(description="Why the stream ended in ERROR or TIMEOUT; null otherwise.")
     offset: int = strawberry.field(description="Length of `text` in Unicode code points.")
 
+    @strawberry.field(description="Every part of the answer, TEXT parts included, in order.", graphql_type=list[Part])
+    def parts(self, body: Parent[events.StreamBody]) -> tuple[events.Part, ...]:
+        return body.all_parts
+
+    @strawberry.field(description="Resume point after everything in this body: pass it as `fromCursor`.")
+    def cursor(self, body: Parent[events.StreamBody]) -> str:
+        return cursors.after(body)
+
+    @strawberry.field(
+        description="Set once the answer is final, when the model reported it.", graphql_type=Usage | None
+    )
+    def usage(self, body: Parent[events.StreamBody]) -> ReportedUsage | None:
+        return body.usage
+
 
 @strawberry.type(description="One step of a stream, as a subscriber sees it.")
 class StreamEvent:
@@ -52,6 +68,23 @@ class StreamEvent:
     )
     status: StreamStatus
     error: str | None
+
+    @strawberry.field(
+        description=(
+            "What this event appends to each part, in part order; TEXT deltas included (the same text as `delta`)."
+        ),
+        graphql_type=list[PartDelta],
+    )
+    def parts(self, event: Parent[events.StreamEvent]) -> tuple[events.PartDelta, ...]:
+        return event.part_deltas
+
+    @strawberry.field(description="Resume point after this event, covering every part: pass it as `fromCursor`.")
+    def cursor(self, event: Parent[events.StreamEvent]) -> str:
+        return cursors.after(event)
+
+    @strawberry.field(description="On the final event, when the model reported it.", graphql_type=Usage | None)
+    def usage(self, event: Parent[events.StreamEvent]) -> ReportedUsage | None:
+        return event.usage
 
 
 @strawberry.type
@@ -214,6 +247,7 @@ class Subscription:
         stream_id: strawberry.ID,
         from_offset: int = 0,
         share_token: str | None = None,
+        from_cursor: str | None = None,
     ) -> AsyncGenerator[events.StreamEvent]:
-        async for event in subscriptions.stream_body(info, stream_id, from_offset, share_token):
+        async for event in subscriptions.stream_body(info, stream_id, from_offset, share_token, from_cursor):
             yield event

@@ -15,9 +15,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from persistream.db.database import Database
 from persistream.engine import StreamEngine, StreamEvent, StreamStatus
 from persistream.engine.cursor import START, Position
 from persistream.engine.events import Part
+from persistream.engine.hub import Hub
+from persistream.engine.messages import Chunk, HubMessage
 from persistream.llm.base import ModelError
 from persistream.parts import PartEvent, PartKind, ReasoningDelta, ToolCallDelta, ToolResult, Usage
 
@@ -263,3 +266,44 @@ async def test_a_model_error_after_parts_keeps_them(engine: StreamEngine) -> Non
 
 def test_positions_from_events_are_ordered() -> None:
     assert START < Position(0, 1) < Position(3, 0)
+
+
+class DroppingHub(Hub):
+    """A hub that loses a share of the chunks it is asked to publish, as a broadcast may: observers must notice the
+    gap and read the database."""
+
+    def __init__(self, rng: random.Random, share: float) -> None:
+        super().__init__("memory://")
+        self.rng, self.share, self.dropped = rng, share, 0
+
+    async def publish(self, message: HubMessage) -> bool:
+        if isinstance(message, Chunk) and self.rng.random() < self.share:
+            self.dropped += 1
+            return True
+        return await super().publish(message)
+
+
+@pytest.mark.parametrize("seed", range(3))
+async def test_observers_end_with_exactly_the_parts_when_the_hub_drops_publishes(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(500 + seed)
+    hub = DroppingHub(rng, 0.3)
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'drops.db'}")
+    await database.create_tables()
+    engine = StreamEngine(database, hub, flush_ms=20, flush_chars=40, observer_poll_interval=0.2)
+    async with engine:
+        events = script(rng)
+        truth = expected_parts(events)
+        stream_id = await engine.create_stream()
+        early = asyncio.create_task(collect(engine.observe(stream_id)))
+        driven: list[StreamEvent] = []
+        late: list[tuple[Expected, asyncio.Task[list[StreamEvent]]]] = []
+        async for event in engine.drive(stream_id, lambda: source_of(events, rng)):
+            driven.append(event)
+            if rng.random() < 0.3:
+                task = asyncio.create_task(collect(engine.observe(stream_id, from_position=event.end)))
+                late.append((replay(driven), task))
+        assert replay(await early) == truth, f"seed {seed}"
+        for before, task in late:
+            assert replay(await task, before) == truth, f"seed {seed}"
+    await database.close()
+    assert hub.dropped > 0, f"seed {seed}: nothing was dropped"

@@ -67,6 +67,8 @@ class Script:
     # The usage chunk (`choices: []`) sent last, when the request asked for it (`stream_options.include_usage`).
     usage: dict[str, Any] | None = None
     finish_reason: str = "stop"
+    # After the role frame, send nothing for this many seconds before the first delta (a model that thinks first).
+    first_delay: float = 0.0
     # The script of the next request whose last user message holds the same marker (then the one after, ...; the
     # last one answers every request after it).
     then: Script | None = None
@@ -265,6 +267,8 @@ class FakeOpenAI:
 
         try:
             yield frame({"role": "assistant", "content": ""})
+            if script.first_delay:
+                await asyncio.sleep(script.first_delay)
             for delta in script.deltas:
                 if script.delay:
                     await asyncio.sleep(script.delay)
