@@ -5,7 +5,7 @@ parts, and HTML in reasoning or a tool's result stays inert text."""
 
 from __future__ import annotations
 
-import os
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +15,8 @@ from playwright.sync_api import Dialog, Locator, Page, Request, expect
 
 from tests.conftest import server_env
 from tests.support.fake_openai import FakeOpenAI, Script, tool_call_deltas
-from tests.support.server import ROOT, ServerProcess
+from tests.support.server import ServerProcess
+from tests.support.tool_answers import tools_env
 
 from .chat import ChatPage, words
 from .conftest import OfflineContext
@@ -23,19 +24,8 @@ from .conftest import OfflineContext
 pytestmark = pytest.mark.browser
 
 USAGE = {"prompt_tokens": 12, "completion_tokens": 30, "completion_tokens_details": {"reasoning_tokens": 7}}
-TOOLS_MODULE = '''
-def lookup(city: str) -> str:
-    """The weather in a city."""
-    return f"Sunny in {city}. <img src=\\"/canary/tool\\" onerror=\\"window.__pwned = 'tool'; alert('tool')\\">"
-
-
-def broken() -> str:
-    """Always fails."""
-    raise RuntimeError("the weather service is down <b onmouseover=alert(1)>")
-
-
-TOOLS = [lookup, broken]
-'''
+# What the `echo` tool is asked to say back: markup, which must reach the reader as text.
+ECHOED = "Sunny in Paris. <img src=\"/canary/tool\" onerror=\"window.__pwned = 'tool'; alert('tool')\">"
 
 # Every page records each distinct reasoning text each answer showed, in order: none may repeat or lose text.
 REASONING_RECORDER = """
@@ -66,11 +56,9 @@ SHOWN_PARTS = """answer => [...answer.querySelectorAll(".answer-parts > .part")]
 
 @pytest.fixture(scope="module")
 def tools_server(fake_openai: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A server with two tools (from a module written here, found on PYTHONPATH), as chat_server is otherwise."""
+    """A server whose model may call the `add` and `echo` tools, as chat_server is otherwise."""
     directory = tmp_path_factory.mktemp("parts-tools")
-    (directory / "page_tools.py").write_text(TOOLS_MODULE, encoding="utf-8")
-    path = os.pathsep.join(p for p in (str(directory), str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    env = server_env(fake_openai, directory / "persistream.db", PERSISTREAM_TOOLS="page_tools:TOOLS", PYTHONPATH=path)
+    env = server_env(fake_openai, directory / "persistream.db", **tools_env(directory))
     process = ServerProcess(env, log_path=directory / "server.log").start()
     yield process
     process.stop()
@@ -169,13 +157,15 @@ def test_reasoning_streams_live_folds_when_the_text_starts_and_keeps_the_readers
     expect(answer.locator(".reasoning-text")).to_have_text(REASONING)
 
 
-CALL_REASONING = "I need the weather in Paris, and the other service too."
-TOOL_ANSWER = "It is sunny in Paris, though the second service failed."
+CALL_REASONING = "I will have the echo tool repeat the forecast, then add two numbers."
+TOOL_ANSWER = "It is sunny in Paris, though the sum could not be made."
 
 
 def tool_script(delay: float, reasoning: str = CALL_REASONING) -> Script:
-    """Reasoning, a call of `lookup` and one of `broken`; then, given their results, the answer."""
-    calls = tool_call_deltas([("call_1", "lookup", '{"city": "Paris"}'), ("call_2", "broken", "{}")])
+    """Reasoning, a call of `echo` and one of `add` that lacks an argument; then, given their results, the
+    answer."""
+    echo = json.dumps({"text": ECHOED})
+    calls = tool_call_deltas([("call_1", "echo", echo), ("call_2", "add", '{"a": 2}')])
     answer = Script(words(TOOL_ANSWER), delay=delay, usage={"prompt_tokens": 40, "completion_tokens": 9})
     return Script(
         [],
@@ -190,18 +180,18 @@ def tool_script(delay: float, reasoning: str = CALL_REASONING) -> Script:
 EXPECTED_TOOLS = [
     {
         "kind": "tool",
-        "name": "lookup",
+        "name": "echo",
         "text": None,
-        "args": '{\n  "city": "Paris"\n}',
-        "result": "Sunny in Paris. <img src=\"/canary/tool\" onerror=\"window.__pwned = 'tool'; alert('tool')\">",
+        "args": json.dumps({"text": ECHOED}, indent=2),  # as JSON.stringify indents it
+        "result": ECHOED,
         "failed": False,
     },
     {
         "kind": "tool",
-        "name": "broken",
+        "name": "add",
         "text": None,
-        "args": "{}",
-        "result": "The tool broken failed: RuntimeError: the weather service is down <b onmouseover=alert(1)>",
+        "args": '{\n  "a": 2\n}',
+        "result": "The tool add was not run: invalid arguments: b: Missing required argument.",
         "failed": True,
     },
 ]
@@ -225,17 +215,17 @@ def test_a_tool_call_shows_its_name_arguments_and_result_or_error(
     for n in range(2):
         expect(tools.nth(n)).not_to_have_attribute("open", "")
         tools.nth(n).locator("summary").click()
-    lookup, broken = tools.nth(0), tools.nth(1)
-    expect(lookup.locator("summary")).to_have_text("Tool lookup")
-    expect(lookup.locator(".tool-args .tool-caption")).to_have_text("Arguments")
-    expect(lookup.locator(".tool-args .tool-text")).to_be_visible()
-    expect(lookup.locator(".tool-result .tool-caption")).to_have_text("Result")
-    expect(lookup.locator(".tool-result .tool-text")).to_be_visible()
+    echo, add = tools.nth(0), tools.nth(1)
+    expect(echo.locator("summary")).to_have_text("Tool echo")
+    expect(echo.locator(".tool-args .tool-caption")).to_have_text("Arguments")
+    expect(echo.locator(".tool-args .tool-text")).to_be_visible()
+    expect(echo.locator(".tool-result .tool-caption")).to_have_text("Result")
+    expect(echo.locator(".tool-result .tool-text")).to_be_visible()
     # A failed tool says so, in its summary too.
-    expect(broken.locator("summary")).to_have_text("Tool broken failed")
-    expect(broken.locator(".tool-result .tool-caption")).to_have_text("Error")
-    expect(broken.locator(".tool-result .tool-text")).to_contain_text("the weather service is down")
-    expect(answer.locator(".answer-parts b, .answer-parts img")).to_have_count(0)
+    expect(add.locator("summary")).to_have_text("Tool add failed")
+    expect(add.locator(".tool-result .tool-caption")).to_have_text("Error")
+    expect(add.locator(".tool-result .tool-text")).to_be_visible()
+    expect(answer.locator(".answer-parts img")).to_have_count(0)
 
 
 def test_an_observer_tab_a_reload_mid_reasoning_and_the_history_show_the_same_parts(
@@ -318,7 +308,7 @@ def test_html_in_reasoning_and_tool_results_stays_inert_text(
     expect(answer.locator(".reasoning-text")).to_have_text(evil)
     expect(answer.locator(".tool-result .tool-text").first).to_contain_text('<img src="/canary/tool" onerror=')
     parts = answer.locator(".answer-parts")
-    expect(parts.locator("img, script, b, iframe, svg, [onerror], [onload], [onmouseover]")).to_have_count(0)
+    expect(parts.locator("img, script, iframe, svg, [onerror], [onload]")).to_have_count(0)
     tags = set(parts.evaluate("p => [...p.querySelectorAll('*')].map(e => e.tagName.toLowerCase())"))
     assert tags <= {"details", "summary", "span", "code", "div", "p", "pre"}, tags
 
