@@ -84,7 +84,8 @@ export function applyEvent(state, event) {
     if (isFinal(state.status))
         return state;
     let text = state.text + event.delta;
-    let parts = applyPartDeltas(state.parts, event.parts ?? []);
+    // A state made by code written before parts existed has none: it starts from no part.
+    let parts = applyPartDeltas(state.parts ?? [], event.parts ?? []);
     // A stream whose process died after its driver saw tokens it never persisted ends shorter than what was
     // shown: its final event carries the final length, and the copy is cut to it.
     if (isFinal(event.status) && event.offset < state.offset + codePointLength(event.delta)) {
