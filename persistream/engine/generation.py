@@ -64,6 +64,7 @@ class GenerationState:
     def __init__(self) -> None:
         self.last_token_at = time.monotonic()  # the silence timeout counts from here
         self.started = False  # a first delta arrived: the silence limit is the stream timeout from now on
+        self.first_delta = asyncio.Event()  # set with `started`, so a wait on the longer first limit ends with it
         # Cut chunks not stored yet, each (part index, its head, text): several when the database is slower than
         # the model (merged into one write).
         self.pending: list[tuple[int, PartHead, str]] = []
@@ -122,6 +123,7 @@ class Generation:
         reader = asyncio.create_task(self._read(), name=f"read-{self.stream_id}")
         persister = asyncio.create_task(self._persist(), name=f"persist-{self.stream_id}")
         stopper = asyncio.create_task(state.stop.wait())
+        first_delta = asyncio.create_task(state.first_delta.wait())
         status, error = StreamStatus.DONE, None
         try:
             while True:
@@ -131,7 +133,10 @@ class Generation:
                     seconds = _format_seconds(limit)
                     status, error = StreamStatus.TIMEOUT, f"The model sent nothing for {seconds} seconds."
                     break
-                await asyncio.wait({reader, stopper, persister}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+                # Before the first delta the wait is on the longer first-token limit: the first delta ends it, so
+                # the shorter limit between deltas applies from that delta on.
+                waits = {reader, stopper, persister} if state.started else {reader, stopper, persister, first_delta}
+                await asyncio.wait(waits, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
                 if state.stop.is_set():
                     status, error = state.stop_outcome or (StreamStatus.CANCELLED, None)
                     break
@@ -147,6 +152,7 @@ class Generation:
             raise
         finally:
             stopper.cancel()
+            first_delta.cancel()
             await self._finish(reader, persister, status, error)
 
     async def _finish(
@@ -236,7 +242,9 @@ class Generation:
                 elif not self._add_event(event, now):
                     continue
                 self._meter.token()
-                state.started = True
+                if not state.started:
+                    state.started = True
+                    state.first_delta.set()
                 state.last_token_at = now
                 # A source that never awaits (a zero-delay model) would otherwise starve the event loop. Yielding
                 # after every token would instead make the driver send one event per token (Strawberry's per-event

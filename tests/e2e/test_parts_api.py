@@ -481,3 +481,32 @@ async def test_cancel_during_a_tool_cancels_its_task_and_stores_cancelled(
     found = await body(patient_tools_server, stream_id)
     assert found["status"] == "CANCELLED"
     assert found["parts"] == [part(0, "TOOL_CALL", arguments, "wait_forever", "call_w")]
+
+
+async def test_reasoning_for_longer_than_the_stream_timeout_keeps_the_answer_alive(
+    make_server: ServerFactory, fake_openai: FakeOpenAI
+) -> None:
+    server = make_server(PERSISTREAM_STREAM_TIMEOUT="1", PERSISTREAM_FIRST_TOKEN_TIMEOUT="10")
+    thinking = [{"reasoning_content": f"step {i}. "} for i in range(15)]  # 15 x 0.2 s = 3 s of reasoning
+    script = Script([" Done."], delay=0.2, deltas=thinking)
+    stream_id, _ = await start_stream(server, fake_openai, script)
+    started = time.monotonic()
+    driven = await drive(server, stream_id)
+    assert time.monotonic() - started >= 3
+    assert driven[-1]["status"] == "DONE", driven[-1]
+    parts = assembled(driven)
+    assert parts[0] == part(0, "REASONING", "".join(f"step {i}. " for i in range(15)))
+    assert parts[1] == part(1, "TEXT", " Done.")
+
+
+async def test_a_model_silent_after_its_first_delta_still_times_out(
+    make_server: ServerFactory, fake_openai: FakeOpenAI
+) -> None:
+    server = make_server(PERSISTREAM_STREAM_TIMEOUT="1", PERSISTREAM_FIRST_TOKEN_TIMEOUT="30")
+    script = Script([" First.", " never"], hang_after=1)
+    stream_id, _ = await start_stream(server, fake_openai, script)
+    started = time.monotonic()
+    driven = await drive(server, stream_id)
+    assert driven[-1]["status"] == "TIMEOUT"
+    assert time.monotonic() - started < 10  # the stream timeout after a delta, not the first-token bound
+    assert check_events(driven) == " First."
