@@ -348,7 +348,8 @@ async def test_a_two_step_answer_with_a_tool(tools_server: ServerProcess, fake_o
     # What the model was sent: the tool's schema, then its call and result.
     first, second = fake_openai.requests_for(name)
     for request in (first, second):
-        [tool, _slow] = request.body["tools"]
+        tool = request.body["tools"][0]
+        assert [t["function"]["name"] for t in request.body["tools"]] == ["add", "slow", "broken", "wait_forever"]
         assert tool["function"]["name"] == "add"
         assert tool["function"]["description"] == "Add two whole numbers."
         assert tool["function"]["parameters"]["required"] == ["a", "b"]
