@@ -20,7 +20,18 @@ import time
 from bench.report import Row, markdown, parse
 
 # In the order the table shows them.
-PARTS = ("fanout", "idle", "claims", "real_path", "paced", "capacity", "write_amp", "history", "http_latency")
+PARTS = (
+    "fanout",
+    "idle",
+    "claims",
+    "real_path",
+    "paced",
+    "capacity",
+    "write_amp",
+    "parts_cost",
+    "history",
+    "http_latency",
+)
 
 
 def run_part(part: str, quick: bool) -> tuple[list[Row], float]:

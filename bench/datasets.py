@@ -136,6 +136,8 @@ async def fill_history(url: str, threads: int, long_thread_messages: int) -> His
                 "prompt": f"Question {i}?",
                 "response_stream_id": stream_ids[i],
                 "created_at": times[i],
+                # One branch per thread, as sendMessage stores it: each message follows the one before it.
+                "parent_id": message_ids[i - 1] if i and owners[i - 1] == owners[i] else None,
             }
             for i, m in enumerate(message_ids)
         ],

@@ -49,19 +49,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     ask = commands.add_parser(
-        "ask", help="send a prompt to a running server; the answer's text on stdout, the thread id on stderr"
+        "ask",
+        help="send a prompt to a running server; the answer's text on stdout, the thread id on stderr",
+        description="Send a prompt to a running persistream server and print its answer as it streams: exactly the "
+        "answer's text on standard output, everything else (the thread id, a status other than DONE) on standard "
+        "error. Exit status 0 when the answer ends DONE, 1 otherwise.",
     )
     ask.add_argument("prompt")
     ask.add_argument("--url", default="http://127.0.0.1:8000/graphql", help="the server's GraphQL endpoint")
     ask.add_argument("--thread", default=None, help="continue this thread instead of starting a new one")
     ask.add_argument("--token", default=None, help="a bearer token (or set PERSISTREAM_TOKEN, which ps cannot see)")
+    ask.add_argument(
+        "--reasoning",
+        action="store_true",
+        help="also print the model's reasoning as it streams, and each tool call and result on a line, to stderr "
+        "(stdout stays the answer alone)",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "ask":
         # A client of another server: this machine's PERSISTREAM_* server settings do not apply.
         from persistream.ask import run
 
-        return run(args.prompt, args.url, args.thread, args.token)
+        return run(args.prompt, args.url, args.thread, args.token, args.reasoning)
 
     if args.command == "export-schema":
         from persistream.schema import schema
@@ -78,6 +88,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings.replace(bind_host=args.host)
     if args.command == "migrate":
         return _run_database_task(_migrate(settings.database_url, args.revision, args.check))
+    if settings.tools is not None:
+        # Loaded once here, before any worker starts: a wrong PERSISTREAM_TOOLS stops `serve` with one line
+        # naming it, instead of a traceback in every worker.
+        from persistream.chat.answers import configured_tools
+
+        try:
+            configured_tools(settings.tools)
+        except ConfigError as exc:
+            print(f"persistream: configuration error: {exc}", file=sys.stderr)
+            return 2
     if not settings.auth_explicit and not _is_loopback(args.host):
         print(
             f"persistream: refusing to serve on {args.host} with no authentication: set PERSISTREAM_AUTH "

@@ -10,6 +10,11 @@ Mutations and queries go over HTTP (httpx, which keeps the cookies an `anonymous
 over WebSocket (`graphql-transport-ws`, with the `websockets` package), carrying the same cookies and headers. It
 imports nothing of the server, so a program that only consumes a server pulls in neither the database nor the model
 libraries' code paths.
+
+Events and bodies carry the answer's parts (reasoning, tool calls and results beside the text), the cursor after
+them and the model's usage; `delta`, `offset` and `text` carry the TEXT parts only, as they always did. A dropped
+subscription resumes from the cursor it holds (`streamBody(fromCursor:)`: nothing of any part twice or lost), or,
+before it holds one, from its offset.
 """
 
 from __future__ import annotations
@@ -27,20 +32,49 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from persistream.client_parts import (
+    DELTA_FIELDS,
+    KNOWN_KINDS,
+    PART_FIELDS,
+    USAGE_FIELDS,
+    Part,
+    PartDelta,
+    PartsAssembler,
+    Usage,
+    delta_from,
+    part_from,
+    usage_from,
+)
 from persistream.retry import Backoff, GaveUp, Retrying
+
+__all__ = [
+    "DEFAULT_URL",
+    "FINAL_STATUSES",
+    "KNOWN_KINDS",
+    "ConnectionLost",
+    "Message",
+    "Part",
+    "PartDelta",
+    "PartsAssembler",
+    "PersistreamClient",
+    "PersistreamError",
+    "StreamBody",
+    "StreamEvent",
+    "Usage",
+]
 
 DEFAULT_URL = "http://127.0.0.1:8000/graphql"
 FINAL_STATUSES = frozenset({"DONE", "ERROR", "TIMEOUT", "CANCELLED"})
 
-_EVENT_FIELDS = "streamId delta offset status error"
+_EVENT_FIELDS = f"streamId delta offset status error {DELTA_FIELDS} cursor {USAGE_FIELDS}"
+_BODY_FIELDS = f"streamId text offset status error {PART_FIELDS} cursor {USAGE_FIELDS}"
 _STREAM_CHAT = f"subscription($id: ID!) {{ streamChat(streamId: $id) {{ {_EVENT_FIELDS} }} }}"
-_STREAM_BODY = (
-    f"subscription($id: ID!, $from: Int!) {{ streamBody(streamId: $id, fromOffset: $from) {{ {_EVENT_FIELDS} }} }}"
-)
-_BODY = "query($id: ID!) { streamBody(streamId: $id) { streamId text offset status error } }"
+_STREAM_BODY = f"""subscription($id: ID!, $from: Int!, $cursor: String) {{
+  streamBody(streamId: $id, fromOffset: $from, fromCursor: $cursor) {{ {_EVENT_FIELDS} }} }}"""
+_BODY = f"query($id: ID!) {{ streamBody(streamId: $id) {{ {_BODY_FIELDS} }} }}"
 _SEND = """mutation($prompt: String!, $thread: ID) {
   sendMessage(prompt: $prompt, threadId: $thread) { id threadId responseStreamId } }"""
-_CANCEL = "mutation($id: ID!) { cancelStream(streamId: $id) { streamId text offset status error } }"
+_CANCEL = f"mutation($id: ID!) {{ cancelStream(streamId: $id) {{ {_BODY_FIELDS} }} }}"
 
 
 _REFUSALS: dict[int, str | None] = {4403: "UNAUTHENTICATED", 4400: None, 4406: None}
@@ -79,14 +113,19 @@ class Message:
 
 @dataclass(frozen=True)
 class StreamEvent:
-    """One event of a subscription. `offset` is the text's length in code points after this event; a final event
-    whose offset is below what came before means the answer ended shorter (cut the text to it)."""
+    """One event of a subscription. `delta` and `offset` are the TEXT parts' (`offset` is the text's length in code
+    points after this event; a final event whose offset is below what came before means the answer ended shorter:
+    cut the text to it). `parts` is what this event appends to each part, every kind, in part order; `cursor` the
+    resume point after it; `usage` is on the final event, when the model reported it."""
 
     stream_id: str
     delta: str
     offset: int
     status: str
     error: str | None
+    parts: tuple[PartDelta, ...] = ()
+    cursor: str | None = None
+    usage: Usage | None = None
 
     @property
     def final(self) -> bool:
@@ -95,22 +134,29 @@ class StreamEvent:
 
 @dataclass(frozen=True)
 class StreamBody:
+    """A stream's answer as stored (`body()`, `cancel()`) or as followed to its end (`collect()`): `text` is its
+    TEXT parts, `parts` every part in order, `cursor` the resume point after all of it, `usage` set once final."""
+
     stream_id: str
     text: str
     offset: int
     status: str
     error: str | None
+    parts: tuple[Part, ...] = ()
+    cursor: str | None = None
+    usage: Usage | None = None
 
 
 class _Dropped(Exception):
-    """The WebSocket went away (or never opened): resume from the held offset."""
+    """The WebSocket went away (or never opened): resume from the held cursor (or offset)."""
 
 
 class PersistreamClient:
     """One server. `token` is sent as `Authorization: Bearer ...` (HTTP, the WebSocket upgrade and its
     `connection_init`); `headers` go on every request (a proxy's user header, say). After a dropped connection a
-    subscription resumes from the offset it holds, waiting `backoff` seconds, doubling up to `max_backoff`; it gives
-    up with ConnectionLost after `give_up_after` seconds without reaching the server (None: never)."""
+    subscription resumes from the cursor (or, holding none, the offset) it holds, waiting `backoff` seconds,
+    doubling up to `max_backoff`; it gives up with ConnectionLost after `give_up_after` seconds without reaching the
+    server (None: never)."""
 
     def __init__(
         self,
@@ -176,27 +222,31 @@ class PersistreamClient:
     # --- subscriptions (WebSocket) ---
 
     async def follow(
-        self, stream_id: str, *, drive: bool = False, from_offset: int = 0
+        self, stream_id: str, *, drive: bool = False, from_offset: int = 0, from_cursor: str | None = None
     ) -> AsyncGenerator[StreamEvent, None]:
         """Every event of the stream until its final one. `drive=True` starts the answer (streamChat) and sees the
-        model's tokens live; otherwise it observes (streamBody) from `from_offset`. After a dropped connection it
-        resubscribes as an observer from the offset it holds, so no character is repeated or lost."""
-        offset = from_offset
+        model's tokens live; otherwise it observes (streamBody) from `from_cursor` when given (a cursor an event or
+        a body carried), else from `from_offset`. After a dropped connection it resubscribes as an observer from the
+        cursor it holds (before it holds one, from its offset), so nothing of any part is repeated or lost."""
+        offset, cursor = from_offset, from_cursor
         retrying = Retrying(Backoff(self.backoff, self.max_backoff), give_up_after=self.give_up_after)
         while True:
             # streamChat on a stream already claimed is streamBody from 0: a driver that has nothing yet may ask
-            # again (its first connection may have failed before the claim), one that holds text resumes from it.
+            # again (its first connection may have failed before the claim), one that holds a cursor or text
+            # resumes from it (reasoning may come before any text: only the cursor says how much of it was seen).
             variables: dict[str, Any] = {"id": stream_id}
-            if drive and offset == 0:
+            if drive and cursor is None and offset == 0:
                 query = _STREAM_CHAT
             else:
-                query, variables["from"] = _STREAM_BODY, offset
+                query = _STREAM_BODY
+                variables.update({"from": offset, "cursor": cursor})
             try:
                 # aclosing: returning mid-iteration closes the socket now, not whenever the generator is collected.
                 async with contextlib.aclosing(self._subscribe(query, variables)) as events:
                     async for event in events:
                         retrying.succeeded()
                         offset = event.offset
+                        cursor = event.cursor or cursor
                         yield event
                         if event.final:
                             return
@@ -212,12 +262,25 @@ class PersistreamClient:
 
     async def text(self, stream_id: str, *, drive: bool = False) -> tuple[str, StreamEvent]:
         """Follow the stream to its end: its whole text and its final event."""
-        text = ""
+        collected, final = await self._to_end(stream_id, drive)
+        return collected.text, final
+
+    async def collect(self, stream_id: str, *, drive: bool = False) -> StreamBody:
+        """Follow the stream to its end and assemble it from the events: its text, every part, the final status,
+        cursor and usage (what `body()` reads from the server once the answer is final)."""
+        return (await self._to_end(stream_id, drive))[0]
+
+    async def _to_end(self, stream_id: str, drive: bool) -> tuple[StreamBody, StreamEvent]:
+        text: list[str] = []
+        parts = PartsAssembler()
         async with contextlib.aclosing(self.follow(stream_id, drive=drive)) as events:
             async for event in events:
-                text += event.delta
+                text.append(event.delta)
+                parts.add(event.parts)
                 if event.final:
-                    return text[: event.offset], event
+                    whole = "".join(text)[: event.offset]
+                    final = (event.offset, event.status, event.error, parts.parts, event.cursor, event.usage)
+                    return StreamBody(stream_id, whole, *final), event
         raise AssertionError("follow() ends with a final event")  # pragma: no cover
 
     async def _subscribe(self, query: str, variables: dict[str, Any]) -> AsyncGenerator[StreamEvent, None]:
@@ -294,8 +357,26 @@ async def _operation(
 
 
 def _event(data: dict[str, Any]) -> StreamEvent:
-    return StreamEvent(data["streamId"], data["delta"], data["offset"], data["status"], data["error"])
+    return StreamEvent(
+        data["streamId"],
+        data["delta"],
+        data["offset"],
+        data["status"],
+        data["error"],
+        tuple(delta_from(part) for part in data.get("parts") or ()),
+        data.get("cursor"),
+        usage_from(data.get("usage")),
+    )
 
 
 def _body(data: dict[str, Any]) -> StreamBody:
-    return StreamBody(data["streamId"], data["text"], data["offset"], data["status"], data["error"])
+    return StreamBody(
+        data["streamId"],
+        data["text"],
+        data["offset"],
+        data["status"],
+        data["error"],
+        tuple(part_from(part) for part in data.get("parts") or ()),
+        data.get("cursor"),
+        usage_from(data.get("usage")),
+    )

@@ -14,6 +14,7 @@ What is counted where:
 - statuses decided without a generation (cancel before start, forced cancel, sweeper) call `stream_finished`;
 - chunk writes are timed by `timed`, database retries and limits hit are counted where they happen;
 - threads deleted by retention are counted by the sweeper that deleted them;
+- the tokens a model reports for an answer (its `Usage`) are counted by the chat layer as they go by its source;
 - observers, the broadcast link and its reconnects are read off the hub by a `Sampler` (web/metrics_view.py);
   so are the process's asyncio tasks and its database pool's connections, which say whether anything leaks.
 """
@@ -39,6 +40,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from persistream.parts import Usage
+
 T = TypeVar("T")
 
 STREAMS_LIVE = Gauge(
@@ -51,10 +54,12 @@ STREAMS_FINISHED = Counter(
     "Answers that reached a final status, by that status (counted once, by the process that stored it).",
     ["status"],
 )
-TOKENS = Counter("persistream_tokens", "Content deltas received from the model.")
+TOKENS = Counter(
+    "persistream_tokens", "Deltas received from the model: text, reasoning, tool-call arguments and tool results."
+)
 TIME_TO_FIRST_TOKEN = Histogram(
     "persistream_time_to_first_token_seconds",
-    "From the claim of an answer to its first content delta from the model.",
+    "From the claim of an answer to its first delta from the model (text, reasoning or a tool call).",
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0),
 )
 CHUNK_WRITE = Histogram(
@@ -99,14 +104,23 @@ THREADS_EXPIRED = Counter(
     "Threads deleted by retention (PERSISTREAM_RETENTION_DAYS), with their messages and answers.",
 )
 LIMITS_HIT = Counter("persistream_limits_hit", "Requests refused by a limit, by limit.", ["limit"])
+MODEL_TOKENS = Counter(
+    "persistream_model_tokens",
+    "Tokens the model reported for the answers, by kind: input, output (its completion tokens, reasoning included "
+    "where the model counts it there) and reasoning.",
+    ["kind"],
+)
 
 # Every series exists from the start at 0, so a rate() over a fresh process, or the first one, is right.
 FINAL_STATUSES = ("DONE", "CANCELLED", "ERROR", "TIMEOUT")
 LIMITS = ("send_rate", "live_answers", "subscriptions_per_connection", "body_bytes")
+TOKEN_KINDS = ("input", "output", "reasoning")
 for _status in FINAL_STATUSES:
     STREAMS_FINISHED.labels(_status)
 for _limit in LIMITS:
     LIMITS_HIT.labels(_limit)
+for _kind in TOKEN_KINDS:
+    MODEL_TOKENS.labels(_kind)
 
 
 class StreamMeter:
@@ -153,6 +167,13 @@ class StreamMeter:
 
 def stream_finished(status: str) -> None:
     STREAMS_FINISHED.labels(status).inc()
+
+
+def model_tokens(usage: Usage) -> None:
+    """Count the tokens one answer's model reported (a count the model did not give adds nothing)."""
+    for kind, count in zip(TOKEN_KINDS, (usage.input_tokens, usage.output_tokens, usage.reasoning_tokens), strict=True):
+        if count:
+            MODEL_TOKENS.labels(kind).inc(count)
 
 
 async def timed(histogram: Histogram, operation: Awaitable[T]) -> T:

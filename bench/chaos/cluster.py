@@ -36,6 +36,8 @@ def chaos_env(fake: FakeOpenAI, database_url: str, broadcast_url: str) -> dict[s
         "PERSISTREAM_MODEL": "chaos-model",
         "PERSISTREAM_FLUSH_MS": str(FLUSH_MS),
         "PERSISTREAM_STREAM_TIMEOUT": str(STREAM_TIMEOUT),
+        # A hang before the first token ends the answer as fast as a hang after it (the checker expects TIMEOUT).
+        "PERSISTREAM_FIRST_TOKEN_TIMEOUT": str(STREAM_TIMEOUT),
         "PERSISTREAM_PENDING_TIMEOUT": str(PENDING_TIMEOUT),
         "PERSISTREAM_RATE_LIMIT": "off",
         "PERSISTREAM_MAX_LIVE_STREAMS": "0",

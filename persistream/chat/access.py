@@ -1,9 +1,9 @@
 """Ownership and sharing, decided in one place for every chat operation.
 
-A thread belongs to the identity that started it. Another identity's thread or stream answers exactly as a missing
-one (`NotFound`, same message), so nobody learns what exists. A share token opens one thread for reading only:
-its messages and the bodies of its streams. A caller with no identity (no credential in `jwt` or `proxy` mode) may
-only use share tokens; anything that needs an owner is `Unauthenticated`.
+A thread belongs to the identity that started it. Another identity's thread, message or stream answers exactly as a
+missing one (`NotFound`, same message), so nobody learns what exists. A share token opens one thread for reading
+only: its messages (every branch) and the bodies of its streams. A caller with no identity (no credential in `jwt`
+or `proxy` mode) may only use share tokens; anything that needs an owner is `Unauthenticated`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from persistream.errors import Forbidden, NotFound, Unauthenticated
 NO_THREAD = "No thread with that id."
 NO_STREAM = "No stream with that id."
 NO_SHARE = "No shared thread with that token."
+NO_MESSAGE = "No message with that id."
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,15 @@ async def own_thread(db: Database, caller: Identity | None, thread_id: str) -> T
     if thread is None or thread.owner != identity.id:
         raise NotFound(NO_THREAD)
     return thread
+
+
+async def own_message(db: Database, caller: Identity | None, message_id: str) -> tuple[MessageRow, ThreadRow]:
+    """One of the caller's messages and its thread (to make a variant of it)."""
+    identity = require(caller)
+    found = await threads.message_thread(db, message_id)
+    if found is None or found[1].owner != identity.id:
+        raise NotFound(NO_MESSAGE)
+    return found
 
 
 async def shared_thread(db: Database, token: str) -> ThreadRow:

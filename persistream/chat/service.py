@@ -11,23 +11,25 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Sequence
 
-from persistream.chat import access, retention
+from persistream.chat import access, conversation, retention
+from persistream.chat.answers import AnswerSource
 from persistream.chat.identity import Identity
 from persistream.chat.limits import SendLimits
-from persistream.db import sharing, streams, threads
+from persistream.chat.views import MessageView, ShareView, ThreadView, body_from, message_view, thread_view
+from persistream.db import branches, sharing, streams, threads
 from persistream.db.database import is_transient
 from persistream.db.models import MessageRow, ThreadRow
-from persistream.db.streams import StreamSnapshot
+from persistream.engine import cursor
 from persistream.engine.events import StreamBody, StreamEvent, StreamStatus
 from persistream.engine.ids import new_id
 from persistream.engine.stream_engine import StreamEngine
 from persistream.errors import BadInput, NotFound
 from persistream.llm.base import ChatMessage, ChatModel
+from persistream.llm.tools import Tool
 from persistream.logs import bind_stream
+from persistream.parts import PartEvent
 from persistream.retry import Backoff, Retrying
 
 log = logging.getLogger("persistream.chat")
@@ -36,33 +38,6 @@ MAX_LAST = 1000
 # Longest wait between two tries of the conversation read after a claim, while the database is away.
 CONVERSATION_RETRY_MAX = 1.0
 TITLE_CHARS = 60
-
-
-@dataclass(frozen=True)
-class MessageView:
-    id: str
-    thread_id: str
-    prompt: str
-    response_stream_id: str
-    created_at: datetime
-    response: StreamBody
-
-
-@dataclass(frozen=True)
-class ThreadView:
-    id: str
-    title: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class ShareView:
-    thread_id: str
-    token: str
-
-    @property
-    def url(self) -> str:
-        return f"/?share={self.token}"
 
 
 class ChatService:
@@ -79,9 +54,14 @@ class ChatService:
         max_context_chars: int = 48000,
         limits: SendLimits | None = None,
         retention_seconds: float | None = None,
+        tools: Sequence[Tool] = (),
+        tool_timeout: float = 30.0,
+        max_steps: int = 8,
     ) -> None:
         self.engine = engine
         self.model = model
+        # What each answer's parts come from: the model, and the tool loop when there are tools.
+        self.source = AnswerSource(model, tuple(tools), tool_timeout, max_steps)
         self.system_prompt = system_prompt
         self.max_prompt_chars = max_prompt_chars
         self.max_context_chars = max_context_chars
@@ -106,18 +86,48 @@ class ChatService:
                 await self._retention
             self._retention = None
 
-    async def send_message(self, caller: Identity | None, prompt: str, thread_id: str | None = None) -> MessageView:
+    async def send_message(
+        self, caller: Identity | None, prompt: str, thread_id: str | None = None, parent_id: str | None = None
+    ) -> MessageView:
+        """A new prompt with its PENDING answer: in a new thread without `thread_id`; in the thread, continuing the
+        branch that ends at `parent_id` (a message of that thread), or by default at its newest message."""
         identity = access.require(caller)
-        if not prompt.strip():
-            raise BadInput("The prompt is empty.")
-        if len(prompt) > self.max_prompt_chars:
-            raise BadInput(f"The prompt is longer than {self.max_prompt_chars} characters.")
-        if not _is_encodable(prompt):
-            raise BadInput("The prompt contains characters that cannot be stored (NUL or a lone surrogate).")
+        _check_prompt(prompt, self.max_prompt_chars)
         thread: ThreadRow | None = None
         if thread_id is not None:
             thread = await access.own_thread(self.engine.db, identity, thread_id)
-        await self.limits.check(identity.id)  # the last check before anything is stored: a refusal stores nothing
+            if parent_id is not None:
+                await self._message_in(thread_id, parent_id, "parentId")
+        elif parent_id is not None:
+            raise BadInput("parentId needs the threadId of its thread.")
+        return await self._store(identity, thread, prompt, parent_id, after_newest=parent_id is None)
+
+    async def regenerate(self, caller: Identity | None, message_id: str) -> MessageView:
+        """A new answer to the message's prompt: a sibling of the message (same parent), with a PENDING stream."""
+        identity = access.require(caller)
+        message, thread = await access.own_message(self.engine.db, identity, message_id)
+        return await self._store(identity, thread, message.prompt, message.parent_id)
+
+    async def edit_message(self, caller: Identity | None, message_id: str, prompt: str) -> MessageView:
+        """`prompt` in place of the message's: a sibling of the message, with a PENDING stream. The message and
+        the branch after it stay as they are."""
+        identity = access.require(caller)
+        _check_prompt(prompt, self.max_prompt_chars)
+        message, thread = await access.own_message(self.engine.db, identity, message_id)
+        return await self._store(identity, thread, prompt, message.parent_id)
+
+    async def _store(
+        self,
+        identity: Identity,
+        thread: ThreadRow | None,
+        prompt: str,
+        parent_id: str | None,
+        *,
+        after_newest: bool = False,
+    ) -> MessageView:
+        """Store the prompt and its PENDING stream after the limits allow it (the last check before anything is
+        stored: a refusal stores nothing)."""
+        await self.limits.check(identity.id)
         try:
             stored = await threads.add_message(
                 self.engine.db,
@@ -129,13 +139,22 @@ class ChatService:
                 title=make_title(prompt),
                 owner=identity.id,
                 max_live=self.limits.max_live,
+                parent_id=parent_id,
+                after_newest=after_newest,
             )
         except threads.LiveAnswersFull:
             raise self.limits.live_answers_full() from None
         if stored is None:
             raise NotFound(access.NO_THREAD)
         _, message = stored
-        return _message_view(message, StreamBody(message.response_stream_id, "", StreamStatus.PENDING))
+        return message_view(message, StreamBody(message.response_stream_id, "", StreamStatus.PENDING))
+
+    async def _message_in(self, thread_id: str, message_id: str, argument: str) -> MessageRow:
+        """The message, which must be one of the thread's (the thread is already checked); BadInput otherwise."""
+        message = await threads.get_message(self.engine.db, message_id)
+        if message is None or message.thread_id != thread_id:
+            raise BadInput(f"{argument} is not a message of this thread.")
+        return message
 
     async def stream_chat(self, caller: Identity | None, stream_id: str) -> AsyncIterator[StreamEvent]:
         found = await access.drivable_stream(self.engine.db, caller, stream_id)
@@ -165,17 +184,29 @@ class ChatService:
     async def observe(
         self, caller: Identity | None, stream_id: str, from_offset: int = 0, share_token: str | None = None
     ) -> AsyncIterator[StreamEvent]:
+        await self._follow_readable(caller, stream_id, share_token)
+        return self.engine.observe(stream_id, from_offset)
+
+    async def observe_from_cursor(
+        self, caller: Identity | None, stream_id: str, from_cursor: str, share_token: str | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        """Everything after `from_cursor`, in every part; a cursor this server did not give for this stream is
+        BadInput (checked first: it needs no read)."""
+        position = cursor.decode(stream_id, from_cursor)
+        await self._follow_readable(caller, stream_id, share_token)
+        return self.engine.observe(stream_id, from_position=position)
+
+    async def _follow_readable(self, caller: Identity | None, stream_id: str, share_token: str | None) -> None:
         found = await access.readable_stream(self.engine.db, caller, stream_id, share_token)
         bind_stream(stream_id, found.thread.id if found.thread else None)
-        return self.engine.observe(stream_id, from_offset)
 
     async def cancel_stream(self, caller: Identity | None, stream_id: str) -> StreamBody:
         found = await access.own_stream(self.engine.db, caller, stream_id)
         bind_stream(stream_id, found.thread.id if found.thread else None)
         return await self.engine.cancel(stream_id)
 
-    async def _answer(self, stream_id: str, message: MessageRow | None) -> AsyncIterator[str]:
-        return self.model.stream(await self._conversation_after_claim(stream_id, message))
+    async def _answer(self, stream_id: str, message: MessageRow | None) -> AsyncIterator[PartEvent]:
+        return self.source.events(await self._conversation_after_claim(stream_id, message))
 
     async def _conversation_after_claim(self, stream_id: str, message: MessageRow | None) -> list[ChatMessage]:
         """The conversation, read once the stream is claimed. Through a database outage the read is tried again,
@@ -193,31 +224,15 @@ class ChatService:
         return await retrying.call(lambda: self.conversation_for(stream_id, message), retry_if=is_transient)
 
     async def conversation_for(self, stream_id: str, message: MessageRow | None = None) -> list[ChatMessage]:
-        """The system prompt, the thread's earlier prompts and answers, then the prompt this stream answers
-        (`message`, when the caller has already read it).
-
-        Earlier turns are kept newest first while the whole conversation stays within `max_context_chars`; the
-        first turn that does not fit ends the history, so the model never sees a gap or half a turn. A first
-        prompt costs one query (no earlier turns); later ones two more (their answers' streams and chunks)."""
-        system = ChatMessage("system", self.system_prompt)
+        """What the model is sent to answer this stream (chat/conversation.py): the system prompt, the branch
+        that leads to the prompt it answers (`message`, when the caller has already read it), then that prompt."""
         if message is None:
             message = await threads.message_by_stream(self.engine.db, stream_id)
         if message is None:  # a bare stream (Python API): nothing to answer
-            return [system]
-        earlier = await threads.list_messages(self.engine.db, [message.thread_id], before=message)
-        bodies = await streams.read_texts(self.engine.db, [m.response_stream_id for m in earlier])
-        budget = self.max_context_chars - len(self.system_prompt) - len(message.prompt)
-        kept: list[list[ChatMessage]] = []
-        for m in reversed(earlier):
-            answer = (
-                "".join(c.text for c in bodies[m.response_stream_id].chunks) if m.response_stream_id in bodies else ""
-            )
-            turn = [ChatMessage("user", m.prompt)] + ([ChatMessage("assistant", answer)] if answer else [])
-            budget -= len(m.prompt) + len(answer)
-            if budget < 0:
-                break
-            kept.append(turn)
-        return [system, *(msg for turn in reversed(kept) for msg in turn), ChatMessage("user", message.prompt)]
+            return [ChatMessage("system", self.system_prompt)]
+        return await conversation.build(
+            self.engine.db, message, system_prompt=self.system_prompt, max_chars=self.max_context_chars
+        )
 
     async def messages(
         self,
@@ -229,12 +244,33 @@ class ChatService:
     ) -> list[MessageView]:
         check_last(last)
         await access.readable_thread(self.engine.db, caller, thread_id, share_token)
-        anchor = None
-        if before is not None:
-            anchor = await threads.get_message(self.engine.db, before)
-            if anchor is None or anchor.thread_id != thread_id:
-                raise BadInput("before is not a message of this thread.")
+        anchor = None if before is None else await self._message_in(thread_id, before, "before")
         return await self._views(await threads.list_messages(self.engine.db, [thread_id], last, anchor))
+
+    async def branch(
+        self,
+        caller: Identity | None,
+        thread_id: str,
+        leaf_id: str | None = None,
+        last: int = 50,
+        share_token: str | None = None,
+    ) -> list[MessageView]:
+        """The branch that ends at `leaf_id` (a message of the thread), or at the thread's newest message, oldest
+        first; `last` keeps only its newest messages."""
+        check_last(last)
+        await access.readable_thread(self.engine.db, caller, thread_id, share_token)
+        if leaf_id is None:
+            leaf_id = await branches.newest_message_id(self.engine.db, thread_id)
+            if leaf_id is None:
+                return []
+        else:
+            await self._message_in(thread_id, leaf_id, "leafId")
+        return await self._views(await branches.walk_up(self.engine.db, leaf_id, last))
+
+    async def sibling_ids(self, keys: Sequence[branches.SiblingKey]) -> dict[branches.SiblingKey, list[str]]:
+        """For each (thread, parent) of messages already read through a checked call, the ids of the variants
+        with that parent, oldest first: one query for any number of messages."""
+        return await branches.sibling_ids(self.engine.db, keys)
 
     async def threads(self, caller: Identity | None, last: int = 50, before: str | None = None) -> list[ThreadView]:
         check_last(last)
@@ -245,10 +281,10 @@ class ChatService:
             if anchor is None or anchor.owner != identity.id:
                 raise BadInput("before is not one of your threads.")
         rows = await threads.list_threads(self.engine.db, last, identity.id, anchor)
-        return [_thread_view(r) for r in rows]
+        return [thread_view(r) for r in rows]
 
     async def shared_thread(self, token: str) -> ThreadView:
-        return _thread_view(await access.shared_thread(self.engine.db, token))
+        return thread_view(await access.shared_thread(self.engine.db, token))
 
     async def thread_messages(self, thread_ids: list[str]) -> dict[str, list[MessageView]]:
         """Messages of several threads in a constant number of queries (for `threads { messages }`). The threads
@@ -282,12 +318,21 @@ class ChatService:
 
     async def _views(self, messages: list[MessageRow]) -> list[MessageView]:
         bodies = await streams.read_texts(self.engine.db, [m.response_stream_id for m in messages])
-        return [_message_view(m, _body(m.response_stream_id, bodies.get(m.response_stream_id))) for m in messages]
+        return [message_view(m, body_from(m.response_stream_id, bodies.get(m.response_stream_id))) for m in messages]
 
 
 def check_last(last: int) -> None:
     if not 1 <= last <= MAX_LAST:
         raise BadInput(f"last must be between 1 and {MAX_LAST}.")
+
+
+def _check_prompt(prompt: str, max_chars: int) -> None:
+    if not prompt.strip():
+        raise BadInput("The prompt is empty.")
+    if len(prompt) > max_chars:
+        raise BadInput(f"The prompt is longer than {max_chars} characters.")
+    if not _is_encodable(prompt):
+        raise BadInput("The prompt contains characters that cannot be stored (NUL or a lone surrogate).")
 
 
 def _is_encodable(text: str) -> bool:
@@ -305,25 +350,3 @@ def _is_encodable(text: str) -> bool:
 def make_title(prompt: str) -> str:
     words = " ".join(prompt.split())
     return words if len(words) <= TITLE_CHARS else words[: TITLE_CHARS - 1].rstrip() + "…"
-
-
-def _body(stream_id: str, snapshot: StreamSnapshot | None) -> StreamBody:
-    if snapshot is None:
-        return StreamBody(stream_id, "", StreamStatus.CANCELLED)
-    text = "".join(c.text for c in snapshot.chunks)
-    return StreamBody(stream_id, text, StreamStatus(snapshot.stream.status), snapshot.stream.error)
-
-
-def _thread_view(row: ThreadRow) -> ThreadView:
-    return ThreadView(row.id, row.title, row.created_at.replace(tzinfo=UTC))
-
-
-def _message_view(message: MessageRow, body: StreamBody) -> MessageView:
-    return MessageView(
-        id=message.id,
-        thread_id=message.thread_id,
-        prompt=message.prompt,
-        response_stream_id=message.response_stream_id,
-        created_at=message.created_at.replace(tzinfo=UTC),
-        response=body,
-    )

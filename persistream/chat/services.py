@@ -1,5 +1,5 @@
 """Everything one server process runs, built from the settings: the database, the hub, the stream engine, the
-model and the chat service, started and stopped together and in order.
+model (and its tools) and the chat service, started and stopped together and in order.
 
 The web layer holds one `Services` per app and reaches the database only through it (the import direction keeps
 `persistream.db` below the chat layer). Nothing connects when this is built; `start` does.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from persistream.chat.answers import configured_tools
 from persistream.chat.limits import SendLimits
 from persistream.chat.service import ChatService
 from persistream.config import Settings
@@ -49,6 +50,8 @@ class Services:
 
 
 def build_services(settings: Settings, model: ChatModel | None = None) -> Services:
+    """Raises ConfigError when PERSISTREAM_TOOLS names tools that cannot be loaded."""
+    tools = configured_tools(settings.tools)  # first: a server that cannot have its tools does not start
     db = Database(settings.database_url)
     hub = Hub(settings.broadcast_url)
     engine = StreamEngine(
@@ -58,6 +61,7 @@ def build_services(settings: Settings, model: ChatModel | None = None) -> Servic
         flush_ms=settings.flush_ms,
         pending_timeout=settings.pending_timeout,
         stream_timeout=settings.stream_timeout,
+        first_token_timeout=settings.first_token_timeout,
         observer_poll_interval=settings.observer_poll_interval,
     )
     model = model or create_model(settings)
@@ -70,5 +74,8 @@ def build_services(settings: Settings, model: ChatModel | None = None) -> Servic
         max_context_chars=settings.max_context_chars,
         limits=limits,
         retention_seconds=settings.retention_seconds,
+        tools=tools,
+        tool_timeout=settings.tool_timeout,
+        max_steps=settings.max_steps,
     )
     return Services(settings, db, hub, engine, model, chat)

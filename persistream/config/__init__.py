@@ -6,6 +6,7 @@ to start with a message the operator can act on.
 
 - config/settings.py: `Settings`, each field with its variable, kind, default, check and description;
 - config/variables.py: how a setting is declared (`setting`, `Variable`), and the variables read elsewhere;
+- config/timing.py: the sweep and heartbeat intervals derived from the timeouts;
 - config/parsers.py: how a variable's text is parsed and a value checked, and the `.env` reader;
 - config/reference.py: docs/configuration.md, generated from the declarations
   (`python -m persistream.config.reference` rewrites it).
@@ -18,9 +19,8 @@ from persistream.config.settings import (
     LOG_FORMATS,
     LOG_LEVELS,
     Settings,
-    heartbeat_interval,
-    sweep_interval,
 )
+from persistream.config.timing import heartbeat_interval, sweep_interval
 from persistream.config.variables import OUTSIDE_SETTINGS, Variable
 
 __all__ = [

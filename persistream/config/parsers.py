@@ -8,7 +8,7 @@ text from the environment or the `.env` file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,6 +162,12 @@ def _is_header_name(header: str) -> bool:
     return bool(header) and all(c.isalnum() or c in "-_" for c in header)
 
 
+def _is_import_string(spec: str) -> bool:
+    module, sep, attribute = spec.partition(":")
+    dotted = (module, attribute)
+    return bool(sep) and all(name and all(part.isidentifier() for part in name.split(".")) for name in dotted)
+
+
 TEXT = Kind("text", _as_is)
 URL = Kind("URL", _as_is)
 PEM = Kind("text (PEM)", _pem)
@@ -173,6 +179,7 @@ BOOL = Kind("boolean", _parse_bool)
 RATE = Kind("`N/second`, `N/minute`, `N/hour` or `off`", _lower, _check_rate_limit)
 HOSTS = Kind("comma-separated list", _hosts, each(_looks_like_host, "a host name like 'chat.example.com'"))
 ORIGINS = Kind("comma-separated list", _origins, each(_looks_like_origin, "an origin like 'http://localhost:5173'"))
+IMPORT_STRING = Kind("import string", _as_is, must(_is_import_string, "be an import string package.module:attribute"))
 HEADER = Kind("HTTP header name", _as_is, must(_is_header_name, "be an HTTP header name"))
 
 DATABASE_URL = Kind(
@@ -206,6 +213,12 @@ def check_jwt_keys(secret: str | None, public_key: str | None, jwks_url: str | N
         raise ConfigError("PERSISTREAM_JWT_PUBLIC_KEY must be a PEM public key (-----BEGIN PUBLIC KEY-----...)")
     if jwks_url is not None and not jwks_url.startswith(("http://", "https://")):
         raise ConfigError("PERSISTREAM_JWT_JWKS_URL must be an http:// or https:// URL")
+
+
+def read_environment(environ: Mapping[str, str], env_file: str | Path | None) -> dict[str, str]:
+    """`environ`, with the variables it leaves unset filled from `env_file` when there is such a file."""
+    values = read_env_file(Path(env_file)) if env_file is not None and Path(env_file).is_file() else {}
+    return {**values, **environ}
 
 
 def read_env_file(path: Path) -> dict[str, str]:

@@ -12,8 +12,8 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from persistream.config.settings import variable_fields
-from persistream.config.variables import OUTSIDE_SETTINGS, Variable
+from persistream.config.settings import Settings
+from persistream.config.variables import OUTSIDE_SETTINGS, Variable, declared_fields
 
 PAGE = Path("docs/configuration.md")
 COMMAND = "python -m persistream.config.reference"
@@ -31,7 +31,7 @@ def declared_variables() -> list[Variable]:
     """Every variable persistream reads, in the reference's order, each with the default it documents."""
     from_settings = [
         dataclasses.replace(variable, default=variable.default or _markdown_default(field.default))
-        for field, variable in variable_fields()
+        for field, variable in declared_fields(Settings)
     ]
     return from_settings + list(OUTSIDE_SETTINGS)
 

@@ -1,22 +1,19 @@
 """`Settings`: every setting of a server, declared once, read once from the environment and passed down.
 
 Each field read from a variable is made by `setting(...)` (config/variables.py): its variable, kind (how the text
-is parsed), default, check and description sit together. `from_env`, `__post_init__` and the configuration
-reference (config/reference.py, docs/configuration.md) all walk those fields, so a variable cannot be read
-without being checked and documented. Fields without a variable are for code that builds `Settings` itself.
-
-Checks run on every `Settings`, however it was built (`from_env`, keyword arguments, `replace`); only the JWT key
-sources are checked together, after the fields one by one.
+is parsed), default, check and description sit together. `from_env` parses, `__post_init__` checks and the
+configuration reference (config/reference.py) documents exactly those fields, so no variable is read unchecked or
+undocumented. Fields without a variable are for code that builds `Settings` itself. Checks run on every `Settings`,
+however it was built (`from_env`, keyword arguments, `replace`); the JWT key sources are then checked together.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from persistream.config.parsers import (
     BOOL,
@@ -26,6 +23,7 @@ from persistream.config.parsers import (
     DELAY,
     HEADER,
     HOSTS,
+    IMPORT_STRING,
     INT,
     ORIGINS,
     PEM,
@@ -38,8 +36,9 @@ from persistream.config.parsers import (
     choice,
     must,
     parse_rate_limit,
-    read_env_file,
+    read_environment,
 )
+from persistream.config.timing import heartbeat_interval, sweep_interval
 from persistream.config.variables import (
     AUTH,
     LIMITS,
@@ -47,9 +46,10 @@ from persistream.config.variables import (
     OPERATIONS,
     STORAGE,
     STREAMS,
-    VARIABLE,
+    TOOLS,
     WEB,
-    Variable,
+    check_declared,
+    parse_declared,
     setting,
 )
 
@@ -105,6 +105,30 @@ class Settings:
     # Request timeout and retries for the openai SDK (its defaults are 600 s and 2 retries); no variable.
     openai_timeout: float = 60.0
     openai_max_retries: int = 1
+    tools: str | None = setting(
+        "PERSISTREAM_TOOLS",
+        None,
+        IMPORT_STRING,
+        "Tools the model may call: `package.module:attribute` naming a list of Python functions (async or not).",
+        TOOLS,
+        shown="unset: no tools",
+    )
+    tool_timeout: float = setting(
+        "PERSISTREAM_TOOL_TIMEOUT",
+        30.0,
+        SECONDS,
+        "Seconds one tool call may run; past it the model reads that the tool did not finish.",
+        TOOLS,
+        POSITIVE,
+    )
+    max_steps: int = setting(
+        "PERSISTREAM_MAX_STEPS",
+        8,
+        INT,
+        "Model calls one answer may make with tools; an answer that needs more ends in `ERROR`.",
+        TOOLS,
+        POSITIVE,
+    )
     flush_chars: int = setting(
         "PERSISTREAM_FLUSH_CHARS",
         1000,
@@ -133,7 +157,15 @@ class Settings:
         "PERSISTREAM_STREAM_TIMEOUT",
         60.0,
         SECONDS,
-        "An answer whose model (or process) is silent this many seconds ends in `TIMEOUT`, its text kept.",
+        "An answer whose model goes silent this long after a delta (or whose process does) ends in `TIMEOUT`.",
+        STREAMS,
+        POSITIVE,
+    )
+    first_token_timeout: float = setting(
+        "PERSISTREAM_FIRST_TOKEN_TIMEOUT",
+        600.0,
+        SECONDS,
+        "Silence allowed before the model's first delta (reasoning models may think first); then `TIMEOUT`.",
         STREAMS,
         POSITIVE,
     )
@@ -314,10 +346,7 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
-        for field, variable in variable_fields():
-            value = getattr(self, field.name)
-            if variable.check is not None and value is not None:
-                variable.check(variable.name, value)
+        check_declared(self)
         if self.auth_mode == "jwt":
             check_jwt_keys(self.jwt_secret, self.jwt_public_key, self.jwt_jwks_url)
 
@@ -362,36 +391,9 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env") -> Settings:
         """Read settings from `environ` (default `os.environ`), with `env_file` filling unset variables."""
-        values: dict[str, str] = {}
-        if env_file is not None and Path(env_file).is_file():
-            values.update(read_env_file(Path(env_file)))
-        values.update(os.environ if environ is None else environ)
-        return cls._from_mapping(values)
-
-    @classmethod
-    def _from_mapping(cls, env: Mapping[str, str]) -> Settings:
-        kwargs: dict[str, Any] = {}
-        for field, variable in variable_fields():
-            if value := env.get(variable.name):  # an empty value is unset
-                kwargs[field.name] = variable.kind.parse(variable.name, value)
+        env = read_environment(os.environ if environ is None else environ, env_file)
+        kwargs = parse_declared(cls, env)
         if "provider" not in kwargs:  # a key alone means the model behind it
             kwargs["provider"] = "openai" if env.get("OPENAI_API_KEY") else "demo"
         kwargs["auth_explicit"] = "auth_mode" in kwargs
         return cls(**kwargs)
-
-
-def variable_fields() -> Iterator[tuple[dataclasses.Field[Any], Variable]]:
-    """Each `Settings` field read from a variable, with its declaration, in declaration order."""
-    for field in dataclasses.fields(Settings):
-        if (variable := field.metadata.get(VARIABLE)) is not None:
-            yield field, variable
-
-
-def sweep_interval(pending_timeout: float, stream_timeout: float) -> float:
-    """How often the sweeper looks for timed-out streams: a fraction of the shortest timeout."""
-    return min(5.0, max(0.05, min(pending_timeout, stream_timeout) / 4))
-
-
-def heartbeat_interval(stream_timeout: float) -> float:
-    """How often a process refreshes the heartbeat of the streams it generates."""
-    return min(5.0, max(0.05, stream_timeout / 4))

@@ -1,11 +1,12 @@
-"""Compaction: a final stream's chunks 1..N become the one chunk N holding its whole text.
+"""Compaction: a final stream's chunks become one chunk per part (a text-only answer: the one chunk N holding its
+whole text).
 
 Invariants:
 - Only final streams are compacted, once: `StreamRow.compacted` is set in the same transaction, by a conditional
   update that also checks the stream still ends where it was read, so a second compactor (any process) finds
   nothing to do.
-- Every reader sees the same offsets, text and events before and after: the one chunk keeps the last seq and
-  `end_offset` = length, and a chunk's text always starts at `end_offset - len(text)`.
+- Every reader sees the same offsets, parts and events before and after: each part's chunk keeps the part's last
+  seq, `end_offset` and `part_end`, and a chunk's text always starts at `part_end - len(text)` of its part.
 - The old chunks are replaced only if exactly those that were read are still there; otherwise nothing changes.
 """
 
@@ -17,18 +18,21 @@ from sqlmodel import col, select
 from persistream.db.database import Database
 from persistream.db.models import ChunkRow, StreamRow
 from persistream.db.status import FINAL_STATUSES
-from persistream.db.streams import read_after_seq
+from persistream.db.streams import StoredChunk, read_after_seq
 
 
 async def compact_stream(db: Database, stream_id: str) -> bool:
-    """Replace a final stream's chunks 1..N by the one chunk N holding its whole text; True if it did.
+    """Replace a final stream's chunks by one chunk per part, each holding its whole part; True if it did.
 
-    Readers read a stream and its chunks in one statement, so they see either every old chunk or the new one.
+    Each part keeps its last chunk (its seq, `end_offset` and `part_end`), whose text becomes the part's whole
+    text; the part's other chunks go. A text-only answer (one part) becomes the one chunk N holding its whole text.
+    Readers read a stream and its chunks in one statement, so they see either every old chunk or the new ones.
 
     One transaction, conditional: its first statement sets `compacted` only if the stream is final, not yet
     compacted and still ends where it was read (the gate: a second compactor, in any process, waits on that row
     and then finds nothing to do), and the old chunks are replaced only if exactly those that were read are
-    still there. A final stream with at most one chunk (or chunks that do not start at offset 0) is only marked.
+    still there. A final stream with nothing to fold (at most one chunk per part, or chunks that do not start at
+    the beginning of their part) is only marked.
     """
     snapshot = await read_after_seq(db, stream_id, 0)
     if snapshot is None:
@@ -36,12 +40,12 @@ async def compact_stream(db: Database, stream_id: str) -> bool:
     stream, chunks = snapshot.stream, snapshot.chunks
     if stream.status not in FINAL_STATUSES or stream.compacted:
         return False
-    whole = "".join(c.text for c in chunks)
+    parts = _by_part(chunks)
     replace = (
-        len(chunks) > 1
+        len(chunks) > len(parts)
         and chunks[-1].seq == stream.last_seq
-        and chunks[-1].end_offset == stream.length == len(whole)
-        and chunks[0].end_offset == len(chunks[0].text)
+        and sum(len(c.text) for c in chunks if c.place is None or c.place.kind is None) == stream.length
+        and all(group[0].part_end == len(group[0].text) for group in parts)
     )
     gate = (
         update(StreamRow)
@@ -55,32 +59,46 @@ async def compact_stream(db: Database, stream_id: str) -> bool:
         .values(compacted=True)
         .returning(col(StreamRow.id))
     )
-    last = chunks[-1] if chunks else None
     async with db.session() as session:
         if (await session.execute(gate)).first() is None:
             await session.rollback()
             return False
-        if replace and last is not None:
+        if replace:
+            kept = [group[-1] for group in parts]
             removed = await session.execute(
                 delete(ChunkRow)
-                .where(col(ChunkRow.stream_id) == stream_id, col(ChunkRow.seq) < last.seq)
+                .where(col(ChunkRow.stream_id) == stream_id, col(ChunkRow.seq).not_in([c.seq for c in kept]))
                 .execution_options(synchronize_session=False)
             )
-            kept = await session.execute(
-                update(ChunkRow)
-                .where(
-                    col(ChunkRow.stream_id) == stream_id,
-                    col(ChunkRow.seq) == last.seq,
-                    col(ChunkRow.end_offset) == last.end_offset,
+            updated = 0
+            for group, last in zip(parts, kept, strict=True):
+                result = await session.execute(
+                    update(ChunkRow)
+                    .where(
+                        col(ChunkRow.stream_id) == stream_id,
+                        col(ChunkRow.seq) == last.seq,
+                        col(ChunkRow.end_offset) == last.end_offset,
+                    )
+                    .values(text="".join(c.text for c in group))
+                    .execution_options(synchronize_session=False)
                 )
-                .values(text=whole)
-                .execution_options(synchronize_session=False)
-            )
-            if _rowcount(removed) != len(chunks) - 1 or _rowcount(kept) != 1:
+                updated += _rowcount(result)
+            if _rowcount(removed) != len(chunks) - len(kept) or updated != len(kept):
                 await session.rollback()  # not the chunks that were read: leave them as they are
                 return False
         await session.commit()
     return replace
+
+
+def _by_part(chunks: list[StoredChunk]) -> list[list[StoredChunk]]:
+    """The chunks grouped by part, in order (parts follow each other, so each group is one run)."""
+    groups: list[list[StoredChunk]] = []
+    for chunk in chunks:
+        if groups and groups[-1][0].part == chunk.part:
+            groups[-1].append(chunk)
+        else:
+            groups.append([chunk])
+    return groups
 
 
 def _rowcount(result: object) -> int:

@@ -9,6 +9,8 @@ Invariants kept by the modules beside this one, the only writers (`streams`, `co
 - Compaction (`compaction.compact_stream`) may replace a final stream's chunks 1..N with the one chunk N holding the
   whole text (`end_offset` = length), then sets `StreamRow.compacted`. Readers never assume chunk 1 exists: a
   chunk's text starts at `end_offset - len(text)`.
+- `MessageRow.parent_id` names a message of the same thread, stored before it: a thread's messages form a tree, and
+  a branch is the walk up from one message to its thread's first. Messages never change once stored.
 """
 
 from __future__ import annotations
@@ -74,6 +76,10 @@ class StreamRow(SQLModel, table=True):
     cancel_requested: bool = False
     # True once a final stream's chunks are one row (or needed no compaction); see `compaction.compact_stream`.
     compacted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # Tokens the model reported for the whole answer, stored with the final status; NULL where it did not say.
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
 
 
 class ChunkRow(SQLModel, table=True):
@@ -82,20 +88,39 @@ class ChunkRow(SQLModel, table=True):
     stream_id: str = Field(foreign_key="streams.id", primary_key=True, max_length=36, ondelete="CASCADE")
     seq: int = Field(primary_key=True)
     text: str
+    # Code points of the answer's TEXT up to and including this chunk (a chunk of another part ends where the TEXT
+    # stood then).
     end_offset: int
+    # The part this chunk's text belongs to (engine/log.py). NULL in every column below means TEXT part 0, so a
+    # text-only answer stores exactly what it stored before parts existed.
+    part: int | None = None
+    kind: str | None = Field(default=None, max_length=16)  # NULL: TEXT
+    tool_name: str | None = None
+    tool_call_id: str | None = None
+    is_error: bool | None = None
+    # Code points of this chunk's part up to and including this chunk; NULL: `end_offset` (TEXT part 0).
+    part_end: int | None = None
 
 
 class MessageRow(SQLModel, table=True):
     __tablename__ = "messages"
-    # A thread's messages, newest first and paged back by (created_at, id), are one range of this index (it also
-    # serves the foreign key's cascade).
-    __table_args__ = (Index("ix_messages_thread_id_created_at_id", "thread_id", "created_at", "id"),)
+    __table_args__ = (
+        # A thread's messages, newest first and paged back by (created_at, id), are one range of this index (it
+        # also serves the foreign key's cascade).
+        Index("ix_messages_thread_id_created_at_id", "thread_id", "created_at", "id"),
+        # A message's children (its variants' siblings, the foreign key's check when a thread is deleted) are one
+        # range of it, and so are a thread's first messages (parent_id NULL, then the thread).
+        Index("ix_messages_parent_id_thread_id", "parent_id", "thread_id"),
+    )
 
     id: str = Field(primary_key=True, max_length=36)
     thread_id: str = Field(foreign_key="threads.id", max_length=36, ondelete="CASCADE")
     prompt: str
     response_stream_id: str = Field(foreign_key="streams.id", unique=True, max_length=36)
     created_at: datetime = Field(default_factory=utcnow, index=True)
+    # The message this one follows in its branch (db/branches.py); NULL for a thread's first messages. Always a
+    # message of the same thread: a thread is a tree, whose variants (regenerated, edited) share a parent.
+    parent_id: str | None = Field(default=None, foreign_key="messages.id", max_length=36)
 
 
 class RateWindowRow(SQLModel, table=True):

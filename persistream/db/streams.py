@@ -15,10 +15,11 @@ Invariants:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, delete, insert, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, update
+from sqlalchemy import select as select_columns
 from sqlmodel import col, select
 
 from persistream.db.database import Database
@@ -27,11 +28,67 @@ from persistream.db.status import StreamStatus
 from persistream.db.updates import update_returning
 
 
+@dataclass(frozen=True, slots=True)
+class PartPlace:
+    """Which part a chunk's text belongs to, and where in that part it ends (`engine/log.py` reads it)."""
+
+    part: int
+    kind: str | None  # None: TEXT
+    tool_name: str | None
+    tool_call_id: str | None
+    is_error: bool | None
+    part_end: int
+
+
 @dataclass(frozen=True)
 class StoredChunk:
+    """One chunk row. `place` is None for TEXT part 0 (a text-only answer's only part), as stored."""
+
     seq: int
     text: str
     end_offset: int
+    place: PartPlace | None = None
+
+    @property
+    def part(self) -> int:
+        return 0 if self.place is None else self.place.part
+
+    @property
+    def part_end(self) -> int:
+        """Code points of this chunk's part through it (TEXT part 0: the TEXT through it)."""
+        return self.end_offset if self.place is None else self.place.part_end
+
+    def row(self, stream_id: str) -> dict[str, object]:
+        values: dict[str, object] = {
+            "stream_id": stream_id,
+            "seq": self.seq,
+            "text": self.text,
+            "end_offset": self.end_offset,
+        }
+        # One executemany needs the same keys in every row: TEXT part 0 names its part columns too, as NULL.
+        values.update(dict.fromkeys(PART_COLUMNS) if self.place is None else asdict(self.place))
+        return values
+
+
+PART_COLUMNS = tuple(f.name for f in fields(PartPlace))
+
+
+# A chunk's columns in `StoredChunk`'s order, then its place's, read as plain values (no ORM object per chunk).
+CHUNK_COLUMNS = (
+    col(ChunkRow.seq),
+    col(ChunkRow.text),
+    col(ChunkRow.end_offset),
+    *(col(getattr(ChunkRow, name)) for name in PART_COLUMNS),
+)
+
+
+@dataclass(frozen=True)
+class TokenCounts:
+    """Tokens the model reported for a whole answer; None where it did not say."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -94,10 +151,7 @@ async def append_chunks(db: Database, stream_id: str, generation_id: str, chunks
         if (await session.execute(statement)).first() is None:
             await session.rollback()
             return False
-        await session.execute(
-            insert(ChunkRow),
-            [{"stream_id": stream_id, "seq": c.seq, "text": c.text, "end_offset": c.end_offset} for c in chunks],
-        )
+        await session.execute(insert(ChunkRow), [c.row(stream_id) for c in chunks])
         await session.commit()
     return True
 
@@ -110,6 +164,7 @@ async def finish_generation(
     error: str | None,
     *,
     stored_through: tuple[int, int] | None = None,
+    tokens: TokenCounts | None = None,
 ) -> bool:
     """The generation's own final status (its last chunk already stored). False if it no longer owns the stream.
 
@@ -124,6 +179,12 @@ async def finish_generation(
         "updated_at": utcnow(),
         "compacted": col(StreamRow.last_seq) <= 1,
     }
+    if tokens is not None:
+        values.update(
+            input_tokens=tokens.input_tokens,
+            output_tokens=tokens.output_tokens,
+            reasoning_tokens=tokens.reasoning_tokens,
+        )
     if stored_through is not None:
         values.update(last_seq=stored_through[0], length=stored_through[1], compacted=stored_through[0] <= 1)
     statement = (
@@ -237,8 +298,25 @@ async def read_after_seq(db: Database, stream_id: str, after_seq: int) -> Stream
 
 
 async def read_after_offset(db: Database, stream_id: str, from_offset: int) -> StreamSnapshot | None:
-    """The stream and the chunks that hold text after code point `from_offset`."""
-    snapshots = await _read_streams(db, [stream_id], col(ChunkRow.end_offset) > from_offset)
+    """The stream and the chunks from the one where its TEXT reaches code point `from_offset` (every chunk, for 0):
+    a chunk of another part that follows that point ends where the TEXT stood, so it is read too."""
+    condition = None if from_offset <= 0 else col(ChunkRow.end_offset) >= from_offset
+    snapshots = await _read_streams(db, [stream_id], condition)
+    return snapshots.get(stream_id)
+
+
+async def read_after_position(db: Database, stream_id: str, part: int, offset: int) -> StreamSnapshot | None:
+    """The stream and the chunks holding anything after code point `offset` of part `part` (engine/cursor.py)."""
+    chunk_part = func.coalesce(col(ChunkRow.part), 0)
+    chunk_end = func.coalesce(col(ChunkRow.part_end), col(ChunkRow.end_offset))
+    condition = or_(chunk_part > part, and_(chunk_part == part, chunk_end > offset))
+    snapshots = await _read_streams(db, [stream_id], condition)
+    return snapshots.get(stream_id)
+
+
+async def read_tail(db: Database, stream_id: str) -> StreamSnapshot | None:
+    """The stream and its last chunk only: where its log ends, for a reader that starts there."""
+    snapshots = await _read_streams(db, [stream_id], col(ChunkRow.seq) == col(StreamRow.last_seq))
     return snapshots.get(stream_id)
 
 
@@ -260,19 +338,21 @@ async def _read_streams(
     if chunk_condition is not None:
         join = and_(join, chunk_condition)
     statement = (
-        select(StreamRow, ChunkRow.seq, ChunkRow.text, ChunkRow.end_offset)
+        select_columns(StreamRow, *CHUNK_COLUMNS)
         .outerjoin(ChunkRow, join)
         .where(col(StreamRow.id).in_(stream_ids) if len(stream_ids) > 1 else col(StreamRow.id) == stream_ids[0])
         .order_by(col(StreamRow.id), col(ChunkRow.seq))
     )
     snapshots: dict[str, StreamSnapshot] = {}
     async with db.session() as session:
-        for stream, seq, text, end_offset in await session.execute(statement):
+        for stream, seq, *chunk in await session.execute(statement):
             snapshot = snapshots.get(stream.id)
             if snapshot is None:
                 snapshot = snapshots[stream.id] = StreamSnapshot(stream, [])
             if seq is not None:
-                snapshot.chunks.append(StoredChunk(seq, text, end_offset))
+                text, end_offset, part, *place = chunk
+                located = None if part is None else PartPlace(part, *place)
+                snapshot.chunks.append(StoredChunk(seq, text, end_offset, located))
     return snapshots
 
 

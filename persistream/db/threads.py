@@ -6,16 +6,20 @@ Invariants:
   inserted in one transaction no other send of that owner interleaves with, in any process.
 - Listings page back by keyset (`created_at`, `id`), each one backward range of an index: no sort, no OFFSET.
 - Threads stored before identities existed have no owner: they count as the local user's (`LOCAL_OWNER`).
+- A message's parent is a message of its thread (db/branches.py). Sends to one thread, and its deletion, take
+  turns on its row (PostgreSQL; SQLite serialises every writer), so a deletion takes every message, the tree whole.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, text, tuple_
+from sqlalchemy import ColumnElement, delete, func, text, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from persistream.db import branches
 from persistream.db.database import Database
 from persistream.db.models import ChunkRow, MessageRow, StreamRow, ThreadRow
 from persistream.db.status import LIVE_STATUSES
@@ -45,8 +49,15 @@ async def add_message(
     title: str,
     owner: str | None = None,
     max_live: int = 0,
+    parent_id: str | None = None,
+    after_newest: bool = False,
 ) -> tuple[ThreadRow, MessageRow] | None:
     """Store the prompt and its PENDING stream, in a new thread when `thread` is None. None if the thread vanished.
+
+    The message follows `parent_id` (a message of the thread, checked by the caller), or with `after_newest` the
+    thread's newest message, read in this transaction after every earlier send to the thread has committed (on
+    PostgreSQL the thread's row is locked, on SQLite the file's write lock is held), so two sends one after the
+    other continue one branch.
 
     With `max_live`, raises LiveAnswersFull (storing nothing) if the new stream would make the owner's live streams
     more than that. The count and the insert are one transaction that no other send of the owner interleaves with,
@@ -61,12 +72,16 @@ async def add_message(
         if thread is None:
             thread = ThreadRow(id=thread_id, title=title, owner=owner)
             session.add(thread)
-        elif await session.get(ThreadRow, thread.id) is None:
+        elif await _locked_thread(session, thread.id, for_delete=False) is None:
             return None
         stream = StreamRow(id=stream_id)
-        message = MessageRow(id=message_id, thread_id=thread.id, prompt=prompt, response_stream_id=stream_id)
         session.add(stream)
         await session.flush()
+        if after_newest:
+            parent_id = await branches.newest_message_id(db, thread.id, session)
+        message = MessageRow(
+            id=message_id, thread_id=thread.id, prompt=prompt, response_stream_id=stream_id, parent_id=parent_id
+        )
         session.add(message)
         await session.flush()
         if max_live and int((await session.execute(live_streams_count(owner or LOCAL_OWNER))).scalar_one()) > max_live:
@@ -74,6 +89,15 @@ async def add_message(
             raise LiveAnswersFull
         await session.commit()
     return thread, message
+
+
+async def _locked_thread(session: AsyncSession, thread_id: str, *, for_delete: bool) -> ThreadRow | None:
+    """The thread's row, locked on PostgreSQL until the transaction ends (SQLite has no row locks: its writers
+    are serialised whole). Sends to one thread take turns (FOR NO KEY UPDATE, which leaves the foreign keys of the
+    thread's new messages free); a delete waits for them all and they for it (FOR UPDATE), so it sees every message
+    a send stored, and a send after it finds no thread."""
+    statement = select(ThreadRow).where(col(ThreadRow.id) == thread_id).with_for_update(key_share=not for_delete)
+    return (await session.execute(statement)).scalars().first()
 
 
 def live_streams_count(owner: str) -> SelectOfScalar[int]:
@@ -134,13 +158,18 @@ async def get_message(db: Database, message_id: str) -> MessageRow | None:
 
 async def stream_thread(db: Database, stream_id: str) -> tuple[MessageRow, ThreadRow] | None:
     """The message a stream answers and its thread, in one query (every access check on a stream asks this)."""
-    statement = (
-        select(MessageRow, ThreadRow)
-        .join(ThreadRow, col(ThreadRow.id) == col(MessageRow.thread_id))
-        .where(col(MessageRow.response_stream_id) == stream_id)
-    )
+    return await _with_thread(db, col(MessageRow.response_stream_id) == stream_id)
+
+
+async def message_thread(db: Database, message_id: str) -> tuple[MessageRow, ThreadRow] | None:
+    """The message and its thread, in one query (regenerate and editMessage check the thread's owner)."""
+    return await _with_thread(db, col(MessageRow.id) == message_id)
+
+
+async def _with_thread(db: Database, which: ColumnElement[bool]) -> tuple[MessageRow, ThreadRow] | None:
+    statement = select(MessageRow, ThreadRow).join(ThreadRow, col(ThreadRow.id) == col(MessageRow.thread_id))
     async with db.session() as session:
-        row = (await session.execute(statement)).first()
+        row = (await session.execute(statement.where(which))).first()
     return None if row is None else (row[0], row[1])
 
 
@@ -153,7 +182,7 @@ async def message_by_stream(db: Database, stream_id: str) -> MessageRow | None:
 async def delete_thread(db: Database, thread_id: str) -> bool:
     """Delete the thread, its messages, streams and chunks in one transaction. False if it did not exist."""
     async with db.session() as session:
-        if await session.get(ThreadRow, thread_id) is None:
+        if await _locked_thread(session, thread_id, for_delete=True) is None:
             return False
         stream_ids = list(
             (

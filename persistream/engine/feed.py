@@ -4,19 +4,17 @@ shared, immutable steps that every observer of the stream in this process receiv
 Why: with one hub watcher per observer, a chunk watched by N observers was applied N times, a lost message sent
 N observers to the database, and every idle observer woke each second to read it. Now, for each stream with at
 least one observer here, exactly one `Feed`:
-- holds the stream's one hub watcher and applies messages strictly in sequence (`last_seq + 1`, text ending where
-  the stored text ends); a gap, a message without text, a stale watcher (overflow, or the hub's link failed, went
-  silent or came back), a final status, or a failed read sends *the feed* to the database: one read per stream,
-  not one per observer;
-- guards against a publish lost while the link looks healthy with one slow check: a read after `check_interval`
-  of silence, per live stream, whatever the number of observers (idle observers themselves have no timer);
-- publishes a `Step` per change, whose `event` (a StreamEvent at the stream's stored length) is the very object
-  every caught-up observer yields, so the web layer can render it once for all of them;
-- ends after a final step (or a deleted stream), which it keeps: an observer that subscribes later gets it at once.
-The feed is created by the first subscription and stopped when the last one leaves. Subscriptions are bounded:
-one that falls `limit` steps behind (its client reads slowly) is marked overflowed and its observer catches up
-from the database, so a slow observer costs memory of its own only, and never delays the feed or the others.
-"""
+- holds the stream's one hub watcher and applies messages strictly in sequence (`last_seq + 1`, each chunk starting
+  where the stored log ends, `engine/log.py`); a gap, a message without text, a stale watcher (overflow, or the hub's
+  link failed, went silent or came back), a final status, or a failed read sends *the feed* to the database: one read
+  per stream, not one per observer; - guards against a publish lost while the link looks healthy with one slow check: a
+  read after `check_interval` of silence, per live stream, whatever the number of observers (idle observers themselves
+  have no timer); - publishes a `Step` per change, whose `event` (a StreamEvent at the stream's stored length) is the
+  very object every caught-up observer yields, so the web layer can render it once for all of them; - ends after a final
+  step (or a deleted stream), which it keeps: an observer that subscribes later gets it at once. The feed is created by
+  the first subscription and stopped when the last one leaves. Subscriptions are bounded: one that falls `limit` steps
+  behind (its client reads slowly) is marked overflowed and its observer catches up from the database, so a slow
+  observer costs memory of its own only, and never delays the feed or the others."""
 
 from __future__ import annotations
 
@@ -29,9 +27,13 @@ from dataclasses import dataclass
 
 from persistream.db import streams
 from persistream.db.database import Database
-from persistream.engine.events import StreamEvent, StreamStatus
+from persistream.db.streams import StoredChunk
+from persistream.engine.cursor import START, Position
+from persistream.engine.events import PartDelta, StreamEvent, StreamStatus
 from persistream.engine.hub import Hub
+from persistream.engine.log import LogReader, head_of, make_event, usage_of
 from persistream.engine.messages import Chunk, HubMessage, Status
+from persistream.parts import PartKind, Usage
 
 log = logging.getLogger("persistream.feed")
 
@@ -41,12 +43,13 @@ READ_RETRY = 0.5
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One change of a stream as stored: chunks `first_seq..last_seq` (none for a status-only step) took the
-    stored text from `start` to `event.offset` code points; `event.delta` is exactly that text."""
+    """One change of a stream as stored: chunks `first_seq..last_seq` (none for a status-only step), as `chunks`
+    (each observer slices them from where it stands, `engine/log.py`); `event` is what they say to a reader that
+    stood exactly where the feed stood before them."""
 
     first_seq: int
     last_seq: int
-    start: int
+    chunks: tuple[StoredChunk, ...]
     event: StreamEvent
     deleted: bool = False
 
@@ -98,8 +101,7 @@ class Feed:
         self.check_interval = check_interval
         self.subscriptions: set[Subscription] = set()
         self.final: Step | None = None
-        self.last_seq = 0
-        self.length = 0
+        self.reader = LogReader()  # where the stored log ends, as far as this feed knows; its last_seq and length
         self.status = StreamStatus.PENDING
         self.reads = 0  # database reads by this feed, for tests and the health page
         self.task: asyncio.Task[None] | None = None
@@ -129,21 +131,34 @@ class Feed:
                     log.error("stream %s: feed step failed (%s); reading again", self.stream_id, type(exc).__name__)
                     must_read = True
 
+    @property
+    def last_seq(self) -> int:
+        return self.reader.last_seq
+
+    @property
+    def length(self) -> int:
+        return self.reader.offset
+
     async def _first_read(self) -> bool:
         try:
-            row = await streams.get_stream(self.db, self.stream_id)
+            tail = await streams.read_tail(self.db, self.stream_id)
         except Exception as exc:
             log.debug("stream %s: feed read failed (%s); retrying", self.stream_id, type(exc).__name__)
             return False
         finally:
             self.reads += 1
-        if row is None:
-            self._publish(Step(1, 0, 0, StreamEvent(self.stream_id, "", 0, StreamStatus.CANCELLED), deleted=True))
+        if tail is None:
+            event = StreamEvent(self.stream_id, "", 0, StreamStatus.CANCELLED)
+            self._publish(Step(1, 0, (), event, deleted=True))
             return True
-        self.last_seq, self.length, self.status = row.last_seq, row.length, StreamStatus(row.status)
+        row = tail.stream
+        last = tail.chunks[-1] if tail.chunks else None
+        position = START if last is None else Position(last.part, last.part_end)
+        self.reader = LogReader(row.length, position, row.last_seq)
+        self.status = StreamStatus(row.status)
         if self.status.is_final:
-            event = StreamEvent(self.stream_id, "", self.length, self.status, row.error)
-            self._publish(Step(self.last_seq + 1, self.last_seq, self.length, event))
+            event = make_event(self.stream_id, "", row.length, self.status, row.error, (), position, usage_of(row))
+            self._publish(Step(row.last_seq + 1, row.last_seq, (), event))
         return True
 
     def _publish(self, step: Step | None) -> None:
@@ -161,10 +176,12 @@ class _Builder:
     def __init__(self, feed: Feed) -> None:
         self.feed = feed
         self.first_seq = feed.last_seq + 1
-        self.start = feed.length
         self.status_before = feed.status
-        self.parts: list[str] = []
+        self.chunks: list[StoredChunk] = []
+        self.texts: list[str] = []
+        self.deltas: list[PartDelta] = []
         self.error: str | None = None
+        self.usage: Usage | None = None
         self.deleted = False
 
     def apply(self, message: HubMessage) -> bool:
@@ -175,10 +192,10 @@ class _Builder:
                 return False  # already applied
             if message.seq != feed.last_seq + 1 or message.text is None:
                 return True
-            if message.end - len(message.text) != feed.length:
-                return True  # does not continue the text as this feed knows it: the database decides
-            self.parts.append(message.text)
-            feed.last_seq, feed.length = message.seq, message.end
+            chunk = message.stored(message.text)
+            if not _continues(feed.reader, chunk):
+                return True  # does not continue the log as this feed knows it: the database decides
+            self._take(chunk)
             if feed.status == StreamStatus.PENDING:
                 feed.status = StreamStatus.STREAMING
             return False
@@ -188,6 +205,14 @@ class _Builder:
             return False
         # A final status (or anything unknown) is confirmed from the database with every chunk before it.
         return True
+
+    def _take(self, chunk: StoredChunk) -> None:
+        text, delta = self.feed.reader.take(chunk)
+        self.chunks.append(chunk)
+        if text:
+            self.texts.append(text)
+        if delta is not None:
+            self.deltas.append(delta)
 
     async def read(self) -> bool:
         """Catch up from the database; False when the read failed (the feed retries shortly)."""
@@ -205,29 +230,43 @@ class _Builder:
             self.deleted = True
             return True
         for chunk in fresh.chunks:
-            # By offsets, not by seq + 1: a finished stream's chunks may have been compacted into one (seq = the
-            # last seq, the whole text), and only its part past what the feed already has is new.
-            if chunk.seq > feed.last_seq and chunk.end_offset > feed.length:
-                self.parts.append(chunk.text[max(0, len(chunk.text) - (chunk.end_offset - feed.length)) :])
-                feed.last_seq, feed.length = chunk.seq, chunk.end_offset
-        feed.last_seq = max(feed.last_seq, fresh.stream.last_seq)
-        feed.length = fresh.stream.length
+            # Sliced by offsets, not by seq + 1: a finished stream's chunks may have been compacted into one per
+            # part (seq = the last seq, the whole part), and only what lies past what the feed has is new.
+            if chunk.seq > feed.last_seq:
+                self._take(chunk)
+        feed.reader.last_seq = max(feed.last_seq, fresh.stream.last_seq)
+        feed.reader.offset = fresh.stream.length
         status = StreamStatus(fresh.stream.status)
         if status.is_final or feed.status == StreamStatus.PENDING:
             feed.status = status
         self.error = fresh.stream.error if status.is_final else None
+        self.usage = usage_of(fresh.stream) if status.is_final else None
         return True
 
     def build(self) -> Step | None:
         feed = self.feed
-        delta = "".join(self.parts)
+        delta = "".join(self.texts)
+        chunks = tuple(self.chunks)
+        position = feed.reader.end
         if self.deleted:
-            event = StreamEvent(feed.stream_id, delta, feed.length, StreamStatus.CANCELLED)
-            return Step(self.first_seq, feed.last_seq, self.start, event, deleted=True)
-        if not delta and feed.status == self.status_before:
+            event = make_event(feed.stream_id, delta, feed.length, StreamStatus.CANCELLED, None, self.deltas, position)
+            return Step(self.first_seq, feed.last_seq, chunks, event, deleted=True)
+        if not self.deltas and feed.status == self.status_before:
             return None
-        event = StreamEvent(feed.stream_id, delta, feed.length, feed.status, self.error)
-        return Step(self.first_seq, feed.last_seq, self.start, event)
+        event = make_event(
+            feed.stream_id, delta, feed.length, feed.status, self.error, self.deltas, position, self.usage
+        )
+        return Step(self.first_seq, feed.last_seq, chunks, event)
+
+
+def _continues(reader: LogReader, chunk: StoredChunk) -> bool:
+    """True when `chunk` starts exactly where the stored log ends as `reader` knows it."""
+    position = reader.end
+    index, start = chunk.part, chunk.part_end - len(chunk.text)
+    text_start = chunk.end_offset - (len(chunk.text) if head_of(chunk).kind is PartKind.TEXT else 0)
+    if text_start != reader.offset:
+        return False
+    return (index == position.part and start == position.offset) or (index == position.part + 1 and start == 0)
 
 
 class Feeds:

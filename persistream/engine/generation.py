@@ -24,19 +24,23 @@ from dataclasses import dataclass
 
 from persistream import metrics
 from persistream.db.database import Database
-from persistream.db.streams import StoredChunk
+from persistream.db.streams import StoredChunk, TokenCounts
 from persistream.engine.chunker import Chunker
-from persistream.engine.events import StreamEvent, StreamStatus
+from persistream.engine.cursor import START, Position
+from persistream.engine.driver_feed import DriverFeed
+from persistream.engine.events import TEXT_HEAD, PartDelta, PartHead, StreamStatus
 from persistream.engine.hub import Hub
+from persistream.engine.log import stored_chunk
 from persistream.engine.messages import Chunk, Final
 from persistream.engine.storable import storable
 from persistream.engine.writer import StorageError, StreamTakenAway, StreamWriter, WriteFailed
 from persistream.errinfo import describe
 from persistream.llm.base import ModelError
+from persistream.parts import PartEvent, PartKind, ReasoningDelta, ToolCallDelta, ToolResult, Usage
 
 log = logging.getLogger("persistream.generation")
 
-SourceFactory = Callable[[], Awaitable[AsyncIterator[str]]]
+SourceFactory = Callable[[], Awaitable[AsyncIterator[PartEvent]]]
 
 # Longest a source that never suspends may run before the generation lets other tasks run.
 SOURCE_TIME_SLICE = 0.002
@@ -47,59 +51,10 @@ class GenerationLimits:
     flush_chars: int
     flush_seconds: float
     silence_timeout: float
+    # The silence allowed before the first delta (a reasoning model may think for minutes before it says anything).
+    first_token_timeout: float = 600.0
     # How long chunk writes are retried while the database is away before the answer ends in ERROR.
     db_outage_limit: float = 30.0
-
-
-class DriverFeed:
-    """Everything the generation has produced, for the driver to read at its own pace (coalescing)."""
-
-    def __init__(self) -> None:
-        self._parts: list[str] = []
-        self.length = 0
-        self.status = StreamStatus.STREAMING
-        self.error: str | None = None
-        self.final_length = 0
-        self._changed = asyncio.Event()
-
-    def append(self, token: str) -> None:
-        self._parts.append(token)
-        self.length += len(token)
-        self._notify()
-
-    def finish(self, status: StreamStatus, error: str | None, final_length: int) -> None:
-        self.status, self.error = status, error
-        self.final_length = final_length
-        self._notify()
-
-    def _notify(self) -> None:
-        # Replacing the event wakes every current reader once, without anyone having to clear it.
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-
-    async def events(self, stream_id: str) -> AsyncIterator[StreamEvent]:
-        yield StreamEvent(stream_id, "", 0, StreamStatus.STREAMING)
-        read = 0
-        offset = 0
-        while True:
-            changed = self._changed
-            final = self.status.is_final
-            if read < len(self._parts):
-                delta = "".join(self._parts[read:])
-                read = len(self._parts)
-            else:
-                delta = ""
-            if final:
-                end = self.final_length
-                if offset + len(delta) > end:  # text shown by nobody else that could not be stored
-                    delta = delta[: max(0, end - offset)]
-                yield StreamEvent(stream_id, delta, end, self.status, self.error)
-                return
-            if delta:
-                offset += len(delta)
-                yield StreamEvent(stream_id, delta, offset, StreamStatus.STREAMING)
-            else:
-                await changed.wait()
 
 
 class GenerationState:
@@ -108,8 +63,11 @@ class GenerationState:
 
     def __init__(self) -> None:
         self.last_token_at = time.monotonic()  # the silence timeout counts from here
-        # Cut chunks not stored yet: several when the database is slower than the model (merged into one write).
-        self.pending: list[str] = []
+        self.started = False  # a first delta arrived: the silence limit is the stream timeout from now on
+        self.first_delta = asyncio.Event()  # set with `started`, so a wait on the longer first limit ends with it
+        # Cut chunks not stored yet, each (part index, its head, text): several when the database is slower than
+        # the model (merged into one write).
+        self.pending: list[tuple[int, PartHead, str]] = []
         self.persist_wake = asyncio.Event()
         self.closing = False  # the reader is done: the persister stores what is pending, then returns
         self.stop = asyncio.Event()
@@ -117,7 +75,13 @@ class GenerationState:
         # What ended persisting early: StreamTakenAway (no longer ours to write) or a StorageError (ends in ERROR).
         self.write_failure: WriteFailed | None = None
         self.seq = 0  # of the last chunk stored
-        self.persisted_length = 0  # code points stored
+        self.persisted_length = 0  # TEXT code points stored
+        self.persisted_position = START  # where the stored log ends
+        # The part being written (-1: none yet), its head, and its code points so far (stored or not).
+        self.part = -1
+        self.head = TEXT_HEAD
+        self.part_length = 0
+        self.usage: Usage | None = None  # summed over the answer's model calls
 
     def request_stop(self, status: StreamStatus, error: str | None) -> None:
         if self.stop_outcome is None:
@@ -159,16 +123,20 @@ class Generation:
         reader = asyncio.create_task(self._read(), name=f"read-{self.stream_id}")
         persister = asyncio.create_task(self._persist(), name=f"persist-{self.stream_id}")
         stopper = asyncio.create_task(state.stop.wait())
+        first_delta = asyncio.create_task(state.first_delta.wait())
         status, error = StreamStatus.DONE, None
         try:
             while True:
-                silent_for = time.monotonic() - state.last_token_at
-                remaining = self._limits.silence_timeout - silent_for
+                limit = self._limits.silence_timeout if state.started else self._limits.first_token_timeout
+                remaining = limit - (time.monotonic() - state.last_token_at)
                 if remaining <= 0:
-                    seconds = _format_seconds(self._limits.silence_timeout)
+                    seconds = _format_seconds(limit)
                     status, error = StreamStatus.TIMEOUT, f"The model sent nothing for {seconds} seconds."
                     break
-                await asyncio.wait({reader, stopper, persister}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+                # Before the first delta the wait is on the longer first-token limit: the first delta ends it, so
+                # the shorter limit between deltas applies from that delta on.
+                waits = {reader, stopper, persister} if state.started else {reader, stopper, persister, first_delta}
+                await asyncio.wait(waits, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
                 if state.stop.is_set():
                     status, error = state.stop_outcome or (StreamStatus.CANCELLED, None)
                     break
@@ -184,6 +152,7 @@ class Generation:
             raise
         finally:
             stopper.cancel()
+            first_delta.cancel()
             await self._finish(reader, persister, status, error)
 
     async def _finish(
@@ -199,7 +168,7 @@ class Generation:
                 reader.cancel()  # closes the model's stream (the source's finally runs)
             with contextlib.suppress(BaseException):
                 await reader
-            self._queue(self._chunker.take())
+            self._end_part()
             state.closing = True
             state.persist_wake.set()
             with contextlib.suppress(BaseException):
@@ -220,7 +189,7 @@ class Generation:
             log.error("stream %s: failure while finishing: %s", self.stream_id, describe(exc))
         finally:
             self._meter.close()
-            self.feed.finish(status, error, state.persisted_length)
+            self.feed.finish(status, error, state.persisted_length, state.persisted_position, state.usage)
             self.done.set()
 
     async def _store_final(self, status: StreamStatus, error: str | None) -> bool:
@@ -231,8 +200,10 @@ class Generation:
         # After a storage failure a write lost in the outage may have landed after all: the stored text is cut back
         # to where the driver was told it ends.
         stored_through = None if failure is None else (self.state.seq, self.state.persisted_length)
+        usage = self.state.usage
+        tokens = None if usage is None else TokenCounts(usage.input_tokens, usage.output_tokens, usage.reasoning_tokens)
         try:
-            await self._writer.finish(status, error, stored_through)
+            await self._writer.finish(status, error, stored_through, tokens)
         except WriteFailed:
             return False
         return True
@@ -254,20 +225,27 @@ class Generation:
         source = await self._source_factory()
         resumed_at = time.monotonic()
         try:
-            async for raw in source:
-                if not raw:
+            async for event in source:
+                now = time.monotonic()
+                # TEXT is a bare str: the common case, kept as short as it was before parts existed.
+                if type(event) is str:
+                    if not event:
+                        continue
+                    token = storable(event)  # NUL and lone surrogates become U+FFFD here, before anyone sees them
+                    if state.part <= 0 and state.head is TEXT_HEAD:
+                        state.part = 0
+                        state.part_length += len(token)
+                        self.feed.append(token)
+                        self._chunk(token, now)
+                    else:
+                        self._add(TEXT_HEAD, token, now, new_part=False)
+                elif not self._add_event(event, now):
                     continue
-                token = storable(raw)  # NUL and lone surrogates become U+FFFD here, before anyone sees them
                 self._meter.token()
-                state.last_token_at = now = time.monotonic()
-                self.feed.append(token)
-                was_empty = not len(self._chunker)
-                ready = self._chunker.add(token, now)
-                if ready:
-                    state.pending.extend(ready)
-                    state.persist_wake.set()
-                elif was_empty:
-                    state.persist_wake.set()  # a new buffer: the persister arms its flush timer
+                if not state.started:
+                    state.started = True
+                    state.first_delta.set()
+                state.last_token_at = now
                 # A source that never awaits (a zero-delay model) would otherwise starve the event loop. Yielding
                 # after every token would instead make the driver send one event per token (Strawberry's per-event
                 # cost dominates); a short time slice lets tokens coalesce while keeping the loop fair.
@@ -280,11 +258,63 @@ class Generation:
                 with contextlib.suppress(Exception):
                     await aclose()
 
-    # --- persisting ----------------------------------------------------------------------------------------
+    def _add_event(self, event: PartEvent, now: float) -> bool:
+        """A part event other than text; False when it adds nothing (empty, or usage, which is summed)."""
+        if isinstance(event, ReasoningDelta):
+            text = storable(event.text)
+            return bool(text) and self._add(PartHead(PartKind.REASONING), text, now, new_part=False)
+        if isinstance(event, ToolCallDelta):
+            head = PartHead(PartKind.TOOL_CALL, storable(event.name), storable(event.call_id))
+            return self._add(head, storable(event.arguments), now, new_part=False)
+        if isinstance(event, ToolResult):
+            head = PartHead(PartKind.TOOL_RESULT, storable(event.name), storable(event.call_id), event.is_error)
+            return self._add(head, storable(event.text), now, new_part=True)
+        if isinstance(event, Usage):
+            state = self.state
+            state.usage = event if state.usage is None else state.usage + event
+            return False
+        what = type(event).__name__
+        raise ModelError(
+            f"The answer failed: its source yielded a {what}, which is neither text nor a part.",
+            detail=f"the source yielded {what!r}",
+        )
 
-    def _queue(self, text: str) -> None:
-        if text:
-            self.state.pending.append(text)
+    def _add(self, head: PartHead, text: str, now: float, *, new_part: bool) -> bool:
+        """Append `text` to the current part, or start a part when the head changes; False if nothing happened."""
+        state = self.state
+        same = not new_part and state.part >= 0 and _continues(state.head, head)
+        if same and not text:
+            return False
+        if not same:
+            self._end_part()
+            state.part, state.head, state.part_length = state.part + 1, head, 0
+        state.part_length += len(text)
+        self.feed.append_part(PartDelta(state.part, state.head, text))
+        self._chunk(text, now)
+        return True
+
+    def _chunk(self, text: str, now: float) -> None:
+        state = self.state
+        was_empty = not len(self._chunker)
+        ready = self._chunker.add(text, now)
+        if ready:
+            state.pending.extend((state.part, state.head, cut) for cut in ready)
+            state.persist_wake.set()
+        elif was_empty:
+            state.persist_wake.set()  # a new buffer: the persister arms its flush timer
+
+    def _end_part(self) -> None:
+        """The current part is complete: its buffered text is cut, and a part that never held a character (a tool
+        call without arguments) is stored as an empty chunk so that it exists for every reader."""
+        state = self.state
+        if state.part < 0:
+            return
+        cut = self._chunker.take()
+        if cut or state.part_length == 0:
+            state.pending.append((state.part, state.head, cut))
+            state.persist_wake.set()
+
+    # --- persisting ----------------------------------------------------------------------------------------
 
     async def _persist(self) -> None:
         state = self.state
@@ -298,17 +328,17 @@ class Generation:
                         await state.persist_wake.wait()
                 state.persist_wake.clear()
                 due = self._chunker.due_at()
-                if due is not None and time.monotonic() >= due:
-                    self._queue(self._chunker.take())
+                if due is not None and time.monotonic() >= due and (cut := self._chunker.take()):
+                    state.pending.append((state.part, state.head, cut))
             if state.pending:
-                texts = list(state.pending)
+                pieces = list(state.pending)
                 state.pending.clear()
-                if not await self._store_chunks(texts):
+                if not await self._store_chunks(pieces):
                     return
             elif state.closing:
                 return
 
-    async def _store_chunks(self, texts: list[str]) -> bool:
+    async def _store_chunks(self, pieces: list[tuple[int, PartHead, str]]) -> bool:
         """Store the cut chunks waiting (several when the database was slower than the model) in one transaction.
 
         Through a database outage the same chunks are retried (text cut meanwhile waits in `pending` and is
@@ -317,24 +347,37 @@ class Generation:
         """
         state = self.state
         chunks: list[StoredChunk] = []
-        seq, end = state.seq, state.persisted_length
-        for text in texts:
-            seq, end = seq + 1, end + len(text)
-            chunks.append(StoredChunk(seq, text, end))
+        seq, end, position = state.seq, state.persisted_length, state.persisted_position
+        for index, head, text in pieces:
+            seq += 1
+            if head.kind is PartKind.TEXT:
+                end += len(text)
+            part_end = (position.offset if index == position.part else 0) + len(text)
+            position = Position(index, part_end)
+            chunks.append(stored_chunk(seq, index, head, text, end, part_end))
         try:
             await self._writer.append(chunks)
         except WriteFailed as failure:
             state.write_failure = failure
             if isinstance(failure, StorageError):
-                self.feed.finish(StreamStatus.ERROR, failure.user_message, state.persisted_length)
+                self.feed.finish(
+                    StreamStatus.ERROR, failure.user_message, state.persisted_length, state.persisted_position
+                )
                 self.request_stop(StreamStatus.ERROR)
             else:  # the stream is no longer ours: whoever took it decided its final status
                 self.request_stop(StreamStatus.CANCELLED)
             return False
-        state.seq, state.persisted_length = seq, end
+        state.seq, state.persisted_length, state.persisted_position = seq, end, position
         for chunk in chunks:
-            await self._hub.publish(Chunk(self.stream_id, chunk.seq, chunk.end_offset, chunk.text))
+            await self._hub.publish(Chunk.of(self.stream_id, chunk))
         return True
+
+
+def _continues(current: PartHead, head: PartHead) -> bool:
+    """True when `head` grows the current part: the same kind, and for a tool call the same call."""
+    if current.kind is not head.kind:
+        return False
+    return head.kind is not PartKind.TOOL_CALL or current.tool_call_id == head.tool_call_id
 
 
 def _format_seconds(seconds: float) -> str:

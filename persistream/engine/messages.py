@@ -14,11 +14,15 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
+from persistream.db.streams import PartPlace, StoredChunk
 from persistream.engine.events import StreamStatus
 
 
 class Kind(StrEnum):
     CHUNK = "c"
+    # A chunk of any part but TEXT part 0. Its own kind, so that a process of a version before parts reads it as a
+    # kind it does not know (its observers go to the database) instead of taking reasoning for text.
+    PART_CHUNK = "P"
     STATUS = "s"
     FINAL = "f"
     CANCEL = "x"
@@ -37,18 +41,32 @@ class _Wire:
 
 @dataclass(frozen=True, slots=True)
 class Chunk(_Wire):
-    """A chunk just stored: `seq`, ending at code point `end`; `text` is None when too large to publish (the
-    observers read it from the database)."""
+    """A chunk just stored: `seq`, ending at TEXT code point `end`; `text` is None when too large to publish (the
+    observers read it from the database). `place` is None for TEXT part 0, otherwise which part and where in it the
+    chunk ends (`engine/log.py`)."""
 
     stream_id: str
     seq: int
     end: int
     text: str | None
+    place: PartPlace | None = None
+
+    @classmethod
+    def of(cls, stream_id: str, chunk: StoredChunk) -> Chunk:
+        return cls(stream_id, chunk.seq, chunk.end_offset, chunk.text, chunk.place)
+
+    def stored(self, text: str) -> StoredChunk:
+        return StoredChunk(self.seq, text, self.end, self.place)
 
     def wire(self) -> dict[str, Any]:
-        fields: dict[str, Any] = {"k": Kind.CHUNK.value, "s": self.stream_id, "q": self.seq, "e": self.end}
+        kind = Kind.CHUNK if self.place is None else Kind.PART_CHUNK
+        fields: dict[str, Any] = {"k": kind.value, "s": self.stream_id, "q": self.seq, "e": self.end}
         if self.text is not None:
             fields["d"] = self.text
+        if self.place is not None:
+            place = self.place
+            optional = (("t", place.kind), ("n", place.tool_name), ("i", place.tool_call_id), ("r", place.is_error))
+            fields.update({"p": place.part, "pe": place.part_end}, **{k: v for k, v in optional if v is not None})
         return fields
 
     def without_text(self) -> Chunk:
@@ -125,11 +143,13 @@ def decode(payload: str) -> HubMessage | None:
     stream_id = fields.get("s")
     if not isinstance(stream_id, str):
         return None
-    if kind == Kind.CHUNK:
+    if kind in (Kind.CHUNK, Kind.PART_CHUNK):
         seq, end, text = fields.get("q"), fields.get("e"), fields.get("d")
         if not isinstance(seq, int) or not isinstance(end, int) or not isinstance(text, str | None):
             return None
-        return Chunk(stream_id, seq, end, text)
+        if kind == Kind.CHUNK:
+            return Chunk(stream_id, seq, end, text)
+        return _part_chunk(stream_id, seq, end, text, fields)
     if kind in (Kind.STATUS, Kind.FINAL):
         try:
             status = StreamStatus(fields["st"])
@@ -139,3 +159,13 @@ def decode(payload: str) -> HubMessage | None:
     if kind == Kind.CANCEL:
         return Cancel(stream_id)
     return Unknown(kind, stream_id)
+
+
+def _part_chunk(stream_id: str, seq: int, end: int, text: str | None, fields: dict[str, Any]) -> Chunk | None:
+    part, part_end = fields.get("p"), fields.get("pe")
+    kind, name, call_id, is_error = fields.get("t"), fields.get("n"), fields.get("i"), fields.get("r")
+    if not isinstance(part, int) or not isinstance(part_end, int):
+        return None
+    if not all(isinstance(v, str | None) for v in (kind, name, call_id)) or not isinstance(is_error, bool | None):
+        return None
+    return Chunk(stream_id, seq, end, text, PartPlace(part, kind, name, call_id, is_error, part_end))

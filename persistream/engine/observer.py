@@ -1,5 +1,6 @@
-"""Following a stream from an offset: subscribe to the stream's feed first, then read what is persisted, then
-take the feed's steps, de-duplicated by sequence number.
+"""Following a stream from an offset (of its TEXT) or a position (in its whole log, `engine/cursor.py`): subscribe
+to the stream's feed first, then read what is persisted, then take the feed's steps, de-duplicated by sequence
+number and sliced by place (`engine/log.py`).
 
 Invariants for one observer:
 - it subscribes to the feed (core/feed.py) before its first read, so no chunk published after that read can be
@@ -21,52 +22,52 @@ from collections.abc import AsyncIterator
 from persistream import metrics
 from persistream.db import streams
 from persistream.db.database import Database
-from persistream.db.streams import StoredChunk, StreamSnapshot
-from persistream.engine.events import StreamEvent, StreamStatus
+from persistream.db.streams import StreamSnapshot
+from persistream.engine.cursor import START, Position
+from persistream.engine.events import PartDelta, StreamEvent, StreamStatus
 from persistream.engine.feed import READ_RETRY, Feeds, Step
+from persistream.engine.log import LogReader, head_of, make_event, usage_of
 from persistream.errors import BadInput, NotFound
+from persistream.parts import PartKind
 
 log = logging.getLogger("persistream.observer")
 
 
-class _Position:
-    """Where the observer stands: its offset, the last chunk applied, and the status it last reported."""
+class _Place:
+    """Where the observer stands (its `LogReader`: TEXT offset, place in the log, last chunk applied), and the status
+    it last reported."""
 
-    def __init__(self, stream_id: str, offset: int, snapshot: StreamSnapshot) -> None:
+    def __init__(self, stream_id: str, reader: LogReader, snapshot: StreamSnapshot) -> None:
         self.stream_id = stream_id
-        self.offset = offset
-        self.last_seq = snapshot.stream.last_seq
+        self.reader = reader
+        self.reader.last_seq = snapshot.stream.last_seq
         self.status = StreamStatus(snapshot.stream.status)
         self.error = snapshot.stream.error
+        self.usage = usage_of(snapshot.stream)
         self.stored_length = snapshot.stream.length
 
-    def take(self, seq: int, text: str, end_offset: int) -> str:
-        """Apply text that ends at stored offset `end_offset` with chunk `seq`; return what it adds beyond the
-        current offset."""
-        self.last_seq = seq
-        self.stored_length = end_offset
-        if end_offset <= self.offset:
-            return ""
-        new = text[max(0, len(text) - (end_offset - self.offset)) :]
-        self.offset = end_offset
-        return new
-
-    def take_snapshot(self, snapshot: StreamSnapshot) -> str:
-        parts = [self.take(c.seq, c.text, c.end_offset) for c in snapshot.chunks if c.seq > self.last_seq]
-        self.last_seq = max(self.last_seq, snapshot.stream.last_seq)
+    def take_snapshot(self, snapshot: StreamSnapshot) -> tuple[str, list[PartDelta]]:
+        last_seq = self.reader.last_seq
+        text, deltas = self.reader.take_all(c for c in snapshot.chunks if c.seq > last_seq)
+        self.reader.last_seq = max(self.reader.last_seq, snapshot.stream.last_seq)
         self.stored_length = snapshot.stream.length
+        self.usage = usage_of(snapshot.stream)
         self._take_status(StreamStatus(snapshot.stream.status), snapshot.stream.error)
-        return "".join(parts)
+        return text, deltas
 
-    def take_step(self, step: Step) -> str | None:
-        """The text `step` adds beyond the current offset, or None when it leaves a gap (read the database)."""
-        if step.first_seq > self.last_seq + 1:
+    def take_step(self, step: Step) -> tuple[str, list[PartDelta]] | None:
+        """What `step` adds beyond where the observer stands, or None when it leaves a gap (read the database)."""
+        if step.first_seq > self.reader.last_seq + 1:
             return None
-        new = ""
-        if step.last_seq > self.last_seq:
-            new = self.take(step.last_seq, step.event.delta, step.event.offset)
+        text, deltas = "", list[PartDelta]()
+        if step.last_seq > self.reader.last_seq:
+            text, deltas = self.reader.take_all(c for c in step.chunks if c.seq > self.reader.last_seq)
+            self.reader.last_seq = max(self.reader.last_seq, step.last_seq)
+            self.stored_length = step.event.offset
+        if step.event.usage is not None:
+            self.usage = step.event.usage
         self._take_status(step.event.status, step.event.error)
-        return new
+        return text, deltas
 
     def _take_status(self, status: StreamStatus, error: str | None) -> None:
         # Statuses only move forward: a step older than the observer's snapshot never takes one back.
@@ -74,37 +75,50 @@ class _Position:
             self.status = status
             self.error = error if status.is_final else None
 
-    def event(self, delta: str, shared: StreamEvent | None) -> StreamEvent:
+    def event(self, delta: str, deltas: list[PartDelta], shared: StreamEvent | None) -> StreamEvent:
         """The event to yield; the feed's own object when it says exactly that, so it is rendered once."""
+        reader = self.reader
         if self.status.is_final:
             # Ended shorter than where the observer stands: report the final length so it can cut its copy.
-            self.offset = min(self.offset, self.stored_length)
-        if (
-            shared is not None
-            and shared.delta == delta
-            and shared.offset == self.offset
-            and shared.status == self.status
-            and shared.error == (self.error if self.status.is_final else None)
-        ):
-            return shared
-        error = self.error if self.status.is_final else None
-        return StreamEvent(self.stream_id, delta, self.offset, self.status, error)
+            reader.offset = min(reader.offset, self.stored_length)
+        final = self.status.is_final
+        event = make_event(
+            self.stream_id,
+            delta,
+            reader.offset,
+            self.status,
+            self.error if final else None,
+            deltas,
+            reader.end,
+            self.usage if final else None,
+        )
+        return shared if shared is not None and shared == event else event
 
 
-async def observe(db: Database, feeds: Feeds, stream_id: str, from_offset: int = 0) -> AsyncIterator[StreamEvent]:
+async def observe(
+    db: Database, feeds: Feeds, stream_id: str, from_offset: int = 0, from_position: Position | None = None
+) -> AsyncIterator[StreamEvent]:
     if from_offset < 0:
         raise BadInput("fromOffset must be zero or more")
     with feeds.subscribe(stream_id) as subscription:
-        snapshot = await streams.read_after_offset(db, stream_id, from_offset)
+        if from_position is not None:
+            reader = LogReader(0, from_position)
+            snapshot = await streams.read_after_position(db, stream_id, from_position.part, from_position.offset)
+        else:
+            reader = LogReader(from_offset, START if from_offset == 0 else None)
+            snapshot = await streams.read_after_offset(db, stream_id, from_offset)
         if snapshot is None:
             raise NotFound("No stream with that id.")
-        position = _Position(stream_id, from_offset, snapshot)
-        first = _text_after(snapshot.chunks, from_offset)
-        if snapshot.stream.length >= from_offset or position.status.is_final:
+        if from_position is not None:
+            # The TEXT offset at that place: the stored TEXT before the first chunk read (or all of it).
+            reader.offset = _text_before(snapshot, from_position)
+        place = _Place(stream_id, reader, snapshot)
+        first, deltas = reader.take_all(snapshot.chunks)
+        if snapshot.stream.length >= reader.offset or place.status.is_final:
             # Past the stored text on a final stream: it ended shorter than where the observer stands.
-            position.offset = snapshot.stream.length
-        yield StreamEvent(stream_id, first, position.offset, position.status, position.error)
-        if position.status.is_final:
+            reader.offset = snapshot.stream.length
+        yield place.event(first, deltas, None)
+        if place.status.is_final:
             return
 
         must_read = False
@@ -113,42 +127,47 @@ async def observe(db: Database, feeds: Feeds, stream_id: str, from_offset: int =
             steps, overflowed = await subscription.next(READ_RETRY if must_read else None)
             must_read |= overflowed
             for step in steps:
-                reported = position.status
+                reported = place.status
                 if step.deleted:  # deleted while observed: it was cancelled first
-                    position.status = StreamStatus.CANCELLED
-                    yield position.event("", step.event)
+                    place.status = StreamStatus.CANCELLED
+                    yield place.event("", [], step.event)
                     return
-                delta = position.take_step(step)
-                if delta is None:
+                taken = place.take_step(step)
+                if taken is None:
                     must_read = True
                     break
-                if delta or position.status != reported:
-                    yield position.event(delta, step.event)
-                if position.status.is_final:
+                delta, deltas = taken
+                if deltas or place.status != reported:
+                    yield place.event(delta, deltas, step.event)
+                if place.status.is_final:
                     return
             if must_read:
                 metrics.OBSERVER_DATABASE_READS.inc()
-                reported = position.status
+                reported = place.status
                 try:
-                    fresh = await streams.read_after_seq(db, stream_id, position.last_seq)
+                    fresh = await streams.read_after_seq(db, stream_id, place.reader.last_seq)
                 except Exception as exc:
                     log.debug("stream %s: observer read failed (%s); retrying", stream_id, type(exc).__name__)
                     continue
                 must_read = False
                 if fresh is None:
-                    position.status = StreamStatus.CANCELLED
-                    yield position.event("", None)
+                    place.status = StreamStatus.CANCELLED
+                    yield place.event("", [], None)
                     return
-                delta = position.take_snapshot(fresh)
-                if delta or position.status != reported:
-                    yield position.event(delta, None)
-                if position.status.is_final:
+                delta, deltas = place.take_snapshot(fresh)
+                if deltas or place.status != reported:
+                    yield place.event(delta, deltas, None)
+                if place.status.is_final:
                     return
 
 
-def _text_after(chunks: list[StoredChunk], offset: int) -> str:
-    if not chunks:
-        return ""
-    start = chunks[0].end_offset - len(chunks[0].text)
-    text = "".join(c.text for c in chunks)
-    return text[max(0, offset - start) :]
+def _text_before(snapshot: StreamSnapshot, position: Position) -> int:
+    """The TEXT code points stored before `position`, from the chunks read after it."""
+    if not snapshot.chunks:
+        return snapshot.stream.length
+    first = snapshot.chunks[0]
+    if head_of(first).kind is not PartKind.TEXT:
+        return first.end_offset
+    start = first.part_end - len(first.text)
+    into = max(0, position.offset - start) if first.part == position.part else 0
+    return first.end_offset - len(first.text) + into

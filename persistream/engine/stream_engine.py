@@ -29,21 +29,25 @@ from persistream.db.database import Database
 from persistream.db.models import utcnow
 from persistream.db.status import FINAL_STATUSES
 from persistream.engine import sweeper
+from persistream.engine.cursor import Position
 from persistream.engine.events import StreamBody, StreamEvent, StreamStatus
 from persistream.engine.feed import Feeds
 from persistream.engine.generation import Generation, GenerationLimits
 from persistream.engine.hub import Hub
 from persistream.engine.ids import new_id
+from persistream.engine.log import body_of
 from persistream.engine.messages import Cancel, Final, Status
 from persistream.engine.observer import observe
 from persistream.errinfo import describe
 from persistream.errors import NotFound
 from persistream.logs import bind_stream
+from persistream.parts import PartEvent
 
 log = logging.getLogger("persistream.engine")
 
-TextSource = AsyncIterator[str]
-SourceFactory = Callable[[], TextSource | Awaitable[TextSource]]
+# What a source yields: text as `str`, and the other parts (persistream.parts).
+PartSource = AsyncIterator[PartEvent]
+SourceFactory = Callable[[], PartSource | Awaitable[PartSource]]
 
 # A cancel sent to another process's generation is forced after this long without an answer from it.
 REMOTE_CANCEL_GRACE = 3.0
@@ -59,6 +63,7 @@ class StreamEngine:
         flush_ms: int = 500,
         pending_timeout: float = 300.0,
         stream_timeout: float = 60.0,
+        first_token_timeout: float = 600.0,
         observer_poll_interval: float = 1.0,
         sweep: bool = True,
         compact_finished: bool = True,
@@ -67,7 +72,10 @@ class StreamEngine:
         self.hub = hub
         self.hub.on_cancel_request = self._on_cancel_request
         self.limits = GenerationLimits(
-            flush_chars=flush_chars, flush_seconds=flush_ms / 1000, silence_timeout=stream_timeout
+            flush_chars=flush_chars,
+            flush_seconds=flush_ms / 1000,
+            silence_timeout=stream_timeout,
+            first_token_timeout=first_token_timeout,
         )
         self.pending_timeout = pending_timeout
         self.stream_timeout = stream_timeout
@@ -200,7 +208,7 @@ class StreamEngine:
                 raise NotFound("No stream with that id.")
             return None
 
-        async def open_source() -> TextSource:
+        async def open_source() -> PartSource:
             opened = source()
             return await opened if isinstance(opened, Awaitable) else opened
 
@@ -239,16 +247,18 @@ class StreamEngine:
         except Exception as exc:
             log.warning("stream %s: compaction failed (%s); the sweeper will retry", stream_id, type(exc).__name__)
 
-    def observe(self, stream_id: str, from_offset: int = 0) -> AsyncIterator[StreamEvent]:
-        """The persisted text after `from_offset`, then each chunk as it is stored, until the final status."""
-        return observe(self.db, self.feeds, stream_id, from_offset)
+    def observe(
+        self, stream_id: str, from_offset: int = 0, *, from_position: Position | None = None
+    ) -> AsyncIterator[StreamEvent]:
+        """What is stored after `from_offset` of the TEXT (or after `from_position` in the whole log, when given),
+        then each chunk as it is stored, until the final status."""
+        return observe(self.db, self.feeds, stream_id, from_offset, from_position)
 
     async def body(self, stream_id: str) -> StreamBody:
         snapshot = await streams.read_after_offset(self.db, stream_id, 0)
         if snapshot is None:
             raise NotFound("No stream with that id.")
-        text = "".join(c.text for c in snapshot.chunks)
-        return StreamBody(stream_id, text, StreamStatus(snapshot.stream.status), snapshot.stream.error)
+        return body_of(snapshot)
 
     async def cancel(self, stream_id: str) -> StreamBody:
         """Stop a live stream, keeping its text (CANCELLED). Idempotent; a final stream is left as it is."""

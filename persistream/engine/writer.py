@@ -19,7 +19,7 @@ from persistream import metrics
 from persistream.db import streams
 from persistream.db.database import Database, is_transient
 from persistream.db.status import FINAL_STATUSES
-from persistream.db.streams import StoredChunk
+from persistream.db.streams import StoredChunk, TokenCounts
 from persistream.engine.events import StreamStatus
 from persistream.errinfo import describe
 from persistream.retry import Backoff, GaveUp, Retrying
@@ -80,11 +80,24 @@ class StreamWriter:
         if not await self._retry(lambda: self._landed(chunks[-1])):
             raise StreamTakenAway(self.stream_id)
 
-    async def finish(self, status: StreamStatus, error: str | None, stored_through: tuple[int, int] | None) -> None:
-        """Store the final status; `stored_through` (seq, length) when later chunks could not be stored."""
+    async def finish(
+        self,
+        status: StreamStatus,
+        error: str | None,
+        stored_through: tuple[int, int] | None,
+        tokens: TokenCounts | None = None,
+    ) -> None:
+        """Store the final status (and the tokens the model reported); `stored_through` (seq, length) when later
+        chunks could not be stored."""
         if not await self._retry(
             lambda: streams.finish_generation(
-                self.db, self.stream_id, self.generation_id, status.value, error, stored_through=stored_through
+                self.db,
+                self.stream_id,
+                self.generation_id,
+                status.value,
+                error,
+                stored_through=stored_through,
+                tokens=tokens,
             )
         ):
             raise StreamTakenAway(self.stream_id)

@@ -1,9 +1,13 @@
-"""Chat model providers, chosen by name (`demo`, `openai`)."""
+"""Chat model providers, chosen by name (`demo`, `openai`).
+
+Every provider streams text (`ChatModel.stream`) and parts (`PartsModel.stream_parts`, the events of
+persistream/parts.py); the tool loop (`llm/tool_loop.py`) and tools from plain functions (`llm/tools.py`) are
+imported from their own modules, so a server without tools does not load them."""
 
 from __future__ import annotations
 
 from persistream.config import Settings
-from persistream.llm.base import ChatMessage, ChatModel, ModelError
+from persistream.llm.base import ChatMessage, ChatModel, ModelError, PartsModel, ToolCall
 from persistream.llm.demo import DemoModel
 
 
@@ -22,4 +26,4 @@ def create_model(settings: Settings) -> ChatModel:
     return DemoModel(token_delay=settings.demo_token_delay)
 
 
-__all__ = ["ChatMessage", "ChatModel", "DemoModel", "ModelError", "create_model"]
+__all__ = ["ChatMessage", "ChatModel", "DemoModel", "ModelError", "PartsModel", "ToolCall", "create_model"]

@@ -1,16 +1,40 @@
-"""The provider seam: a chat model turns a conversation into an async stream of text tokens."""
+"""The provider seam: a chat model turns a conversation into an async stream of text tokens, or of parts.
+
+`ChatModel.stream(messages)` yields the answer's text only: it is what the engine reads today, and the minimal
+generator a user writes. A model that can say more (reasoning, tool calls, usage) is a `PartsModel` too: its
+`stream_parts(messages, tools)` yields every `PartEvent` (persistream/parts.py), text as plain `str`, and its
+`stream` yields exactly the `str` events of `stream_parts`, so a caller that knows only text sees the same text.
+
+A conversation may hold a tool loop's earlier steps: an assistant message with `tool_calls`, then one `tool`
+message per call, carrying the call's `tool_call_id`. A plain `ChatMessage(role, content)` is what it always was.
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
+
+from persistream.parts import PartEvent
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A whole tool call the model made: its id, the tool's name and its arguments as JSON text."""
+
+    call_id: str
+    name: str
+    arguments: str
 
 
 @dataclass(frozen=True)
 class ChatMessage:
-    role: Literal["system", "user", "assistant"]
+    role: Literal["system", "user", "assistant", "tool"]
     content: str
+    # An assistant message: the tools it asked for (its `content` then is the text it wrote beside them, if any).
+    tool_calls: tuple[ToolCall, ...] = ()
+    # A `tool` message: the call whose result `content` is.
+    tool_call_id: str | None = None
 
 
 class ChatModel(Protocol):
@@ -21,6 +45,17 @@ class ChatModel(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+class PartsModel(ChatModel, Protocol):
+    def stream_parts(
+        self, messages: Sequence[ChatMessage], tools: Sequence[dict[str, Any]] | None = None
+    ) -> AsyncIterator[PartEvent]:
+        """Yield every part of one model turn as it is produced, text as `str`, then its `Usage` when the model
+        reported one. `tools` are OpenAI function tool schemas the model may call; a tool call is yielded as
+        `ToolCallDelta`s and not run (running it is the tool loop's job). Closing the iterator must close the
+        model's stream."""
+        ...
 
 
 class ModelError(Exception):

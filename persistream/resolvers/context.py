@@ -14,7 +14,9 @@ from typing import Protocol
 from strawberry.dataloader import DataLoader
 
 from persistream.chat.identity import Identity
-from persistream.chat.service import ChatService, MessageView
+from persistream.chat.service import ChatService
+from persistream.chat.views import MessageView
+from persistream.db.branches import SiblingKey
 from persistream.errors import Unauthenticated
 
 
@@ -37,6 +39,8 @@ class Context:
     connection: Follower | None = None
     # `Thread.messages`, batched: made by the first thread that asks, then shared by the rest of the context.
     thread_messages: DataLoader[str, list[MessageView]] | None = None
+    # `Message.siblingIds`, batched by (thread, parent) in the same way (never cached: see queries.sibling_ids).
+    siblings: DataLoader[SiblingKey, list[str]] | None = None
 
     def caller(self) -> Identity | None:
         """The caller; a bad credential fails every operation, share reads included."""

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from strawberry import Info
 
-from persistream.chat.service import MessageView, ShareView
+from persistream.chat.views import MessageView, ShareView
 from persistream.engine.events import StreamBody
 from persistream.engine.ids import parse_id
 from persistream.resolvers.context import Context
 
 
-async def send_message(info: Info[Context, None], prompt: str, thread_id: str | None) -> MessageView:
+async def send_message(
+    info: Info[Context, None], prompt: str, thread_id: str | None, parent_id: str | None = None
+) -> MessageView:
     thread = parse_id(thread_id, "threadId") if thread_id is not None else None
-    return await info.context.chat.send_message(info.context.caller(), prompt, thread)
+    parent = parse_id(parent_id, "parentId") if parent_id is not None else None
+    return await info.context.chat.send_message(info.context.caller(), prompt, thread, parent)
+
+
+async def regenerate(info: Info[Context, None], message_id: str) -> MessageView:
+    return await info.context.chat.regenerate(info.context.caller(), parse_id(message_id, "messageId"))
+
+
+async def edit_message(info: Info[Context, None], message_id: str, prompt: str) -> MessageView:
+    return await info.context.chat.edit_message(info.context.caller(), parse_id(message_id, "messageId"), prompt)
 
 
 async def cancel_stream(info: Info[Context, None], stream_id: str) -> StreamBody:

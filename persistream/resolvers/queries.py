@@ -7,7 +7,9 @@ from strawberry.dataloader import DataLoader
 
 from persistream.chat import access
 from persistream.chat.identity import Identity
-from persistream.chat.service import MessageView, ThreadView, check_last
+from persistream.chat.service import check_last
+from persistream.chat.views import MessageView, ThreadView
+from persistream.db.branches import SiblingKey
 from persistream.engine.events import StreamBody
 from persistream.engine.ids import parse_id
 from persistream.resolvers.context import Context
@@ -23,6 +25,14 @@ async def messages(
     anchor = parse_id(before, "before") if before is not None else None
     caller = info.context.caller()
     return await info.context.chat.messages(caller, parse_id(thread_id, "threadId"), last, anchor, share_token)
+
+
+async def branch(
+    info: Info[Context, None], thread_id: str, leaf_id: str | None, last: int, share_token: str | None
+) -> list[MessageView]:
+    leaf = parse_id(leaf_id, "leafId") if leaf_id is not None else None
+    caller = info.context.caller()
+    return await info.context.chat.branch(caller, parse_id(thread_id, "threadId"), leaf, last, share_token)
 
 
 async def threads(info: Info[Context, None], last: int, before: str | None) -> list[ThreadView]:
@@ -52,3 +62,18 @@ async def thread_messages(info: Info[Context, None], thread: ThreadView, last: i
 
         context.thread_messages = DataLoader(load_fn=load)
     return (await context.thread_messages.load(thread.id))[-last:]
+
+
+async def sibling_ids(info: Info[Context, None], message: MessageView) -> list[str]:
+    """Batched per operation: the siblings of a list of messages are one query, not one per message. Never cached
+    (a WebSocket's context lives as long as it does, and a regenerate adds a sibling): each load is read anew."""
+    context = info.context
+    if context.siblings is None:
+        chat = context.chat
+
+        async def load(keys: list[SiblingKey]) -> list[list[str]]:
+            found = await chat.sibling_ids(keys)
+            return [found[key] for key in keys]
+
+        context.siblings = DataLoader(load_fn=load, cache=False)
+    return await context.siblings.load((message.thread_id, message.parent_id))

@@ -5,10 +5,10 @@ would still execute each subscriber's selection set on it, and the transport wou
 subscriber per event. Here:
 - `SharedEventExecutor` (Strawberry's `execution_context_class`) memoises the per-event result of a subscription
   whose event is a StreamEvent, keyed by the event object and the subscriber's selection: (document text,
-  operation name, variables). StreamEvent's fields read plain attributes (no resolver depends on who asks), so
-  two subscribers with the same key and the same event object get equal results; anything else (another
-  document, other variables, an event made for one observer) executes as before. Results with errors are never
-  shared.
+  operation name, variables). StreamEvent's fields read the event alone (its attributes, and `parts`, `cursor`
+  and `usage` made from it: no resolver depends on who asks), so two subscribers with the same key and the same
+  event object get equal results; anything else (another document, other variables, an event made for one
+  observer) executes as before. Results with errors are never shared.
 - `shared_payload_json` gives the JSON text of a transport payload `{"data": <a shared result's data>}`, encoded
   once; the view splices it into each subscriber's frame, so only the operation id differs between them.
 Both caches are small and bounded: a shared event is wanted by its subscribers within moments of its making.

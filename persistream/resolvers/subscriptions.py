@@ -22,12 +22,16 @@ async def stream_chat(info: Info[Context, None], stream_id: str) -> AsyncIterato
 
 
 async def stream_body(
-    info: Info[Context, None], stream_id: str, from_offset: int, share_token: str | None
+    info: Info[Context, None], stream_id: str, from_offset: int, share_token: str | None, from_cursor: str | None
 ) -> AsyncIterator[StreamEvent]:
     stream = parse_id(stream_id, "streamId")
-    if from_offset < 0:
+    if from_offset < 0 and from_cursor is None:  # with a cursor, fromOffset is ignored
         raise BadInput("fromOffset must be zero or more.")
     info.context.follow(stream)
-    events = await info.context.chat.observe(info.context.caller(), stream, from_offset, share_token)
+    chat, caller = info.context.chat, info.context.caller()
+    if from_cursor is None:
+        events = await chat.observe(caller, stream, from_offset, share_token)
+    else:
+        events = await chat.observe_from_cursor(caller, stream, from_cursor, share_token)
     async for event in events:
         yield event

@@ -13,11 +13,13 @@ from datetime import datetime
 import strawberry
 from strawberry import Info, Parent
 
-from persistream.chat.service import MessageView, ShareView, ThreadView
+from persistream.chat.views import MessageView, ShareView, ThreadView
 from persistream.engine import events
 from persistream.engine.events import StreamStatus
-from persistream.resolvers import mutations, queries, subscriptions
+from persistream.parts import Usage as ReportedUsage
+from persistream.resolvers import cursors, mutations, queries, subscriptions
 from persistream.resolvers.context import Context
+from persistream.schema.parts import Part, PartDelta, Usage
 
 # The engine's enum itself, made a GraphQL enum (Strawberry marks the class and returns it): a status resolves to
 # its member's name as it is.
@@ -38,6 +40,20 @@ class StreamBody:
     error: str | None = strawberry.field(description="Why the stream ended in ERROR or TIMEOUT; null otherwise.")
     offset: int = strawberry.field(description="Length of `text` in Unicode code points.")
 
+    @strawberry.field(description="Every part of the answer, TEXT parts included, in order.", graphql_type=list[Part])
+    def parts(self, body: Parent[events.StreamBody]) -> tuple[events.Part, ...]:
+        return body.all_parts
+
+    @strawberry.field(description="Resume point after everything in this body: pass it as `fromCursor`.")
+    def cursor(self, body: Parent[events.StreamBody]) -> str:
+        return cursors.after(body)
+
+    @strawberry.field(
+        description="Set once the answer is final, when the model reported it.", graphql_type=Usage | None
+    )
+    def usage(self, body: Parent[events.StreamBody]) -> ReportedUsage | None:
+        return body.usage
+
 
 @strawberry.type(description="One step of a stream, as a subscriber sees it.")
 class StreamEvent:
@@ -53,6 +69,23 @@ class StreamEvent:
     status: StreamStatus
     error: str | None
 
+    @strawberry.field(
+        description=(
+            "What this event appends to each part, in part order; TEXT deltas included (the same text as `delta`)."
+        ),
+        graphql_type=list[PartDelta],
+    )
+    def parts(self, event: Parent[events.StreamEvent]) -> tuple[events.PartDelta, ...]:
+        return event.part_deltas
+
+    @strawberry.field(description="Resume point after this event, covering every part: pass it as `fromCursor`.")
+    def cursor(self, event: Parent[events.StreamEvent]) -> str:
+        return cursors.after(event)
+
+    @strawberry.field(description="On the final event, when the model reported it.", graphql_type=Usage | None)
+    def usage(self, event: Parent[events.StreamEvent]) -> ReportedUsage | None:
+        return event.usage
+
 
 @strawberry.type
 class Message:
@@ -62,6 +95,18 @@ class Message:
     response_stream_id: strawberry.ID
     created_at: datetime
     response: StreamBody = strawberry.field(description="The response as persisted right now.")
+    parent_id: strawberry.ID | None = strawberry.field(
+        description="The message this one follows in its branch; null for a thread's first messages."
+    )
+
+    @strawberry.field(
+        description=(
+            "Every message with the same parent (this one included, oldest first): the variants made by editing "
+            'or\nregenerating. The page shows them as "2 / 3".'
+        )
+    )
+    async def sibling_ids(self, message: Parent[MessageView], info: Info[Context, None]) -> list[strawberry.ID]:
+        return [strawberry.ID(i) for i in await queries.sibling_ids(info, message)]
 
 
 @strawberry.type
@@ -132,6 +177,20 @@ class Query:
     ) -> list[ThreadView]:
         return await queries.threads(info, last, before)
 
+    @strawberry.field(
+        description="The branch that ends at `leafId` (or, when null, at the thread's newest message), oldest first.",
+        graphql_type=list[Message],
+    )
+    async def branch(
+        self,
+        info: Info[Context, None],
+        thread_id: strawberry.ID,
+        leaf_id: strawberry.ID | None = None,
+        last: int = 50,
+        share_token: str | None = None,
+    ) -> list[MessageView]:
+        return await queries.branch(info, thread_id, leaf_id, last, share_token)
+
     @strawberry.field(description="The thread shared with this token, to anyone who holds it.", graphql_type=Thread)
     async def shared_thread(self, info: Info[Context, None], token: str) -> ThreadView:
         return await queries.shared_thread(info, token)
@@ -146,14 +205,36 @@ class Query:
 class Mutation:
     @strawberry.mutation(
         description=(
-            "Stores the prompt and creates its PENDING response stream. Without threadId a new thread is started."
+            "Stores the prompt and creates its PENDING response stream. Without threadId a new thread is started.\n"
+            "`parentId` continues the branch that ends at that message; by default, the thread's newest message."
         ),
         graphql_type=Message,
     )
     async def send_message(
-        self, info: Info[Context, None], prompt: str, thread_id: strawberry.ID | None = None
+        self,
+        info: Info[Context, None],
+        prompt: str,
+        thread_id: strawberry.ID | None = None,
+        parent_id: strawberry.ID | None = None,
     ) -> MessageView:
-        return await mutations.send_message(info, prompt, thread_id)
+        return await mutations.send_message(info, prompt, thread_id, parent_id)
+
+    @strawberry.mutation(
+        description="A new answer to the same prompt: a sibling of the message, with a new PENDING response stream.",
+        graphql_type=Message,
+    )
+    async def regenerate(self, info: Info[Context, None], message_id: strawberry.ID) -> MessageView:
+        return await mutations.regenerate(info, message_id)
+
+    @strawberry.mutation(
+        description=(
+            "A new prompt in place of the message's: a sibling of the message, with a new PENDING response stream. "
+            "The\nold message and the branch after it stay as they were."
+        ),
+        graphql_type=Message,
+    )
+    async def edit_message(self, info: Info[Context, None], message_id: strawberry.ID, prompt: str) -> MessageView:
+        return await mutations.edit_message(info, message_id, prompt)
 
     @strawberry.mutation(
         description=(
@@ -214,6 +295,7 @@ class Subscription:
         stream_id: strawberry.ID,
         from_offset: int = 0,
         share_token: str | None = None,
+        from_cursor: str | None = None,
     ) -> AsyncGenerator[events.StreamEvent]:
-        async for event in subscriptions.stream_body(info, stream_id, from_offset, share_token):
+        async for event in subscriptions.stream_body(info, stream_id, from_offset, share_token, from_cursor):
             yield event

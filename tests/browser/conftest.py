@@ -75,6 +75,8 @@ def chat_server(fake_openai: FakeOpenAI, tmp_path_factory: pytest.TempPathFactor
         directory / "persistream.db",
         PERSISTREAM_MAX_PROMPT_CHARS=str(MAX_PROMPT_CHARS),
         PERSISTREAM_STREAM_TIMEOUT=str(STREAM_TIMEOUT),
+        # A model silent from the start times out as fast as one that stops (not after the first-token limit).
+        PERSISTREAM_FIRST_TOKEN_TIMEOUT=str(STREAM_TIMEOUT),
     )
     process = ServerProcess(env, log_path=directory / "server.log").start()
     yield process

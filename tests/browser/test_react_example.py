@@ -1,13 +1,15 @@
 """The example app (examples/react-chat, Vite + React on persistream-client) built from its lock file and driven in
 headless Chromium: `tsc --noEmit` and `vite build` with no warning, the built `dist/` served from another origin
 than a real server, and there: an answer streaming as Markdown, a reload mid-answer that resumes without repeating a
-character, several threads, a share link opened by another person, the stop button and a model that fails."""
+character, several threads, a share link opened by another person, the stop button and a model that fails; an answer
+that reasons and calls a tool shows its reasoning (folded once the text starts), the call, its result and usage."""
 
 from __future__ import annotations
 
 import filecmp
 import functools
 import http.server
+import json
 import os
 import random
 import re
@@ -28,6 +30,7 @@ from tests.support.gql import BODY
 from tests.support.net import free_port
 from tests.support.server import ROOT
 from tests.support.streams import unique
+from tests.support.tool_answers import stored_parts, tool_answer, tools_env
 
 from .chat import words
 from .conftest import OfflineContext, _missing
@@ -204,3 +207,53 @@ def test_the_example_stops_an_answer_and_shows_a_failed_one(
     failed_id = failed.get_attribute("data-stream-id")
     assert failed_id is not None
     assert stored(server.graphql_http, failed_id)["status"] == "ERROR"
+
+
+def test_the_example_shows_reasoning_a_tool_call_and_usage(
+    offline: OfflineContext, make_server: ServerFactory, fake_openai: FakeOpenAI, example_origin: str, tmp_path: Path
+) -> None:
+    server = make_server(PERSISTREAM_ALLOWED_ORIGINS=example_origin, **tools_env(tmp_path))
+    name = unique("example-parts")
+    marker = fake_openai.add(name, tool_answer(reasoning=40, delay=0.04))
+    page = open_app(offline, example_origin, server.graphql_http)
+
+    send(page, f"What is 2 + 3? {marker}")
+    answer = page.locator(".answer").first
+    reasoning = answer.locator("details.reasoning")
+    # While the model thinks, its reasoning streams in an open block...
+    expect(reasoning).to_contain_text("think1")
+    expect(reasoning).to_have_attribute("open", "")
+    expect(answer.locator(".text")).to_have_count(0)
+    # ...which folds itself once the answer's text starts; the tool call shows its name, arguments and result.
+    expect(answer.locator(".text")).to_contain_text("sum0")
+    expect(reasoning).not_to_have_attribute("open", re.compile(".*"))
+    expect(answer).to_have_attribute("data-status", "DONE")
+    parts = stored_parts(reasoning=40)
+    expect(reasoning.locator(".reasoning-text")).to_have_text(parts[0]["text"])
+    call = answer.locator(".tool-call")
+    expect(call.locator(".tool-name")).to_have_text("add")
+    expect(call.locator(".tool-arguments")).to_have_text(parts[1]["text"])
+    expect(call.locator(".tool-result")).to_have_text("5")
+    expect(answer.locator(".text")).to_have_text(parts[3]["text"])
+    expect(answer.locator(".usage")).to_have_text("Tokens: 21 in, 40 out (9 reasoning)")
+    # The reader can unfold it again.
+    reasoning.locator("summary").click()
+    expect(reasoning).to_have_attribute("open", "")
+
+    # A tool's result is text, never HTML; and a reload shows the finished answer's parts from history, folded.
+    hostile = '<img src=x onerror="window.__pwned = 1"><b>not bold</b>'
+    echo_name = unique("example-echo")
+    echo_marker = fake_openai.add(
+        echo_name, tool_answer(reasoning=2, text=3, tool="echo", arguments=json.dumps({"text": hostile}))
+    )
+    send(page, f"Echo this {echo_marker}")
+    echoed = page.locator(".answer").nth(1)
+    expect(echoed).to_have_attribute("data-status", "DONE")
+    expect(echoed.locator(".tool-result")).to_have_text(hostile)
+    assert echoed.locator(".tool-result img, .tool-result b").count() == 0
+    page.reload()
+    expect(page.locator(".answer")).to_have_count(2)
+    expect(page.locator(".answer").first.locator(".tool-result")).to_have_text("5")
+    expect(page.locator("details.reasoning").first).not_to_have_attribute("open", re.compile(".*"))
+    assert page.evaluate("window.__pwned") is None
+    assert len(fake_openai.requests_for(name)) == 2

@@ -2,7 +2,8 @@
 (clients/js/test/react/app.jsx) is bundled here with esbuild from the client's own devDependencies and served
 from another origin than the server, as an app's page would be. StrictMode mounts every effect twice: the answer
 must still be driven once, and when the component's `streamId` changes it must follow the new stream and drop the
-old one, never showing the old text under the new id."""
+old one, never showing the old text under the new id. An answer that reasons and calls a tool shows every part as
+it streams, and ends with exactly the stored parts."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,6 +27,7 @@ from tests.support.gql import BODY
 from tests.support.jsclient import CLIENT_DIR, require_client_deps
 from tests.support.net import free_port
 from tests.support.streams import unique
+from tests.support.tool_answers import stored_parts, tool_answer, tools_env
 
 from .chat import words
 from .conftest import OfflineContext
@@ -136,3 +139,51 @@ def test_use_stream_drives_once_under_strict_mode_and_follows_a_changed_stream_i
     # And the model was asked once for each answer.
     assert len(fake_openai.requests_for(name_a)) == 1
     assert len(fake_openai.requests_for(name_b)) == 1
+
+
+PARTS_BODY = """query($id: ID!) { streamBody(streamId: $id) { text status
+  parts { index kind text toolName toolCallId isError } cursor usage { inputTokens outputTokens reasoningTokens } } }"""
+
+
+def test_use_stream_shows_every_part_under_strict_mode(
+    offline: OfflineContext, make_server: ServerFactory, fake_openai: FakeOpenAI, test_page: str, tmp_path: Path
+) -> None:
+    server = make_server(PERSISTREAM_ALLOWED_ORIGINS=test_page, **tools_env(tmp_path))
+    name = unique("react-parts")
+    marker = fake_openai.add(name, tool_answer(delay=0.03))
+    page = offline.context.new_page()
+    page.goto(f"{test_page}/index.html?{urlencode({'api': server.graphql_http, 'a': f'Add {marker}'})}")
+    answer = page.locator("#answer")
+
+    page.locator("#ask-a").click()
+    # Reasoning streams in before anything else.
+    expect(answer.locator('.part[data-kind="REASONING"]')).to_contain_text("think0")
+    expect(answer).to_have_attribute("data-status", "DONE")
+    stream_id = page.evaluate("window.__streams[0]")
+    body = httpx.post(server.graphql_http, json={"query": PARTS_BODY, "variables": {"id": stream_id}}).json()
+    stored_body = body["data"]["streamBody"]
+    assert stored_body["parts"] == stored_parts()
+    shown = answer.locator(".part")
+    expect(shown).to_have_count(4)
+    for n, part in enumerate(stored_body["parts"]):
+        expect(shown.nth(n)).to_have_attribute("data-kind", part["kind"])
+        expect(shown.nth(n)).to_have_attribute("data-tool-name", part["toolName"] or "")
+        assert shown.nth(n).text_content() == part["text"]
+    expect(answer.locator("#text")).to_have_text(stored_body["text"])
+    expect(answer.locator("#usage")).to_have_text("21 in, 40 out, 9 reasoning")
+
+    # Every render held, for each part, a prefix of what was stored, and the last one the whole parts and cursor.
+    renders = [r for r in page.evaluate("window.__renders") if r["streamId"] == stream_id]
+    for render in renders:
+        for n, part in enumerate(render["parts"]):
+            whole = stored_body["parts"][n]
+            assert {**part, "text": ""} == {**whole, "text": ""}, render
+            assert whole["text"].startswith(part["text"]), render
+    assert renders[-1]["parts"] == stored_body["parts"]
+    assert renders[-1]["cursor"] == stored_body["cursor"]
+    assert any(len(r["parts"]) == 1 and r["status"] == "STREAMING" for r in renders), "reasoning showed alone first"
+    # Driven once, StrictMode notwithstanding: one streamChat, and the model asked once per step.
+    sent = page.evaluate("window.__sent")
+    chats = [m for m in sent if m["type"] == "subscribe" and "streamChat" in m["payload"]["query"]]
+    assert len(chats) == 1, chats
+    assert len(fake_openai.requests_for(name)) == 2

@@ -1,6 +1,7 @@
 """`persistream ask` end to end, as a user's shell runs it against a real server: exactly the answer's text on
 standard output, the thread id on standard error, exit 0 on DONE and 1 otherwise, `--thread` continues a thread,
-and a connection dropped mid-answer (a TCP proxy that cuts every socket) still yields the exact text."""
+a connection dropped mid-answer (a TCP proxy that cuts every socket) still yields the exact text, and `--reasoning`
+puts the reasoning and the tool calls on standard error, standard output staying the answer alone."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import re
 import signal
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +21,7 @@ from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import gql_data
 from tests.support.server import ServerProcess
 from tests.support.streams import unique, wait_until
+from tests.support.tools_server import ARGUMENTS, start_tools_server, two_step
 
 THREAD_LINE = re.compile(r"^thread: ([0-9a-f-]{36})$", re.MULTILINE)
 MESSAGES = """query($t: ID!) { messages(threadId: $t, last: 10) { prompt threadId
@@ -205,3 +208,47 @@ async def test_ctrl_c_stops_following_but_not_the_answer(server: ServerProcess, 
         await asyncio.sleep(0.05)
     assert response == {"text": "".join(tokens), "status": "DONE"}
     assert len(fake_openai.requests_for(name)) == 1
+
+
+@pytest.fixture(scope="module")
+def tools_server(fake_openai: FakeOpenAI, module_tmp: Path) -> Iterator[ServerProcess]:
+    process = start_tools_server(fake_openai, module_tmp)
+    yield process
+    process.stop()
+
+
+async def test_ask_reasoning_puts_reasoning_and_tools_on_stderr(
+    tools_server: ServerProcess, fake_openai: FakeOpenAI
+) -> None:
+    prompt, name = prompt_for(fake_openai, two_step(["Let me", " add.\n", "Done."], ["The sum", " is 5."]), "askr")
+
+    ask = await Ask(prompt, "--url", tools_server.graphql_http, "--reasoning").run()
+
+    assert ask.returncode == 0, ask.stderr
+    assert ask.stdout.decode() == "The sum is 5."  # the answer alone
+    assert ask.stderr.decode() == (
+        f"thread: {ask.thread_id}\n"
+        "reasoning: Let me add.\nDone.\n"  # as it streamed, its part ended by a line end
+        f"tool call add: {ARGUMENTS}\n"
+        "tool result add: 5\n"
+    )
+    assert len(fake_openai.requests_for(name)) == 2
+
+
+async def test_ask_without_reasoning_prints_what_it_printed_before(
+    tools_server: ServerProcess, fake_openai: FakeOpenAI
+) -> None:
+    prompt, _ = prompt_for(fake_openai, two_step(["Let me", " add."], ["The sum", " is 5."]), "asknor")
+
+    ask = await Ask(prompt, "--url", tools_server.graphql_http).run()
+
+    assert ask.returncode == 0, ask.stderr
+    assert ask.stdout.decode() == "The sum is 5."
+    assert ask.stderr.decode() == f"thread: {ask.thread_id}\n"
+
+
+async def test_ask_help_describes_reasoning() -> None:
+    help_ = await Ask("--help").run()
+    assert help_.returncode == 0
+    text = " ".join(help_.stdout.decode().split())
+    assert "--reasoning" in text and "stdout stays the answer alone" in text

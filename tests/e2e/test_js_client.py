@@ -1,10 +1,11 @@
 """The JavaScript client (clients/js, npm `persistream-client`) under Node against a real server: its own
 `node --test` files, given the server's URL and the fake model's scripts; here, what only the server side can
-tell: the model was asked exactly once per answer."""
+tell: the model was asked exactly once per answer (twice for an answer with a tool call: once per step)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from tests.support.identities import AUDIENCE, HS_SECRET, ISSUER, hs_token
 from tests.support.jsclient import CLIENT_DIR, run_node_tests
 from tests.support.server import ServerProcess
 from tests.support.streams import unique
+from tests.support.tool_answers import REPORTED, stored_parts, tool_answer, tools_env
 
 pytestmark = pytest.mark.node
 
@@ -21,6 +23,10 @@ pytestmark = pytest.mark.node
 # The random-cuts test: this many rounds, each of this many answers (driven and observed) cut at random moments.
 RANDOM_ROUNDS = 4
 RANDOM_STREAMS = 3
+# The parts test: random-cut rounds of answers that reason, call a tool and answer (plus the two answers of the
+# other tests).
+PARTS_ROUNDS = 3
+PARTS_STREAMS = 2
 
 
 def words(count: int, word: str = "word") -> list[str]:
@@ -74,7 +80,7 @@ async def test_js_client_streams_resumes_and_cancels(server: ServerProcess, fake
 
 async def test_js_client_answer_state() -> None:
     run = await run_node_tests(CLIENT_DIR / "test" / "answer.test.mjs", {})
-    assert run.passed == 3, run.output
+    assert run.passed == 7, run.output
 
 
 async def test_js_client_auth_and_share_reader(make_server: ServerFactory, fake_openai: FakeOpenAI) -> None:
@@ -101,3 +107,26 @@ async def test_js_client_auth_and_share_reader(make_server: ServerFactory, fake_
     assert run.passed == 2, run.output
     assert len(fake_openai.requests_for(names["shared"])) == 1
     assert fake_openai.requests_for(names["refused"]) == []
+
+
+async def test_js_client_parts_resume_by_cursor(
+    make_server: ServerFactory, fake_openai: FakeOpenAI, tmp_path: Path
+) -> None:
+    server = make_server(**tools_env(tmp_path))
+    names = [unique("js-parts") for _ in range(2 + PARTS_ROUNDS * PARTS_STREAMS)]
+    handed = {
+        "parts": {
+            "answers": [f"What is 2 + 3? {fake_openai.add(name, tool_answer())}" for name in names],
+            "expected": stored_parts(),
+            "usage": REPORTED,
+            "rounds": PARTS_ROUNDS,
+            "streams": PARTS_STREAMS,
+        }
+    }
+    run = await run_node_tests(
+        CLIENT_DIR / "test" / "parts.test.mjs",
+        {"PERSISTREAM_TEST_URL": server.graphql_http, "PERSISTREAM_TEST_SCRIPTS": json.dumps(handed)},
+    )
+    assert run.passed == 3, run.output
+    for name in names:
+        assert len(fake_openai.requests_for(name)) == 2, f"{name}: one request per step"

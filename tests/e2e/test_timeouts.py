@@ -25,7 +25,13 @@ from tests.support.streams import (
 
 PENDING_TIMEOUT = 1.0
 STREAM_TIMEOUT = 1.5
-SHORT = {"PERSISTREAM_PENDING_TIMEOUT": str(PENDING_TIMEOUT), "PERSISTREAM_STREAM_TIMEOUT": str(STREAM_TIMEOUT)}
+# The silence before the first delta has its own limit (PERSISTREAM_FIRST_TOKEN_TIMEOUT, 600 s by default, for
+# models that think in silence): set to the stream timeout here, so a model silent from the start times out as fast.
+SHORT = {
+    "PERSISTREAM_PENDING_TIMEOUT": str(PENDING_TIMEOUT),
+    "PERSISTREAM_STREAM_TIMEOUT": str(STREAM_TIMEOUT),
+    "PERSISTREAM_FIRST_TOKEN_TIMEOUT": str(STREAM_TIMEOUT),
+}
 # How late after its deadline a TIMEOUT may land: sweeper and heartbeat intervals, plus a loaded machine.
 SLACK = 3.0
 

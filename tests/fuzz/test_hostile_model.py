@@ -116,6 +116,8 @@ def backend(request: pytest.FixtureRequest, fake_openai: FakeOpenAI, tmp_path_fa
     env = {
         "PERSISTREAM_MAX_ANSWER_TOKENS": str(ANSWER_TOKENS),
         "PERSISTREAM_STREAM_TIMEOUT": str(STREAM_TIMEOUT),
+        # A model silent from the start times out as fast as one that stops (not after the first-token limit).
+        "PERSISTREAM_FIRST_TOKEN_TIMEOUT": str(STREAM_TIMEOUT),
         "PERSISTREAM_FLUSH_CHARS": str(FLUSH_CHARS),
     }
     database = create_database() if request.param == "postgres" else None

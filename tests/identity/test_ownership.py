@@ -40,6 +40,7 @@ class Owned:
     thread_id: str
     stream_id: str
     owner_id: str
+    message_id: str
 
 
 Case = Callable[[Caller, Owned], Awaitable[None]]
@@ -66,6 +67,12 @@ async def q_messages(b: Caller, a: Owned) -> None:
     not_found(await b.gql("query($t: ID!) { messages(threadId: $t) { id } }", {"t": a.thread_id}))
 
 
+async def q_branch(b: Caller, a: Owned) -> None:
+    query = "query($t: ID!, $l: ID) { branch(threadId: $t, leafId: $l) { id } }"
+    not_found(await b.gql(query, {"t": a.thread_id, "l": None}))
+    not_found(await b.gql(query, {"t": a.thread_id, "l": a.message_id}))
+
+
 async def q_threads(b: Caller, a: Owned) -> None:
     result = await b.gql("query { threads { id messages { id } } }")
     assert result == {"data": {"threads": []}}, result
@@ -86,6 +93,17 @@ async def q_viewer(b: Caller, a: Owned) -> None:
 
 async def m_send_message(b: Caller, a: Owned) -> None:
     not_found(await b.gql(SEND, {"prompt": "Hijack", "thread": a.thread_id}))
+    query = 'mutation($t: ID, $p: ID) { sendMessage(prompt: "Hijack", threadId: $t, parentId: $p) { id } }'
+    not_found(await b.gql(query, {"t": a.thread_id, "p": a.message_id}))
+
+
+async def m_regenerate(b: Caller, a: Owned) -> None:
+    not_found(await b.gql("mutation($m: ID!) { regenerate(messageId: $m) { id } }", {"m": a.message_id}))
+
+
+async def m_edit_message(b: Caller, a: Owned) -> None:
+    query = 'mutation($m: ID!) { editMessage(messageId: $m, prompt: "Hijack") { id } }'
+    not_found(await b.gql(query, {"m": a.message_id}))
 
 
 async def m_cancel_stream(b: Caller, a: Owned) -> None:
@@ -116,12 +134,15 @@ CASES: dict[str, dict[str, Case]] = {
     "Query": {
         "streamBody": q_stream_body,
         "messages": q_messages,
+        "branch": q_branch,
         "threads": q_threads,
         "sharedThread": q_shared_thread,
         "viewer": q_viewer,
     },
     "Mutation": {
         "sendMessage": m_send_message,
+        "regenerate": m_regenerate,
+        "editMessage": m_edit_message,
         "cancelStream": m_cancel_stream,
         "deleteThread": m_delete_thread,
         "shareThread": m_share_thread,
@@ -195,7 +216,7 @@ async def test_another_identity_finds_nothing(
     assert not sent.get("errors"), sent
     a_viewer = (await a.gql("query { viewer { id authMode } }"))["data"]["viewer"]
     message = sent["data"]["sendMessage"]
-    owned = Owned(message["threadId"], message["responseStreamId"], a_viewer["id"])
+    owned = Owned(message["threadId"], message["responseStreamId"], a_viewer["id"], message["id"])
     assert a_viewer["authMode"] == mode.split("-")[0]
     # A sees its own thread (so B's empty answers below are about B, not about a broken listing).
     assert (await a.gql("query { threads { id } }"))["data"]["threads"] == [{"id": owned.thread_id}]
@@ -228,3 +249,27 @@ async def test_ids_that_do_not_exist_answer_the_same(make_server: ServerFactory)
         for error in result["errors"]:
             error.pop("locations", None)
     assert theirs == missing, (theirs, missing)
+
+
+async def test_messages_that_do_not_exist_answer_the_same(make_server: ServerFactory) -> None:
+    """regenerate and editMessage on another identity's message answer word for word as on a message that never
+    existed, and store nothing."""
+    server = make_server(PERSISTREAM_AUTH="proxy")
+    a = Caller(server, headers={"X-Forwarded-User": "alice"})
+    b = Caller(server, headers={"X-Forwarded-User": "bob"})
+    message = (await a.gql(SEND, {"prompt": "Hi", "thread": None}))["data"]["sendMessage"]["id"]
+    queries = [
+        "mutation($m: ID!) { regenerate(messageId: $m) { id } }",
+        'mutation($m: ID!) { editMessage(messageId: $m, prompt: "Mine now") { id } }',
+    ]
+    for query in queries:
+        theirs = await b.gql(query, {"m": message})
+        missing = await b.gql(query, {"m": str(uuid.uuid4())})
+        for result in (theirs, missing):
+            for error in result["errors"]:
+                error.pop("locations", None)
+        assert theirs == missing, (theirs, missing)
+        not_found(theirs)
+    assert (await b.gql("query { threads { id } }"))["data"]["threads"] == []
+    listed = await a.gql("query { threads { messages { id } } }")
+    assert listed["data"]["threads"] == [{"messages": [{"id": message}]}], listed

@@ -146,3 +146,46 @@ async def test_a_token_no_share_could_have_finds_nothing(make_server: ServerFact
             )
             assert code_of(response.json()) == "NOT_FOUND", (query, response.text)
     assert_clean_log(server)
+
+
+BRANCH = """query($t: ID!, $l: ID, $k: String) {
+  branch(threadId: $t, leafId: $l, shareToken: $k) { id prompt parentId siblingIds } }"""
+REGENERATE = "mutation($m: ID!) { regenerate(messageId: $m) { id } }"
+EDIT = "mutation($m: ID!, $p: String!) { editMessage(messageId: $m, prompt: $p) { id } }"
+SEND_AFTER = 'mutation($t: ID, $p: ID) { sendMessage(prompt: "Me too", threadId: $t, parentId: $p) { id } }'
+
+
+async def test_a_share_reader_reads_every_branch_and_makes_none(make_server: ServerFactory) -> None:
+    """With the token, `branch` opens any branch of the shared thread (and `messages` lists them all); regenerate,
+    editMessage and sendMessage(parentId:) stay the owner's: UNAUTHENTICATED without a credential, NOT_FOUND for
+    another identity, nothing stored either way."""
+    server = make_server(PERSISTREAM_AUTH="proxy")
+    owner = Caller(server, headers={"X-Forwarded-User": "alice"})
+    stranger = Caller(server, headers={"X-Forwarded-User": "mallory"})
+    nobody = Caller(server)
+    first = (await owner.gql(SEND, {"prompt": "First", "thread": None}))["data"]["sendMessage"]
+    thread = first["threadId"]
+    second = (await owner.gql(SEND, {"prompt": "Second", "thread": thread}))["data"]["sendMessage"]
+    edited = (await owner.gql(EDIT, {"m": second["id"], "p": "Second, edited"}))["data"]["editMessage"]
+    token = (await owner.gql(SHARE, {"t": thread}))["data"]["shareThread"]["token"]
+    variants = [second["id"], edited["id"]]
+
+    for reader, refused in ((nobody, "UNAUTHENTICATED"), (stranger, "NOT_FOUND")):
+        newest = (await reader.gql(BRANCH, {"t": thread, "l": None, "k": token}))["data"]["branch"]
+        assert [(m["prompt"], m["parentId"], m["siblingIds"]) for m in newest] == [
+            ("First", None, [first["id"]]),
+            ("Second, edited", first["id"], variants),
+        ]
+        older = (await reader.gql(BRANCH, {"t": thread, "l": second["id"], "k": token}))["data"]["branch"]
+        assert [m["prompt"] for m in older] == ["First", "Second"]
+        listed = (await reader.gql(SHARED_MESSAGES, {"t": thread, "k": token}))["data"]["messages"]
+        assert [m["prompt"] for m in listed] == ["First", "Second", "Second, edited"]
+        # Without the token, or with it on another thread's id, the branch is not there.
+        assert code_of(await reader.gql(BRANCH, {"t": thread, "l": None, "k": None})) == refused
+        assert code_of(await reader.gql(BRANCH, {"t": thread, "l": None, "k": "not-the-token"})) == "NOT_FOUND"
+        assert code_of(await reader.gql(REGENERATE, {"m": second["id"]})) == refused
+        assert code_of(await reader.gql(EDIT, {"m": second["id"], "p": "Mine"})) == refused
+        assert code_of(await reader.gql(SEND_AFTER, {"t": thread, "p": first["id"]})) == refused
+    after = (await owner.gql(SHARED_MESSAGES, {"t": thread, "k": None}))["data"]["messages"]
+    assert [m["id"] for m in after] == [first["id"], *variants], "a share reader's attempt stored something"
+    assert_clean_log(server)

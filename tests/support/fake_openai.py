@@ -2,7 +2,10 @@
 (server-sent events of `chat.completion.chunk`, then `data: [DONE]`), so the real openai SDK runs against it.
 
 What it answers is chosen by a marker in the last user message: `script(name)` picks a registered `Script`;
-anything else gets the default script. Every request is recorded, with when its connection closed.
+anything else gets the default script. A script can say more than text (`deltas`: reasoning under each name servers
+use, tool-call fragments split across frames, several calls interleaved; `usage`), and can be followed by another
+for the next request with the same marker (`then`: a tool loop's next step, whose last message is a tool result).
+Every request is recorded, its whole body too, with when its connection closed.
 """
 
 from __future__ import annotations
@@ -58,6 +61,17 @@ class Script:
     endless_line: bool = False
     # After this many tokens, break the connection: no `[DONE]`, not even the end of the chunked body.
     drop_after: int | None = None
+    # Deltas sent as they are, one frame each, before the tokens: `{"reasoning_content": ...}`, `{"tool_calls": [...]}`
+    # (see `tool_call_deltas`), `{"content": ...}` for text between them.
+    deltas: list[dict[str, Any]] = field(default_factory=list)
+    # The usage chunk (`choices: []`) sent last, when the request asked for it (`stream_options.include_usage`).
+    usage: dict[str, Any] | None = None
+    finish_reason: str = "stop"
+    # After the role frame, send nothing for this many seconds before the first delta (a model that thinks first).
+    first_delay: float = 0.0
+    # The script of the next request whose last user message holds the same marker (then the one after, ...; the
+    # last one answers every request after it).
+    then: Script | None = None
 
 
 @dataclass
@@ -71,6 +85,8 @@ class Recorded:
     finished: bool = False
     # The request's `max_tokens`, None when it sent none.
     max_tokens: int | None = None
+    # The whole request body, as JSON.
+    body: dict[str, Any] = field(default_factory=dict)
 
 
 class DroppedOnPurpose(Exception):
@@ -83,6 +99,38 @@ class _QuietDrops(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not (record.exc_info and isinstance(record.exc_info[1], DroppedOnPurpose | ClientDisconnect))
+
+
+def tool_call_deltas(
+    calls: list[tuple[str | None, str, str]], *, pieces: int = 3, interleave: bool = False
+) -> list[dict[str, Any]]:
+    """Deltas of tool calls `(id or None, name, arguments)`, each call's arguments cut into `pieces` fragments, the
+    first fragment carrying the id (when given) and the name; the calls one after the other, or `interleave`d
+    (call 0's first fragment, call 1's first, call 0's second, ...)."""
+    per_call = []
+    for index, (call_id, name, arguments) in enumerate(calls):
+        size = -(-len(arguments) // pieces) or 1
+        cuts = [arguments[i : i + size] for i in range(0, len(arguments), size)] or [""]
+        fragments: list[dict[str, Any]] = []
+        for n, cut in enumerate(cuts):
+            fragment: dict[str, Any] = {"index": index, "function": {"arguments": cut}}
+            if n == 0:
+                fragment["type"] = "function"
+                fragment["function"]["name"] = name
+                if call_id is not None:
+                    fragment["id"] = call_id
+            fragments.append({"tool_calls": [fragment]})
+        per_call.append(fragments)
+    if not interleave:
+        return [delta for fragments in per_call for delta in fragments]
+    longest = max((len(f) for f in per_call), default=0)
+    return [fragments[n] for n in range(longest) for fragments in per_call if n < len(fragments)]
+
+
+def last_user_content(messages: list[dict[str, Any]]) -> str:
+    """What the marker is looked for in: the last user message (after it may come a tool loop's messages)."""
+    users = [m for m in messages if m.get("role") == "user"]
+    return str((users or messages or [{}])[-1].get("content", ""))
 
 
 def default_tokens(prompt: str) -> list[str]:
@@ -111,7 +159,7 @@ class FakeOpenAI:
 
     def requests_for(self, name: str) -> list[Recorded]:
         marker = f"script({name})"
-        return [r for r in self.requests if r.messages and marker in str(r.messages[-1].get("content", ""))]
+        return [r for r in self.requests if r.messages and marker in last_user_content(r.messages)]
 
     # --- serving -------------------------------------------------------------------------------------------
 
@@ -153,13 +201,17 @@ class FakeOpenAI:
             body.get("model", ""),
             request.headers.get("authorization"),
             max_tokens=body.get("max_tokens"),
+            body=body,
         )
-        self.requests.append(record)
-        last = str(body["messages"][-1].get("content", ""))
+        last = last_user_content(body["messages"])
         match = MARKER.search(last)
         script = self.scripts.get(match.group(1)) if match else None
+        if match and script is not None:
+            for _ in self.requests_for(match.group(1)):  # the n-th request of a script gets its n-th `then`
+                script = script.then or script
         if script is None:
             script = Script(default_tokens(last))
+        self.requests.append(record)
         if script.fail_status is not None:
             record.closed_at = time.monotonic()
             return JSONResponse(
@@ -171,7 +223,8 @@ class FakeOpenAI:
                 },
                 status_code=script.fail_status,
             )
-        frames = self._stream(script, record, body.get("model", "m"))
+        usage = script.usage if (body.get("stream_options") or {}).get("include_usage") else None
+        frames = self._stream(script, record, body.get("model", "m"), usage)
         return StreamingResponse(self._wire(script, frames), media_type="text/event-stream")
 
     async def _wire(self, script: Script, frames: AsyncIterator[str]) -> AsyncIterator[bytes]:
@@ -187,17 +240,21 @@ class FakeOpenAI:
                 yield data[start : start + script.split_bytes]
                 await asyncio.sleep(0)  # each piece its own write
 
-    async def _stream(self, script: Script, record: Recorded, model: str) -> AsyncIterator[str]:
+    async def _stream(
+        self, script: Script, record: Recorded, model: str, usage: dict[str, Any] | None
+    ) -> AsyncIterator[str]:
         created = int(time.time())
 
-        def frame(delta: dict[str, Any], finish: str | None = None) -> str:
-            chunk = {
+        def frame(delta: dict[str, Any] | None, finish: str | None = None) -> str:
+            chunk: dict[str, Any] = {
                 "id": "chatcmpl-test",
                 "object": "chat.completion.chunk",
                 "created": created,
                 "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                "choices": [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}],
             }
+            if delta is None:
+                chunk["usage"] = usage
             text = json.dumps(chunk, ensure_ascii=False)
             if not script.raw_bytes and SURROGATE.search(text):
                 text = json.dumps(chunk)  # UTF-8 cannot carry a lone surrogate: only a JSON escape can
@@ -210,6 +267,12 @@ class FakeOpenAI:
 
         try:
             yield frame({"role": "assistant", "content": ""})
+            if script.first_delay:
+                await asyncio.sleep(script.first_delay)
+            for delta in script.deltas:
+                if script.delay:
+                    await asyncio.sleep(script.delay)
+                yield frame(delta)
             for index, token in enumerate(tokens()):
                 if script.error_after is not None and index == script.error_after:
                     error = {"error": {"message": f"model overloaded; key {SECRET_KEY}", "type": "server_error"}}
@@ -232,7 +295,9 @@ class FakeOpenAI:
                 while True:
                     yield "x" * 65536
                     await asyncio.sleep(0.001)
-            yield frame({}, "stop")
+            yield frame({}, script.finish_reason)
+            if usage is not None:
+                yield frame(None)
             yield "data: [DONE]\n\n"
             record.finished = True
         finally:

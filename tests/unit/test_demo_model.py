@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 from persistream.config import Settings
 from persistream.engine.chunker import Chunker
 from persistream.llm import DemoModel, create_model
 from persistream.llm.base import ChatMessage
+from persistream.llm.tool_loop import run_tool_loop
+from persistream.parts import ReasoningDelta, ToolCallDelta, ToolResult, Usage
 
 
 def conversation(*prompts: str) -> list[ChatMessage]:
@@ -59,3 +62,32 @@ def test_create_model_picks_demo_without_a_key() -> None:
     model = create_model(Settings(provider="demo", demo_token_delay=0.01))
     assert isinstance(model, DemoModel)
     assert model.token_delay == 0.01
+
+
+async def test_its_parts_show_every_kind_and_the_same_text() -> None:
+    """Reasoning, one call of the clock tool and its result, the same text as `stream`, then the usage."""
+    model = DemoModel(token_delay=0.001)
+    messages = conversation("What time is it?")
+    events = [event async for event in model.stream_parts(messages)]
+    reasoning = [e for e in events if isinstance(e, ReasoningDelta)]
+    call = next(e for e in events if isinstance(e, ToolCallDelta))
+    result = next(e for e in events if isinstance(e, ToolResult))
+    text = [e for e in events if isinstance(e, str)]
+    assert events == [*reasoning, call, result, *text, events[-1]]
+    assert 0 < len("".join(r.text for r in reasoning).split()) <= 30
+    assert (call.name, call.arguments) == ("current_time", "{}")
+    assert (result.call_id, result.name, result.is_error) == (call.call_id, "current_time", False)
+    assert abs(datetime.fromisoformat(result.text) - datetime.now(UTC)) < timedelta(seconds=5)
+    assert "".join(text) == model.answer_for(messages)
+    assert text == [token async for token in model.stream(messages)]
+    usage = events[-1]
+    assert isinstance(usage, Usage) and usage.reasoning_tokens == len(reasoning)
+    assert usage.output_tokens == len(text) + len(reasoning) and (usage.input_tokens or 0) > 0
+
+
+async def test_the_tool_loop_has_nothing_left_to_run_for_the_demo() -> None:
+    """The demo runs its clock itself: through the loop, without tools configured, it is one step, no error."""
+    model = DemoModel(token_delay=0)
+    events = [event async for event in run_tool_loop(model, conversation("hi"), [])]
+    assert sum(isinstance(e, ToolResult) for e in events) == 1
+    assert isinstance(events[-1], Usage)

@@ -1,7 +1,10 @@
 // The GraphQL documents this client sends: the fewest fields each job needs.
-export const BODY_FIELDS = "streamId text status error offset";
+const USAGE_FIELDS = "usage { inputTokens outputTokens reasoningTokens }";
+export const BODY_FIELDS = `streamId text status error offset
+  parts { index kind text toolName toolCallId isError } cursor ${USAGE_FIELDS}`;
 export const MESSAGE_FIELDS = `id threadId prompt createdAt responseStreamId response { ${BODY_FIELDS} }`;
-const EVENT_FIELDS = "delta offset status error";
+const EVENT_FIELDS = `delta offset status error
+  parts { index kind delta toolName toolCallId isError } cursor ${USAGE_FIELDS}`;
 export const SEND_MESSAGE = `mutation SendMessage($prompt: String!, $threadId: ID) {
   sendMessage(prompt: $prompt, threadId: $threadId) { ${MESSAGE_FIELDS} }
 }`;
@@ -14,6 +17,9 @@ export const STREAM_BODY_QUERY = `query StreamBody($streamId: ID!, $shareToken: 
 export const STREAM_CHAT = `subscription StreamChat($streamId: ID!) {
   streamChat(streamId: $streamId) { ${EVENT_FIELDS} }
 }`;
-export const STREAM_BODY = `subscription StreamBody($streamId: ID!, $fromOffset: Int!, $shareToken: String) {
-  streamBody(streamId: $streamId, fromOffset: $fromOffset, shareToken: $shareToken) { ${EVENT_FIELDS} }
+// With a cursor the server resumes every part from it and ignores fromOffset; without one, the TEXT offset.
+export const STREAM_BODY = `subscription StreamBody($streamId: ID!, $fromOffset: Int!, $shareToken: String, $fromCursor: String) {
+  streamBody(streamId: $streamId, fromOffset: $fromOffset, shareToken: $shareToken, fromCursor: $fromCursor) {
+    ${EVENT_FIELDS}
+  }
 }`;

@@ -6,7 +6,16 @@
 // state is keyed by the id it belongs to, so the old stream's text never renders under the new id, not even in
 // the render before the effect switches streams.
 import { useEffect, useState } from "react";
-const IDLE = { text: "", offset: 0, status: null, error: null, connection: "connecting" };
+const IDLE = {
+    text: "",
+    offset: 0,
+    status: null,
+    error: null,
+    parts: [],
+    cursor: null,
+    usage: null,
+    connection: "connecting",
+};
 export function useStream(client, streamId, options = {}) {
     const { drive = false, shareToken = null } = options;
     const [held, setHeld] = useState(null);
@@ -26,7 +35,16 @@ export function useStream(client, streamId, options = {}) {
     }, [client, key]);
     if (!streamId)
         return IDLE;
-    if (held?.key !== key)
-        return { ...IDLE, status: initial?.status ?? "PENDING", text: initial?.text ?? "", offset: initial?.offset ?? 0 };
+    if (held?.key !== key) {
+        return {
+            ...IDLE,
+            status: initial?.status ?? "PENDING",
+            text: initial?.text ?? "",
+            offset: initial?.offset ?? 0,
+            parts: initial?.parts ?? IDLE.parts,
+            cursor: initial?.cursor ?? null,
+            usage: initial?.usage ?? null,
+        };
+    }
     return held.state;
 }

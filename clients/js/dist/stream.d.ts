@@ -7,8 +7,9 @@ export interface StreamOptions {
     drive?: boolean;
     /** Follow a stream of a shared thread with its read-only share token. */
     shareToken?: string | null;
-    /** What the caller already holds (a body from `messages`, say): following starts at its offset. */
-    initial?: Partial<Pick<StreamBody, "text" | "offset" | "status" | "error">>;
+    /** What the caller already holds (a body from `messages`, say): following starts at its cursor when it has one
+     * (then pass its `parts` too), else at its offset. */
+    initial?: Partial<Pick<StreamBody, "text" | "offset" | "status" | "error" | "parts" | "cursor" | "usage">>;
 }
 export type Listener = (snapshot: Snapshot) => void;
 export type ErrorListener = (error: PersistreamError) => void;

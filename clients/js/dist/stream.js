@@ -1,13 +1,14 @@
 // Following one stream until its final status, across any number of dropped sockets.
 //
 // Invariants (each one is a promise of the contract):
-// - Every subscription after the first is `streamBody(fromOffset: held)`, as an observer, also for a stream that
-//   was driven: the server sends only what comes after the held offset, so no character shows twice, and it
-//   accepts an offset ahead of the persisted text (a driver that saw tokens not yet stored).
+// - Every subscription after the first is `streamBody`, as an observer, also for a stream that was driven: from the
+//   held cursor when there is one (`fromCursor`: the rest of every part), else from the held TEXT offset
+//   (`fromOffset`). The server sends only what comes after it, so nothing shows twice, and it accepts a place ahead
+//   of what is persisted (a driver that saw tokens not yet stored).
 // - A driver's first subscription is `streamChat` (it claims a PENDING stream). While it has received nothing
 //   it retries with streamChat, which on a claimed stream is streamBody(0): exactly where its copy stands.
-// - Snapshots only go forward: each one's text is the previous one's plus a delta, except the shorter-final
-//   cut (answer.ts). After the final snapshot, or after close(), nothing is delivered.
+// - Snapshots only go forward: each one's text, and each of its parts, is the previous one's plus a delta, except
+//   the shorter-final cut (answer.ts). After the final snapshot, or after close(), nothing is delivered.
 import { applyEvent } from "./answer.js";
 import { backoff } from "./backoff.js";
 import { STREAM_BODY, STREAM_CHAT } from "./documents.js";
@@ -41,6 +42,9 @@ export class Stream {
             offset: initial.offset ?? 0,
             status: initial.status ?? "PENDING",
             error: initial.error ?? null,
+            parts: initial.parts ?? [],
+            cursor: initial.cursor ?? null,
+            usage: initial.usage ?? null,
         };
         this.shareToken = options.shareToken ?? null;
         this.drive = Boolean(options.drive) && !this.shareToken;
@@ -163,12 +167,18 @@ export class Stream {
     subscribeNow() {
         if (this.ended)
             return;
-        const streamChat = this.drive && !this.received && this.answer.offset === 0;
+        // Holding any part (reasoning before the text, say) means the stream was already claimed: resume from it.
+        const streamChat = this.drive && !this.received && this.answer.offset === 0 && this.answer.parts.length === 0;
         const payload = streamChat
             ? { query: STREAM_CHAT, variables: { streamId: this.id } }
             : {
                 query: STREAM_BODY,
-                variables: { streamId: this.id, fromOffset: this.answer.offset, shareToken: this.shareToken },
+                variables: {
+                    streamId: this.id,
+                    fromOffset: this.answer.offset,
+                    shareToken: this.shareToken,
+                    fromCursor: this.answer.cursor,
+                },
             };
         let open = true;
         let endSubscription = () => { };
@@ -226,7 +236,11 @@ export class Stream {
         this.retries = 0;
         const before = this.answer;
         this.answer = applyEvent(before, event);
-        const changed = this.answer.text !== before.text || this.answer.status !== before.status || this.answer.error !== before.error;
+        const changed = this.answer.text !== before.text ||
+            this.answer.status !== before.status ||
+            this.answer.error !== before.error ||
+            this.answer.parts !== before.parts ||
+            this.answer.usage !== before.usage;
         if (isFinal(this.answer.status)) {
             this.end();
             this.settle.resolve(this.snapshot);

@@ -6,4 +6,15 @@ export { Stream } from "./stream.js";
 export type { ErrorListener, Listener, StreamOptions } from "./stream.js";
 export { PersistreamError } from "./errors.js";
 export { FINAL_STATUSES, isFinal } from "./types.js";
-export type { ConnectionState, Message, Snapshot, StreamBody, StreamEvent, StreamStatus } from "./types.js";
+export type {
+  ConnectionState,
+  Message,
+  Part,
+  PartDelta,
+  PartKind,
+  Snapshot,
+  StreamBody,
+  StreamEvent,
+  StreamStatus,
+  Usage,
+} from "./types.js";

@@ -10,7 +10,7 @@ import { useEffect, useState } from "react";
 
 import type { PersistreamClient } from "./client.js";
 import type { StreamOptions } from "./stream.js";
-import type { ConnectionState, Snapshot, StreamStatus } from "./types.js";
+import type { ConnectionState, Part, Snapshot, StreamStatus, Usage } from "./types.js";
 
 export interface UseStreamOptions extends StreamOptions {}
 
@@ -21,10 +21,25 @@ export interface StreamState {
   status: StreamStatus | null;
   /** The stream's own error (ERROR, TIMEOUT), or why it could not be followed (NOT_FOUND...). */
   error: string | null;
+  /** Every part so far (reasoning, tool calls and results, text), in order; unchanged parts keep their identity. */
+  parts: Part[];
+  /** The last resume point received (or the initial body's). */
+  cursor: string | null;
+  /** The model's token counts, once final, when it reported them. */
+  usage: Usage | null;
   connection: ConnectionState;
 }
 
-const IDLE: StreamState = { text: "", offset: 0, status: null, error: null, connection: "connecting" };
+const IDLE: StreamState = {
+  text: "",
+  offset: 0,
+  status: null,
+  error: null,
+  parts: [],
+  cursor: null,
+  usage: null,
+  connection: "connecting",
+};
 
 export function useStream(
   client: PersistreamClient,
@@ -52,6 +67,16 @@ export function useStream(
   }, [client, key]);
 
   if (!streamId) return IDLE;
-  if (held?.key !== key) return { ...IDLE, status: initial?.status ?? "PENDING", text: initial?.text ?? "", offset: initial?.offset ?? 0 };
+  if (held?.key !== key) {
+    return {
+      ...IDLE,
+      status: initial?.status ?? "PENDING",
+      text: initial?.text ?? "",
+      offset: initial?.offset ?? 0,
+      parts: initial?.parts ?? IDLE.parts,
+      cursor: initial?.cursor ?? null,
+      usage: initial?.usage ?? null,
+    };
+  }
   return held.state;
 }

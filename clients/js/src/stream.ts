@@ -1,13 +1,14 @@
 // Following one stream until its final status, across any number of dropped sockets.
 //
 // Invariants (each one is a promise of the contract):
-// - Every subscription after the first is `streamBody(fromOffset: held)`, as an observer, also for a stream that
-//   was driven: the server sends only what comes after the held offset, so no character shows twice, and it
-//   accepts an offset ahead of the persisted text (a driver that saw tokens not yet stored).
+// - Every subscription after the first is `streamBody`, as an observer, also for a stream that was driven: from the
+//   held cursor when there is one (`fromCursor`: the rest of every part), else from the held TEXT offset
+//   (`fromOffset`). The server sends only what comes after it, so nothing shows twice, and it accepts a place ahead
+//   of what is persisted (a driver that saw tokens not yet stored).
 // - A driver's first subscription is `streamChat` (it claims a PENDING stream). While it has received nothing
 //   it retries with streamChat, which on a claimed stream is streamBody(0): exactly where its copy stands.
-// - Snapshots only go forward: each one's text is the previous one's plus a delta, except the shorter-final
-//   cut (answer.ts). After the final snapshot, or after close(), nothing is delivered.
+// - Snapshots only go forward: each one's text, and each of its parts, is the previous one's plus a delta, except
+//   the shorter-final cut (answer.ts). After the final snapshot, or after close(), nothing is delivered.
 
 import { applyEvent, type AnswerState } from "./answer.js";
 import { backoff, type RetryDelay } from "./backoff.js";
@@ -21,8 +22,9 @@ export interface StreamOptions {
   drive?: boolean;
   /** Follow a stream of a shared thread with its read-only share token. */
   shareToken?: string | null;
-  /** What the caller already holds (a body from `messages`, say): following starts at its offset. */
-  initial?: Partial<Pick<StreamBody, "text" | "offset" | "status" | "error">>;
+  /** What the caller already holds (a body from `messages`, say): following starts at its cursor when it has one
+   * (then pass its `parts` too), else at its offset. */
+  initial?: Partial<Pick<StreamBody, "text" | "offset" | "status" | "error" | "parts" | "cursor" | "usage">>;
 }
 
 export type Listener = (snapshot: Snapshot) => void;
@@ -67,6 +69,9 @@ export class Stream implements AsyncIterable<Snapshot> {
       offset: initial.offset ?? 0,
       status: initial.status ?? "PENDING",
       error: initial.error ?? null,
+      parts: initial.parts ?? [],
+      cursor: initial.cursor ?? null,
+      usage: initial.usage ?? null,
     };
     this.shareToken = options.shareToken ?? null;
     this.drive = Boolean(options.drive) && !this.shareToken;
@@ -194,12 +199,18 @@ export class Stream implements AsyncIterable<Snapshot> {
 
   private subscribeNow(): void {
     if (this.ended) return;
-    const streamChat = this.drive && !this.received && this.answer.offset === 0;
+    // Holding any part (reasoning before the text, say) means the stream was already claimed: resume from it.
+    const streamChat = this.drive && !this.received && this.answer.offset === 0 && this.answer.parts.length === 0;
     const payload = streamChat
       ? { query: STREAM_CHAT, variables: { streamId: this.id } }
       : {
           query: STREAM_BODY,
-          variables: { streamId: this.id, fromOffset: this.answer.offset, shareToken: this.shareToken },
+          variables: {
+            streamId: this.id,
+            fromOffset: this.answer.offset,
+            shareToken: this.shareToken,
+            fromCursor: this.answer.cursor,
+          },
         };
     let open = true;
     let endSubscription: () => void = () => {};
@@ -250,7 +261,11 @@ export class Stream implements AsyncIterable<Snapshot> {
     const before = this.answer;
     this.answer = applyEvent(before, event);
     const changed =
-      this.answer.text !== before.text || this.answer.status !== before.status || this.answer.error !== before.error;
+      this.answer.text !== before.text ||
+      this.answer.status !== before.status ||
+      this.answer.error !== before.error ||
+      this.answer.parts !== before.parts ||
+      this.answer.usage !== before.usage;
     if (isFinal(this.answer.status)) {
       this.end();
       this.settle.resolve(this.snapshot);

@@ -31,7 +31,11 @@ test("driver and observers get exactly the stored text, each snapshot extending 
     const body = await storedBody(owner, message.responseStreamId);
     assert.equal(body.status, "DONE");
     assert.equal(body.text, text);
-    for (const snapshot of finals) assert.deepEqual({ ...snapshot, connection: undefined }, { text, offset: codePoints(text), status: "DONE", error: null, connection: undefined });
+    // A text-only answer: its one TEXT part is the text, and the last cursor is the body's.
+    const part = { index: 0, kind: "TEXT", text, toolName: null, toolCallId: null, isError: false };
+    assert.deepEqual(body.parts, [part]);
+    const whole = { text, offset: codePoints(text), status: "DONE", error: null, parts: [part], cursor: body.cursor, usage: null };
+    for (const snapshot of finals) assert.deepEqual({ ...snapshot, connection: undefined }, { ...whole, connection: undefined });
     await waitFor(() => sameSocket.at(-1)?.status === "DONE");
     for (const snapshots of [driven, sameSocket, observed]) {
       assert.equal(snapshots.at(-1).text, body.text);

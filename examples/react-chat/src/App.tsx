@@ -1,9 +1,10 @@
 // The chat: threads on the left, the open thread's messages, an input. The open thread (or a share token) is the
 // URL's hash, so a reload, a bookmark or a shared link opens the same place.
 import { useEffect, useState, type FormEvent } from "react";
-import Markdown from "react-markdown";
 import { createClient, type Message } from "persistream-client";
 import { useStream } from "persistream-client/react";
+
+import { Parts, UsageLine } from "./Parts";
 
 // The server's GraphQL endpoint: `?api=` wins (the tests serve the built app elsewhere), then VITE_PERSISTREAM_URL.
 const api =
@@ -11,7 +12,9 @@ const api =
 // The server is on another origin: its anonymous identity cookie must go with every request.
 const client = createClient({ url: api, credentials: "include" });
 
-const MESSAGE = "id threadId prompt createdAt responseStreamId response { streamId text status error offset }";
+// A body's parts and cursor too: an answer still being written resumes from the cursor, in every part.
+const MESSAGE = `id threadId prompt createdAt responseStreamId response { streamId text status error offset
+  parts { index kind text toolName toolCallId isError } cursor usage { inputTokens outputTokens reasoningTokens } }`;
 const THREADS = "query { threads { id title } }";
 const MESSAGES = `query($id: ID!) { messages(threadId: $id) { ${MESSAGE} } }`;
 const SHARED = `query($token: String!) { sharedThread(token: $token) { id messages { ${MESSAGE} } } }`;
@@ -30,9 +33,10 @@ function useHash(): string {
 }
 
 // One answer, live: driven when this tab sent it, otherwise observed from the server (after a reload, say), so it
-// resumes from what is stored and never shows a character twice.
+// resumes from what is stored and never shows a character twice. Reasoning, tool calls and the text show as
+// their parts arrive; the tokens used, under a finished answer.
 function Answer({ message, driven, shareToken }: { message: Message; driven: boolean; shareToken: string | null }) {
-  const { text, status, error, connection } = useStream(client, message.responseStreamId, {
+  const { status, error, connection, parts, usage } = useStream(client, message.responseStreamId, {
     drive: driven,
     shareToken,
     initial: message.response,
@@ -40,11 +44,12 @@ function Answer({ message, driven, shareToken }: { message: Message; driven: boo
   const live = status === "PENDING" || status === "STREAMING";
   return (
     <div className="answer" data-stream-id={message.responseStreamId} data-status={status}>
-      {status === "PENDING" ? <p>thinking...</p> : <div className="text"><Markdown>{text}</Markdown></div>}
+      {status === "PENDING" ? <p>thinking...</p> : <Parts parts={parts} live={live} />}
       {(error || status === "ERROR" || status === "TIMEOUT") && (
         <p role="alert">{status === "TIMEOUT" ? "Timed out" : "Error"}: {error ?? "no answer"}</p>
       )}
       {status === "CANCELLED" && <p><em>Stopped.</em></p>}
+      {usage && !live && <UsageLine usage={usage} />}
       {connection === "reconnecting" && <small>reconnecting...</small>}
       {live && !shareToken && <button onClick={() => void client.cancel(message.responseStreamId)}>Stop</button>}
     </div>

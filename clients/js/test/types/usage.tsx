@@ -1,6 +1,15 @@
 // Typed use of the package, as an app would write it, through the package's own exports (checked by tsc in
 // tests/e2e/test_js_client.py). Lines marked @ts-expect-error must stay errors: the declarations are precise.
-import { createClient, PersistreamError, type Message, type Snapshot, type StreamStatus } from "persistream-client";
+import {
+  createClient,
+  PersistreamError,
+  type Message,
+  type Part,
+  type PartKind,
+  type Snapshot,
+  type StreamStatus,
+  type Usage,
+} from "persistream-client";
 import { useStream } from "persistream-client/react";
 
 const client = createClient({
@@ -16,7 +25,21 @@ export async function ask(threadId: string | null): Promise<string> {
     const status: StreamStatus = s.status;
     const connection: "connecting" | "open" | "reconnecting" = s.connection;
     void [status, connection, s.offset.toFixed(), s.error?.toUpperCase()];
+    for (const part of s.parts) {
+      const kind: PartKind = part.kind;
+      void [kind, part.index.toFixed(), part.text.length, part.toolName?.length, part.toolCallId?.length, part.isError];
+    }
+    const cursor: string | null = s.cursor;
+    const usage: Usage | null = s.usage;
+    void [cursor, usage?.inputTokens?.toFixed(), usage?.outputTokens, usage?.reasoningTokens];
   });
+  // A body resumes where it stands: its parts and cursor seed a stream.
+  const resumed = client.stream(message.responseStreamId, { initial: message.response });
+  const parts: Part[] = message.response.parts;
+  void [resumed, parts, message.response.cursor.length];
+  // A newer server's kind is still a PartKind.
+  const newer: PartKind = "IMAGE";
+  void newer;
   let last: Snapshot | undefined;
   for await (const s of stream) last = s;
   stop();
@@ -32,6 +55,12 @@ export async function ask(threadId: string | null): Promise<string> {
   // @ts-expect-error: a snapshot's text is a string
   const wrong: number = last!.text;
   void wrong;
+  // @ts-expect-error: a part's tool name may be null
+  const name: string = last!.parts[0]!.toolName;
+  void name;
+  // @ts-expect-error: usage's counts may be null
+  const tokens: number = last!.usage!.inputTokens;
+  void tokens;
   // @ts-expect-error: there is no such status
   const bogus: StreamStatus = "RUNNING";
   void bogus;
@@ -40,13 +69,17 @@ export async function ask(threadId: string | null): Promise<string> {
 }
 
 export function Answer({ streamId }: { streamId: string | null }) {
-  const { text, status, error, connection } = useStream(client, streamId, { drive: true });
+  const { text, status, error, connection, parts, usage } = useStream(client, streamId, { drive: true });
   // @ts-expect-error: status is null while there is no stream id
   const always: StreamStatus = status;
   void always;
   return (
     <p data-status={status ?? ""} data-connection={connection}>
       {text}
+      {parts.map((p: Part) => (
+        <span key={p.index}>{p.text}</span>
+      ))}
+      {usage?.outputTokens}
       {error}
     </p>
   );

@@ -6,7 +6,13 @@ import { createClient } from "../vendor/persistream-client/index.js";
 
 export const THREADS = `query Threads { threads(last: 100) { id title createdAt } }`;
 
-const MESSAGE_FIELDS = `id threadId prompt createdAt responseStreamId response { text status error offset }`;
+// An answer's parts and cursor come with it, so history shows every part and following a live answer resumes
+// after everything already on screen.
+const MESSAGE_FIELDS = `id threadId prompt createdAt responseStreamId response {
+  text status error offset cursor
+  parts { index kind text toolName toolCallId isError }
+  usage { inputTokens outputTokens reasoningTokens }
+}`;
 
 export const MESSAGES = `query Messages($thread: ID!, $last: Int! = 500) {
   messages(threadId: $thread, last: $last) { ${MESSAGE_FIELDS} }

@@ -1,22 +1,50 @@
 // One prompt and its answer on screen. The answer is the latest snapshot of its stream (the client keeps the text
-// exactly as the server has it); the DOM is redrawn from it, at most every RENDER_MS while tokens pour in
-// (Markdown is re-rendered whole, so a long fast answer would otherwise re-render on every event), and at once
-// when the status changes.
+// and the parts exactly as the server has them); the DOM is redrawn from it, at most every RENDER_MS while tokens
+// pour in (Markdown is re-rendered whole, so a long fast answer would otherwise re-render on every event), and at
+// once when the status changes. The answer's text is Markdown; its other parts (reasoning, tool calls) are drawn
+// above it by PartsView, as plain text; its token usage goes under it once it is final.
 
 import { isFinal } from "../vendor/persistream-client/index.js";
 import { renderMarkdown } from "./markdown.js";
+import { PartsView } from "./parts.js";
 
 const LIVE = new Set(["PENDING", "STREAMING"]);
 
-function answerOf({ text = "", offset = 0, status = "PENDING", error = null } = {}) {
-  return { text, offset, status, error: error ?? null };
+// What the page keeps of an answer. `cursor` goes back to the client as `initial`, so following resumes after
+// everything already shown, in every part.
+function answerOf({ text = "", offset = 0, status = "PENDING", error = null, parts, cursor, usage } = {}) {
+  return {
+    text,
+    offset,
+    status,
+    error: error ?? null,
+    parts: parts ?? [],
+    cursor: cursor ?? null,
+    usage: usage ?? null,
+  };
+}
+
+// What the answer is doing while it is live, from what the model is producing right now.
+function liveLabel(status, parts) {
+  const kind = parts[parts.length - 1]?.kind;
+  if (status === "PENDING" || kind === "REASONING") return "Thinking…";
+  if (kind === "TOOL_CALL" || kind === "TOOL_RESULT") return "Using a tool…";
+  return "Writing…";
+}
+
+function usageText(usage) {
+  if (!usage) return "";
+  const { inputTokens: input, outputTokens: output, reasoningTokens: reasoning } = usage;
+  const counts = [];
+  if (input != null) counts.push(`${input.toLocaleString()} in`);
+  if (output != null) counts.push(`${output.toLocaleString()} out`);
+  if (reasoning != null) counts.push(`${reasoning.toLocaleString()} reasoning`);
+  return counts.length ? `Tokens: ${counts.join(" · ")}` : "";
 }
 
 const RENDER_MS = 50;
 
 const LABELS = {
-  PENDING: "Thinking…",
-  STREAMING: "Writing…",
   DONE: "Done",
   ERROR: "Error",
   TIMEOUT: "Timed out",
@@ -42,6 +70,7 @@ export class Turn {
     this.follow = null;
     this.timer = undefined;
     this.renderedStatus = null;
+    this.renderedText = null;
 
     this.root = element("li", "turn");
     this.root.dataset.messageId = message.id;
@@ -52,6 +81,7 @@ export class Turn {
     this.article = element("article", "answer");
     this.article.dataset.streamId = this.streamId;
     this.article.setAttribute("aria-label", "Answer");
+    this.parts = new PartsView();
     this.body = element("div", "answer-body markdown");
     const footer = element("div", "answer-footer");
     this.state = element("span", "answer-state");
@@ -63,8 +93,9 @@ export class Turn {
       this.stopButton.textContent = "Stopping…";
       onStop(this);
     });
-    footer.append(this.state, this.errorText, this.stopButton);
-    this.article.append(this.body, footer);
+    this.usage = element("span", "answer-usage");
+    footer.append(this.state, this.errorText, this.stopButton, this.usage);
+    this.article.append(this.parts.root, this.body, footer);
     this.root.append(prompt, this.article);
     this.render();
   }
@@ -73,18 +104,26 @@ export class Turn {
     return LIVE.has(this.answer.status);
   }
 
-  // A snapshot of the followed stream; only a change of text, status or error is redrawn.
+  // A snapshot of the followed stream; only a change of text, parts, status, error or usage is redrawn.
   apply(snapshot) {
     const before = this.answer;
-    if (snapshot.text === before.text && snapshot.status === before.status && snapshot.error === before.error) return;
-    this.answer = answerOf(snapshot);
+    const next = answerOf(snapshot);
+    if (
+      next.text === before.text &&
+      next.status === before.status &&
+      next.error === before.error &&
+      next.usage === before.usage &&
+      next.parts === before.parts // the client makes a new list only when a part changed
+    )
+      return;
+    this.answer = next;
     if (this.answer.status !== before.status) this.render();
     else this.scheduleRender();
   }
 
   // Shows a state the page itself decided on (the stream could not be followed, or a cancel's answer).
   replace(body) {
-    this.answer = answerOf(body);
+    this.answer = answerOf({ ...this.answer, ...body }); // a body without parts keeps the ones on screen
     this.render();
   }
 
@@ -106,16 +145,23 @@ export class Turn {
   render() {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const { text, status, error } = this.answer;
-    this.body.innerHTML = renderMarkdown(text);
+    const { text, status, error, parts, usage } = this.answer;
+    const live = LIVE.has(status);
+    this.parts.update(parts, live);
+    if (text !== this.renderedText) {
+      this.renderedText = text;
+      this.body.innerHTML = renderMarkdown(text);
+    }
+    const label = live ? liveLabel(status, parts) : (LABELS[status] ?? status);
+    if (this.state.textContent !== label) this.state.textContent = label;
     if (status !== this.renderedStatus) {
       this.renderedStatus = status;
       this.article.dataset.status = status;
-      this.article.setAttribute("aria-busy", String(LIVE.has(status)));
-      this.state.textContent = LABELS[status] ?? status;
-      this.stopButton.hidden = this.readOnly || !LIVE.has(status);
+      this.article.setAttribute("aria-busy", String(live));
+      this.stopButton.hidden = this.readOnly || !live;
       if (isFinal(status)) this.follow = null;
     }
+    this.usage.textContent = live ? "" : usageText(usage);
     if (!this.article.dataset.problem) this.errorText.textContent = error ?? "";
     this.onRendered?.();
   }
