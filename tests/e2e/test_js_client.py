@@ -130,3 +130,20 @@ async def test_js_client_parts_resume_by_cursor(
     assert run.passed == 3, run.output
     for name in names:
         assert len(fake_openai.requests_for(name)) == 2, f"{name}: one request per step"
+
+
+async def test_js_client_branches(server: ServerProcess, fake_openai: FakeOpenAI) -> None:
+    names: dict[str, str] = {}
+    handed: dict[str, dict[str, str]] = {}
+    for key in ("root", "asked", "edited", "follow", "lonely"):
+        script = Script(words(8, key), delay=0.01)
+        names[key] = unique(f"js-branch-{key}")
+        handed[key] = {"prompt": f"Answer {fake_openai.add(names[key], script)}", "text": "".join(script.tokens)}
+    run = await run_node_tests(
+        CLIENT_DIR / "test" / "branches.test.mjs",
+        {"PERSISTREAM_TEST_URL": server.graphql_http, "PERSISTREAM_TEST_SCRIPTS": json.dumps(handed)},
+    )
+    assert run.passed == 2, run.output
+    # The first prompt answered, then regenerated: asked twice; the lonely ones were cancelled before any drive.
+    asked = {key: len(fake_openai.requests_for(name)) for key, name in names.items()}
+    assert asked == {"root": 1, "asked": 2, "edited": 1, "follow": 1, "lonely": 0}

@@ -33,10 +33,27 @@ export interface ClientOptions {
 export interface SendOptions {
     /** Continue this thread; without it a new thread is started. */
     threadId?: string | null;
+    /** Continue the branch that ends at this message of the thread (it needs `threadId`); without it, the branch of
+     * the thread's newest message. */
+    parentId?: string | null;
+}
+export interface BranchOptions {
+    /** The branch that ends at this message; without it, the one ending at the thread's newest message. */
+    leafId?: string | null;
+    /** Keep only the branch's newest messages (default 50). */
+    last?: number;
+    /** Read a shared thread with its share token instead of as its owner. */
+    shareToken?: string | null;
 }
 export interface PersistreamClient {
     /** Stores the prompt and a PENDING answer; drive it with `stream(message.responseStreamId, { drive: true })`. */
     sendMessage(prompt: string, options?: SendOptions): Promise<Message>;
+    /** A sibling of the message with the same prompt and a new PENDING answer (drive it as a sent one's). */
+    regenerate(messageId: string): Promise<Message>;
+    /** A sibling of the message with the new prompt and a new PENDING answer (drive it as a sent one's). */
+    editMessage(messageId: string, prompt: string): Promise<Message>;
+    /** One branch of the thread, oldest first, ending at `leafId` (by default at the thread's newest message). */
+    branch(threadId: string, options?: BranchOptions): Promise<Message[]>;
     /** Follows one stream (drives it with `drive: true`) until its final status. */
     stream(streamId: string, options?: StreamOptions): Stream;
     /** cancelStream: the answer ends CANCELLED with its text so far. */

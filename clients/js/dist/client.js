@@ -1,7 +1,7 @@
 // createClient: one socket shared by every stream of this client, queries and mutations over HTTP (or over the
 // socket when the client was given a ws:// URL), and the browser's wake-up signals.
 import { DEFAULT_RETRY_DELAY } from "./backoff.js";
-import { CANCEL_STREAM, SEND_MESSAGE, STREAM_BODY_QUERY } from "./documents.js";
+import { BRANCH, CANCEL_STREAM, EDIT_MESSAGE, REGENERATE, SEND_MESSAGE, STREAM_BODY_QUERY } from "./documents.js";
 import { PersistreamError } from "./errors.js";
 import { httpRequest } from "./http.js";
 import { Socket } from "./socket.js";
@@ -73,8 +73,17 @@ export function createClient(options) {
     target.addEventListener?.("online", wake);
     doc?.addEventListener("visibilitychange", onVisibility);
     return {
-        async sendMessage(prompt, { threadId = null } = {}) {
-            return (await request(SEND_MESSAGE, { prompt, threadId })).sendMessage;
+        async sendMessage(prompt, { threadId = null, parentId = null } = {}) {
+            return (await request(SEND_MESSAGE, { prompt, threadId, parentId })).sendMessage;
+        },
+        async regenerate(messageId) {
+            return (await request(REGENERATE, { messageId })).regenerate;
+        },
+        async editMessage(messageId, prompt) {
+            return (await request(EDIT_MESSAGE, { messageId, prompt })).editMessage;
+        },
+        async branch(threadId, { leafId = null, last = 50, shareToken = null } = {}) {
+            return (await request(BRANCH, { threadId, leafId, last, shareToken })).branch;
         },
         stream(streamId, streamOptions = {}) {
             if (disposed)

@@ -2,7 +2,7 @@
 // socket when the client was given a ws:// URL), and the browser's wake-up signals.
 
 import { DEFAULT_RETRY_DELAY, type RetryDelay } from "./backoff.js";
-import { CANCEL_STREAM, SEND_MESSAGE, STREAM_BODY_QUERY } from "./documents.js";
+import { BRANCH, CANCEL_STREAM, EDIT_MESSAGE, REGENERATE, SEND_MESSAGE, STREAM_BODY_QUERY } from "./documents.js";
 import { PersistreamError } from "./errors.js";
 import { httpRequest, type HeadersOption } from "./http.js";
 import { Socket } from "./socket.js";
@@ -44,11 +44,29 @@ export interface ClientOptions {
 export interface SendOptions {
   /** Continue this thread; without it a new thread is started. */
   threadId?: string | null;
+  /** Continue the branch that ends at this message of the thread (it needs `threadId`); without it, the branch of
+   * the thread's newest message. */
+  parentId?: string | null;
+}
+
+export interface BranchOptions {
+  /** The branch that ends at this message; without it, the one ending at the thread's newest message. */
+  leafId?: string | null;
+  /** Keep only the branch's newest messages (default 50). */
+  last?: number;
+  /** Read a shared thread with its share token instead of as its owner. */
+  shareToken?: string | null;
 }
 
 export interface PersistreamClient {
   /** Stores the prompt and a PENDING answer; drive it with `stream(message.responseStreamId, { drive: true })`. */
   sendMessage(prompt: string, options?: SendOptions): Promise<Message>;
+  /** A sibling of the message with the same prompt and a new PENDING answer (drive it as a sent one's). */
+  regenerate(messageId: string): Promise<Message>;
+  /** A sibling of the message with the new prompt and a new PENDING answer (drive it as a sent one's). */
+  editMessage(messageId: string, prompt: string): Promise<Message>;
+  /** One branch of the thread, oldest first, ending at `leafId` (by default at the thread's newest message). */
+  branch(threadId: string, options?: BranchOptions): Promise<Message[]>;
   /** Follows one stream (drives it with `drive: true`) until its final status. */
   stream(streamId: string, options?: StreamOptions): Stream;
   /** cancelStream: the answer ends CANCELLED with its text so far. */
@@ -136,8 +154,17 @@ export function createClient(options: ClientOptions): PersistreamClient {
   doc?.addEventListener("visibilitychange", onVisibility);
 
   return {
-    async sendMessage(prompt, { threadId = null } = {}) {
-      return (await request<{ sendMessage: Message }>(SEND_MESSAGE, { prompt, threadId })).sendMessage;
+    async sendMessage(prompt, { threadId = null, parentId = null } = {}) {
+      return (await request<{ sendMessage: Message }>(SEND_MESSAGE, { prompt, threadId, parentId })).sendMessage;
+    },
+    async regenerate(messageId) {
+      return (await request<{ regenerate: Message }>(REGENERATE, { messageId })).regenerate;
+    },
+    async editMessage(messageId, prompt) {
+      return (await request<{ editMessage: Message }>(EDIT_MESSAGE, { messageId, prompt })).editMessage;
+    },
+    async branch(threadId, { leafId = null, last = 50, shareToken = null } = {}) {
+      return (await request<{ branch: Message[] }>(BRANCH, { threadId, leafId, last, shareToken })).branch;
     },
     stream(streamId, streamOptions = {}) {
       if (disposed) throw new PersistreamError("The client was disposed.", "CLOSED");

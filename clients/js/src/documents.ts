@@ -3,12 +3,24 @@
 const USAGE_FIELDS = "usage { inputTokens outputTokens reasoningTokens }";
 export const BODY_FIELDS = `streamId text status error offset
   parts { index kind text toolName toolCallId isError } cursor ${USAGE_FIELDS}`;
-export const MESSAGE_FIELDS = `id threadId prompt createdAt responseStreamId response { ${BODY_FIELDS} }`;
+export const MESSAGE_FIELDS = `id threadId parentId siblingIds prompt createdAt responseStreamId response { ${BODY_FIELDS} }`;
 const EVENT_FIELDS = `delta offset status error
   parts { index kind delta toolName toolCallId isError } cursor ${USAGE_FIELDS}`;
 
-export const SEND_MESSAGE = `mutation SendMessage($prompt: String!, $threadId: ID) {
-  sendMessage(prompt: $prompt, threadId: $threadId) { ${MESSAGE_FIELDS} }
+export const SEND_MESSAGE = `mutation SendMessage($prompt: String!, $threadId: ID, $parentId: ID) {
+  sendMessage(prompt: $prompt, threadId: $threadId, parentId: $parentId) { ${MESSAGE_FIELDS} }
+}`;
+
+export const REGENERATE = `mutation Regenerate($messageId: ID!) {
+  regenerate(messageId: $messageId) { ${MESSAGE_FIELDS} }
+}`;
+
+export const EDIT_MESSAGE = `mutation EditMessage($messageId: ID!, $prompt: String!) {
+  editMessage(messageId: $messageId, prompt: $prompt) { ${MESSAGE_FIELDS} }
+}`;
+
+export const BRANCH = `query Branch($threadId: ID!, $leafId: ID, $last: Int!, $shareToken: String) {
+  branch(threadId: $threadId, leafId: $leafId, last: $last, shareToken: $shareToken) { ${MESSAGE_FIELDS} }
 }`;
 
 export const CANCEL_STREAM = `mutation CancelStream($streamId: ID!) {

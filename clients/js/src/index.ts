@@ -1,5 +1,5 @@
 export { createClient } from "./client.js";
-export type { ClientOptions, ConnectionParamsOption, PersistreamClient, SendOptions } from "./client.js";
+export type { BranchOptions, ClientOptions, ConnectionParamsOption, PersistreamClient, SendOptions } from "./client.js";
 export type { HeadersOption } from "./http.js";
 export type { RetryDelay } from "./backoff.js";
 export { Stream } from "./stream.js";

@@ -62,10 +62,14 @@ export interface StreamBody {
   usage: Usage | null;
 }
 
-/** A prompt and its answer's stream, as `sendMessage` and `messages` return them. */
+/** A prompt and its answer's stream, as `sendMessage`, `regenerate`, `editMessage`, `branch` and `messages` return
+ * them. A thread is a tree: `parentId` is the message this one follows (null for a thread's first), `siblingIds`
+ * every message with the same parent, this one included, oldest first (a client shows "2 / 3" from them). */
 export interface Message {
   id: string;
   threadId: string;
+  parentId: string | null;
+  siblingIds: string[];
   prompt: string;
   createdAt: string;
   responseStreamId: string;
