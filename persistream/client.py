@@ -11,6 +11,9 @@ over WebSocket (`graphql-transport-ws`, with the `websockets` package), carrying
 imports nothing of the server, so a program that only consumes a server pulls in neither the database nor the model
 libraries' code paths.
 
+Messages carry their place in the thread's tree (`parent_id`, `sibling_ids`); `regenerate`, `edit_message`,
+`branch` and `send_message(parent_id=...)` work on it (persistream.client_branches).
+
 Events and bodies carry the answer's parts (reasoning, tool calls and results beside the text), the cursor after
 them and the model's usage; `delta`, `offset` and `text` carry the TEXT parts only, as they always did. A dropped
 subscription resumes from the cursor it holds (`streamBody(fromCursor:)`: nothing of any part twice or lost), or,
@@ -32,6 +35,7 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from persistream.client_branches import BranchOperations, Message
 from persistream.client_parts import (
     DELTA_FIELDS,
     KNOWN_KINDS,
@@ -72,8 +76,6 @@ _STREAM_CHAT = f"subscription($id: ID!) {{ streamChat(streamId: $id) {{ {_EVENT_
 _STREAM_BODY = f"""subscription($id: ID!, $from: Int!, $cursor: String) {{
   streamBody(streamId: $id, fromOffset: $from, fromCursor: $cursor) {{ {_EVENT_FIELDS} }} }}"""
 _BODY = f"query($id: ID!) {{ streamBody(streamId: $id) {{ {_BODY_FIELDS} }} }}"
-_SEND = """mutation($prompt: String!, $thread: ID) {
-  sendMessage(prompt: $prompt, threadId: $thread) { id threadId responseStreamId } }"""
 _CANCEL = f"mutation($id: ID!) {{ cancelStream(streamId: $id) {{ {_BODY_FIELDS} }} }}"
 
 
@@ -102,13 +104,6 @@ class PersistreamError(Exception):
 
 class ConnectionLost(Exception):
     """The server could not be reached again within the client's `give_up_after` seconds."""
-
-
-@dataclass(frozen=True)
-class Message:
-    id: str
-    thread_id: str
-    stream_id: str
 
 
 @dataclass(frozen=True)
@@ -151,7 +146,7 @@ class _Dropped(Exception):
     """The WebSocket went away (or never opened): resume from the held cursor (or offset)."""
 
 
-class PersistreamClient:
+class PersistreamClient(BranchOperations):
     """One server. `token` is sent as `Authorization: Bearer ...` (HTTP, the WebSocket upgrade and its
     `connection_init`); `headers` go on every request (a proxy's user header, say). After a dropped connection a
     subscription resumes from the cursor (or, holding none, the offset) it holds, waiting `backoff` seconds,
@@ -206,11 +201,6 @@ class PersistreamClient:
             raise PersistreamError.from_errors(result["errors"])
         data: dict[str, Any] = result["data"]
         return data
-
-    async def send_message(self, prompt: str, thread_id: str | None = None) -> Message:
-        """Store the prompt (in a new thread, or continuing `thread_id`); its answer is PENDING until driven."""
-        sent = (await self.execute(_SEND, {"prompt": prompt, "thread": thread_id}))["sendMessage"]
-        return Message(id=sent["id"], thread_id=sent["threadId"], stream_id=sent["responseStreamId"])
 
     async def body(self, stream_id: str) -> StreamBody:
         return _body((await self.execute(_BODY, {"id": stream_id}))["streamBody"])
