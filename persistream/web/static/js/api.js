@@ -8,7 +8,7 @@ export const THREADS = `query Threads { threads(last: 100) { id title createdAt 
 
 // An answer's parts and cursor come with it, so history shows every part and following a live answer resumes
 // after everything already on screen.
-const MESSAGE_FIELDS = `id threadId prompt createdAt responseStreamId response {
+const MESSAGE_FIELDS = `id threadId parentId siblingIds prompt createdAt responseStreamId response {
   text status error offset cursor
   parts { index kind text toolName toolCallId isError }
   usage { inputTokens outputTokens reasoningTokens }

@@ -7,6 +7,11 @@
 //
 // Opened at /?share=TOKEN the page is a read-only view of someone else's thread: no list, no composer, no
 // Stop, Share or Delete; its answers are observed with streamBody(shareToken:) and new prompts polled for.
+//
+// Branches: the page holds every message of the thread and shows one branch (branches.js). The branch chosen with
+// a variant switcher is in the URL (`leaf`), so a reload shows it again; a message new to this tab (a prompt, a
+// regenerate or an edit, from here or elsewhere) shows the newest message's branch, and a prompt sent while an
+// older branch is shown continues that branch.
 
 import { isFinal, PersistreamError } from "../vendor/persistream-client/index.js";
 import {
@@ -21,6 +26,7 @@ import {
   UNSHARE_THREAD,
 } from "./api.js";
 import { AutoScroll } from "./autoscroll.js";
+import { branchIds, siblingsOf } from "./branches.js";
 import { Turn } from "./turn.js";
 
 const THREAD_POLL_MS = 2500; // how soon a prompt sent from another tab shows up in the open thread
@@ -35,6 +41,10 @@ function threadFromUrl() {
   return new URLSearchParams(window.location.search).get("thread");
 }
 
+function leafFromUrl() {
+  return new URLSearchParams(window.location.search).get("leaf");
+}
+
 function shareTokenFromUrl() {
   return new URLSearchParams(window.location.search).get("share");
 }
@@ -44,8 +54,10 @@ function isGone(error) {
   return error instanceof PersistreamError && ["NOT_FOUND", "BAD_USER_INPUT"].includes(error.code);
 }
 
-function threadUrl(threadId) {
-  return threadId ? `/?thread=${encodeURIComponent(threadId)}` : "/";
+function threadUrl(threadId, leafId = null) {
+  if (!threadId) return "/";
+  const leaf = leafId ? `&leaf=${encodeURIComponent(leafId)}` : "";
+  return `/?thread=${encodeURIComponent(threadId)}${leaf}`;
 }
 
 class Chat {
@@ -75,7 +87,9 @@ class Chat {
     this.threadId = null;
     this.threads = [];
     this.threadsKey = "";
-    this.turns = new Map(); // message id -> Turn
+    this.turns = new Map(); // message id -> Turn, for every message of the thread, shown or not
+    this.messages = new Map(); // message id -> message, every branch, in the order they were stored
+    this.leafId = null; // the variant chosen on screen; null: the newest message's branch
     this.view = 0; // bumped on every thread switch: answers for a thread no longer shown are dropped
     this.sending = false;
     this.sends = 0;
@@ -128,7 +142,7 @@ class Chat {
         $("toggle-sidebar").focus();
       }
     });
-    window.addEventListener("popstate", () => this.openThread(threadFromUrl(), { push: false }));
+    window.addEventListener("popstate", () => this.openThread(threadFromUrl(), { push: false, leaf: leafFromUrl() }));
     window.addEventListener("focus", () => this.loadThreads());
     setInterval(() => this.pollThread(), THREAD_POLL_MS);
     setInterval(() => this.loadThreads(), THREADS_POLL_MS);
@@ -136,7 +150,7 @@ class Chat {
     this.input.disabled = false;
     this.sendButton.disabled = false;
     document.body.dataset.ready = "true";
-    this.openThread(threadFromUrl(), { push: false });
+    this.openThread(threadFromUrl(), { push: false, leaf: leafFromUrl() });
     this.loadThreads();
     this.input.focus();
   }
@@ -199,10 +213,12 @@ class Chat {
     document.title = `${title} · persistream`;
   }
 
-  async openThread(threadId, { push = true } = {}) {
+  async openThread(threadId, { push = true, leaf = null } = {}) {
     const view = ++this.view;
     for (const turn of this.turns.values()) turn.dispose();
     this.turns.clear();
+    this.messages.clear();
+    this.leafId = leaf;
     this.list.replaceChildren();
     this.scroll.reset();
     this.threadId = threadId;
@@ -247,6 +263,9 @@ class Chat {
     }
     // A send that started meanwhile must add (and drive) its own message, not see it arrive as an observer.
     if (view !== this.view || sends !== this.sends || this.sending) return;
+    // A message made elsewhere (a prompt, a regenerate, an edit): show its branch, as a new prompt always was.
+    const known = this.turns.size;
+    if (messages.some((m) => !this.turns.has(m.id)) && known > 0) this.chooseLeaf(null);
     this.merge(messages);
   }
 
@@ -257,6 +276,82 @@ class Chat {
       const drive = message.response.status === "PENDING" && driven.has(message.responseStreamId);
       this.addTurn(message, { drive });
     }
+    this.showBranch();
+  }
+
+  // --- branches ------------------------------------------------------------------------------------------
+
+  // Puts the chosen branch's turns on screen, each with its "n / m" variants; the others stay followed, off it.
+  showBranch() {
+    const ids = branchIds(this.messages, this.leafId);
+    const siblings = siblingsOf(this.messages);
+    for (const id of ids) {
+      const variants = siblings.get(id) ?? [id];
+      this.turns.get(id).setVariants(variants.indexOf(id), variants.length);
+    }
+    const roots = ids.map((id) => this.turns.get(id).root);
+    const shown = [...this.list.children];
+    if (roots.length !== shown.length || roots.some((root, i) => root !== shown[i])) this.list.replaceChildren(...roots);
+    this.scroll.update();
+  }
+
+  // The branch shown from now on (null: the newest message's), remembered in the URL for a reload.
+  chooseLeaf(leafId) {
+    this.leafId = leafId;
+    if (!this.shareToken && this.threadId) window.history.replaceState(null, "", threadUrl(this.threadId, leafId));
+  }
+
+  shownIds() {
+    return branchIds(this.messages, this.leafId);
+  }
+
+  switchVariant(turn, step) {
+    const variants = siblingsOf(this.messages).get(turn.message.id) ?? [];
+    const target = variants[variants.indexOf(turn.message.id) + step];
+    if (!target) return;
+    this.chooseLeaf(target);
+    this.showBranch();
+    // Keyboard focus stays on the switcher, now the one of the variant shown.
+    const next = this.turns.get(target);
+    const keep = step < 0 ? next.previousButton : next.nextButton;
+    (keep.disabled ? (step < 0 ? next.nextButton : next.previousButton) : keep).focus();
+  }
+
+  regenerate(turn) {
+    return this.makeVariant(() => client.regenerate(turn.message.id), "Not regenerated");
+  }
+
+  edit(turn, prompt) {
+    return this.makeVariant(() => client.editMessage(turn.message.id, prompt), "Not sent");
+  }
+
+  // A regenerate or an edit: its new message is driven here and its branch shown. Resolves with whether it was made.
+  async makeVariant(make, failure) {
+    if (this.sending) return false;
+    this.sending = true;
+    this.sends += 1;
+    this.notify("");
+    const { view } = this;
+    try {
+      const message = await make();
+      this.rememberDriven(message.responseStreamId);
+      if (view !== this.view) {
+        this.follow(message.responseStreamId, { drive: true });
+        return true;
+      }
+      this.addTurn(message, { drive: true });
+      this.chooseLeaf(null);
+      this.showBranch();
+      this.scroll.toBottom();
+      this.turns.get(message.id).previousButton.focus();
+      return true;
+    } catch (error) {
+      const reason = error instanceof PersistreamError && error.code ? error.message : "the server could not be reached.";
+      this.notify(`${failure}: ${reason}`, true);
+      return false;
+    } finally {
+      this.sending = false;
+    }
   }
 
   // --- turns ---------------------------------------------------------------------------------------------
@@ -265,10 +360,13 @@ class Chat {
     const turn = new Turn(message, {
       onStop: (t) => this.stop(t),
       onRendered: () => this.scroll.update(),
+      onRegenerate: (t) => this.regenerate(t),
+      onEdit: (t, prompt) => this.edit(t, prompt),
+      onSwitch: (t, step) => this.switchVariant(t, step),
       readOnly: Boolean(this.shareToken),
     });
     this.turns.set(message.id, turn);
-    this.list.append(turn.root);
+    this.messages.set(message.id, message);
     if (turn.live) {
       const onSnapshot = (snapshot) => {
         turn.apply(snapshot);
@@ -452,6 +550,7 @@ class Chat {
     this.threadId = null;
     for (const turn of this.turns.values()) turn.dispose();
     this.turns.clear();
+    this.messages.clear();
     this.list.replaceChildren();
     const heading = document.createElement("h2");
     heading.textContent = text;
@@ -482,8 +581,10 @@ class Chat {
     this.sendButton.disabled = true;
     this.notify("");
     const { view, threadId } = this;
+    // On a branch the reader chose, the prompt continues it; otherwise the thread's newest message, as always.
+    const parentId = threadId && this.leafId ? (this.shownIds().at(-1) ?? null) : null;
     try {
-      const message = await client.sendMessage(prompt, { threadId });
+      const message = await client.sendMessage(prompt, { threadId, parentId });
       this.rememberDriven(message.responseStreamId);
       if (this.input.value === prompt) {
         this.input.value = "";
@@ -502,6 +603,8 @@ class Chat {
         this.loadThreads();
       }
       this.addTurn(message, { drive: true });
+      this.chooseLeaf(null);
+      this.showBranch();
       this.scroll.toBottom();
     } catch (error) {
       const reason = error instanceof PersistreamError && error.code ? error.message : "the server could not be reached.";

@@ -3,6 +3,10 @@
 // pour in (Markdown is re-rendered whole, so a long fast answer would otherwise re-render on every event), and at
 // once when the status changes. The answer's text is Markdown; its other parts (reasoning, tool calls) are drawn
 // above it by PartsView, as plain text; its token usage goes under it once it is final.
+//
+// A turn also offers what makes a variant of it (Regenerate under a final answer, Edit on the prompt: in place,
+// Enter sends, Escape keeps the old prompt) and, when it has siblings, the "< 2 / 3 >" switcher; the chat decides
+// what each does. A read-only turn (a shared thread) has the switcher only.
 
 import { isFinal } from "../vendor/persistream-client/index.js";
 import { renderMarkdown } from "./markdown.js";
@@ -58,10 +62,19 @@ function element(tag, className, text) {
   return node;
 }
 
+function button(className, text, label) {
+  const node = element("button", `button ${className}`, text);
+  node.type = "button";
+  if (label) node.setAttribute("aria-label", label);
+  return node;
+}
+
 export class Turn {
-  // message: a Message from the API; onStop(turn) asks to cancel; onRendered() after every redraw. A readOnly
-  // turn (a shared thread) has no Stop button: only the owner may cancel.
-  constructor(message, { onStop, onRendered, readOnly = false }) {
+  // message: a Message from the API; onStop(turn) asks to cancel; onRendered() after every redraw;
+  // onRegenerate(turn), onEdit(turn, prompt) (a promise of whether the edit was sent) and onSwitch(turn, step)
+  // (step -1 or +1: the previous or next variant). A readOnly turn (a shared thread) has no Stop, Regenerate or
+  // Edit: only the owner may cancel or make variants.
+  constructor(message, { onStop, onRendered, onRegenerate, onEdit, onSwitch, readOnly = false }) {
     this.readOnly = readOnly;
     this.message = message;
     this.streamId = message.responseStreamId;
@@ -75,8 +88,28 @@ export class Turn {
     this.root = element("li", "turn");
     this.root.dataset.messageId = message.id;
 
-    const prompt = element("div", "prompt");
-    prompt.append(element("span", "who visually-hidden", readOnly ? "Prompt:" : "You:"), element("p", "prompt-text", message.prompt));
+    this.onEdit = onEdit;
+    this.prompt = element("div", "prompt");
+    this.promptText = element("p", "prompt-text", message.prompt);
+    this.prompt.append(element("span", "who visually-hidden", readOnly ? "Prompt:" : "You:"), this.promptText);
+    const tools = element("div", "prompt-tools");
+    this.variants = element("div", "variants");
+    this.variants.setAttribute("role", "group");
+    this.variants.setAttribute("aria-label", "Variants");
+    this.variants.hidden = true;
+    this.previousButton = button("variant-previous", "‹", "Previous variant");
+    this.nextButton = button("variant-next", "›", "Next variant");
+    this.variantLabel = element("span", "variant-label");
+    this.previousButton.addEventListener("click", () => onSwitch?.(this, -1));
+    this.nextButton.addEventListener("click", () => onSwitch?.(this, 1));
+    this.variants.append(this.previousButton, this.variantLabel, this.nextButton);
+    tools.append(this.variants);
+    if (!readOnly) {
+      this.editButton = button("edit", "Edit", "Edit prompt");
+      this.editButton.addEventListener("click", () => this.startEditing());
+      tools.append(this.editButton);
+    }
+    this.prompt.append(tools);
 
     this.article = element("article", "answer");
     this.article.dataset.streamId = this.streamId;
@@ -93,10 +126,13 @@ export class Turn {
       this.stopButton.textContent = "Stopping…";
       onStop(this);
     });
+    this.regenerateButton = button("regenerate", "Regenerate");
+    this.regenerateButton.hidden = true;
+    this.regenerateButton.addEventListener("click", () => onRegenerate?.(this));
     this.usage = element("span", "answer-usage");
-    footer.append(this.state, this.errorText, this.stopButton, this.usage);
+    footer.append(this.state, this.errorText, this.stopButton, this.regenerateButton, this.usage);
     this.article.append(this.parts.root, this.body, footer);
-    this.root.append(prompt, this.article);
+    this.root.append(this.prompt, this.article);
     this.render();
   }
 
@@ -125,6 +161,60 @@ export class Turn {
   replace(body) {
     this.answer = answerOf({ ...this.answer, ...body }); // a body without parts keeps the ones on screen
     this.render();
+  }
+
+  // This message is variant `index` (from 0) of `count`.
+  setVariants(index, count) {
+    this.variants.hidden = count < 2;
+    this.variantLabel.textContent = `${index + 1} / ${count}`;
+    this.previousButton.disabled = index <= 0;
+    this.nextButton.disabled = index >= count - 1;
+  }
+
+  // The prompt becomes an editor in place: Enter sends the new prompt as a variant, Shift+Enter is a new line,
+  // Escape (or Cancel) puts the old prompt back.
+  startEditing() {
+    if (this.editor) return;
+    const editor = element("div", "prompt-editor");
+    const box = element("textarea", "prompt-edit-input");
+    box.value = this.message.prompt;
+    box.rows = Math.min(8, this.message.prompt.split("\n").length + 1);
+    box.setAttribute("aria-label", "Edit your prompt");
+    const save = button("edit-save", "Send");
+    const cancel = button("edit-cancel", "Cancel");
+    const submit = async () => {
+      if (!box.value.trim() || box.disabled) return;
+      box.disabled = save.disabled = true;
+      const sent = await this.onEdit?.(this, box.value);
+      box.disabled = save.disabled = false;
+      if (sent) this.stopEditing(false);
+    };
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        submit();
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation();
+        this.stopEditing(true);
+      }
+    });
+    save.addEventListener("click", submit);
+    cancel.addEventListener("click", () => this.stopEditing(true));
+    editor.append(box, save, cancel);
+    this.editor = editor;
+    this.promptText.replaceWith(editor);
+    this.editButton.hidden = true;
+    box.focus();
+    box.setSelectionRange(box.value.length, box.value.length);
+  }
+
+  stopEditing(refocus) {
+    if (!this.editor) return;
+    this.editor.replaceWith(this.promptText);
+    this.editor = null;
+    this.editButton.hidden = false;
+    if (refocus) this.editButton.focus();
   }
 
   showProblem(message) {
@@ -159,6 +249,7 @@ export class Turn {
       this.article.dataset.status = status;
       this.article.setAttribute("aria-busy", String(live));
       this.stopButton.hidden = this.readOnly || !live;
+      this.regenerateButton.hidden = this.readOnly || live;
       if (isFinal(status)) this.follow = null;
     }
     this.usage.textContent = live ? "" : usageText(usage);
