@@ -257,3 +257,48 @@ def test_the_example_shows_reasoning_a_tool_call_and_usage(
     expect(page.locator("details.reasoning").first).not_to_have_attribute("open", re.compile(".*"))
     assert page.evaluate("window.__pwned") is None
     assert len(fake_openai.requests_for(name)) == 2
+
+
+def test_the_example_regenerates_edits_and_switches_variants(
+    offline: OfflineContext, make_server: ServerFactory, fake_openai: FakeOpenAI, example_origin: str
+) -> None:
+    server = make_server(PERSISTREAM_ALLOWED_ORIGINS=example_origin)
+    first, edited = unique("example-variant"), unique("example-edited")
+    first_marker = fake_openai.add(first, Script(words("The first answer."), delay=0.01))
+    edited_marker = fake_openai.add(edited, Script(words("The edited answer."), delay=0.01))
+    page = open_app(offline, example_origin, server.graphql_http)
+    send(page, f"Ask once {first_marker}")
+    answer = page.locator(".answer").first
+    expect(answer).to_have_attribute("data-status", "DONE")
+    original = answer.get_attribute("data-stream-id")
+
+    # Regenerate: a second variant, shown in place of the first.
+    answer.get_by_role("button", name="Regenerate").click()
+    expect(page.locator(".variant-label")).to_have_text("2 / 2")
+    expect(answer).not_to_have_attribute("data-stream-id", original or "")
+    expect(answer).to_have_attribute("data-status", "DONE")
+    regenerated = answer.get_attribute("data-stream-id")
+
+    # Edit: Escape keeps the old prompt, Enter sends the new one as a third variant.
+    page.get_by_role("button", name="Edit prompt").click()
+    editor = page.get_by_label("Edit your prompt")
+    editor.fill("never sent")
+    editor.press("Escape")
+    expect(page.locator(".prompt-text")).to_have_text(f"Ask once {first_marker}")
+    page.get_by_role("button", name="Edit prompt").click()
+    editor.fill(f"Ask differently {edited_marker}")
+    editor.press("Enter")
+    expect(page.locator(".variant-label")).to_have_text("3 / 3")
+    expect(page.locator(".prompt-text")).to_have_text(f"Ask differently {edited_marker}")
+    expect(answer.locator(".text")).to_have_text("The edited answer.")
+
+    # The switcher goes back through the variants.
+    page.get_by_role("button", name="Previous variant").click()
+    expect(page.locator(".variant-label")).to_have_text("2 / 3")
+    expect(answer).to_have_attribute("data-stream-id", regenerated or "")
+    page.get_by_role("button", name="Previous variant").click()
+    expect(page.locator(".variant-label")).to_have_text("1 / 3")
+    expect(answer).to_have_attribute("data-stream-id", original or "")
+    expect(page.locator(".prompt-text")).to_have_text(f"Ask once {first_marker}")
+    assert len(fake_openai.requests_for(first)) == 2
+    assert len(fake_openai.requests_for(edited)) == 1

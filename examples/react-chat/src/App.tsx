@@ -1,9 +1,11 @@
 // The chat: threads on the left, the open thread's messages, an input. The open thread (or a share token) is the
-// URL's hash, so a reload, a bookmark or a shared link opens the same place.
+// URL's hash, so a reload, a bookmark or a shared link opens the same place. A thread is a tree: the app shows one
+// branch of it, with Regenerate under an answer, Edit on a prompt and a "< 2 / 3 >" switcher between variants.
 import { useEffect, useState, type FormEvent } from "react";
 import { createClient, type Message } from "persistream-client";
 import { useStream } from "persistream-client/react";
 
+import { branchOf, variantsOf } from "./Branches";
 import { Parts, UsageLine } from "./Parts";
 
 // The server's GraphQL endpoint: `?api=` wins (the tests serve the built app elsewhere), then VITE_PERSISTREAM_URL.
@@ -13,7 +15,7 @@ const api =
 const client = createClient({ url: api, credentials: "include" });
 
 // A body's parts and cursor too: an answer still being written resumes from the cursor, in every part.
-const MESSAGE = `id threadId prompt createdAt responseStreamId response { streamId text status error offset
+const MESSAGE = `id threadId parentId siblingIds prompt createdAt responseStreamId response { streamId text status error offset
   parts { index kind text toolName toolCallId isError } cursor usage { inputTokens outputTokens reasoningTokens } }`;
 const THREADS = "query { threads { id title } }";
 const MESSAGES = `query($id: ID!) { messages(threadId: $id) { ${MESSAGE} } }`;
@@ -35,7 +37,17 @@ function useHash(): string {
 // One answer, live: driven when this tab sent it, otherwise observed from the server (after a reload, say), so it
 // resumes from what is stored and never shows a character twice. Reasoning, tool calls and the text show as
 // their parts arrive; the tokens used, under a finished answer.
-function Answer({ message, driven, shareToken }: { message: Message; driven: boolean; shareToken: string | null }) {
+function Answer({
+  message,
+  driven,
+  shareToken,
+  onRegenerate,
+}: {
+  message: Message;
+  driven: boolean;
+  shareToken: string | null;
+  onRegenerate: () => void;
+}) {
   const { status, error, connection, parts, usage } = useStream(client, message.responseStreamId, {
     drive: driven,
     shareToken,
@@ -52,6 +64,61 @@ function Answer({ message, driven, shareToken }: { message: Message; driven: boo
       {usage && !live && <UsageLine usage={usage} />}
       {connection === "reconnecting" && <small>reconnecting...</small>}
       {live && !shareToken && <button onClick={() => void client.cancel(message.responseStreamId)}>Stop</button>}
+      {!live && !shareToken && <button onClick={onRegenerate}>Regenerate</button>}
+    </div>
+  );
+}
+
+// A prompt: its text, or (editing) an input where Enter sends the new prompt as a variant and Escape keeps the old.
+function Prompt({ message, onEdit }: { message: Message; onEdit: ((prompt: string) => Promise<boolean>) | null }) {
+  const [draft, setDraft] = useState<string | null>(null);
+  if (draft === null)
+    return (
+      <p className="prompt">
+        <span className="prompt-text">{message.prompt}</span>
+        {onEdit && (
+          <button aria-label="Edit prompt" onClick={() => setDraft(message.prompt)}>
+            Edit
+          </button>
+        )}
+      </p>
+    );
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (draft.trim() && (await onEdit?.(draft))) setDraft(null);
+  };
+  return (
+    <form className="prompt-editor" onSubmit={(e) => void submit(e)}>
+      <input
+        aria-label="Edit your prompt"
+        autoFocus
+        value={draft}
+        onChange={(e) => setDraft(e.target.value)}
+        onKeyDown={(e) => e.key === "Escape" && setDraft(null)}
+      />
+      <button type="submit">Save</button>
+      <button type="button" onClick={() => setDraft(null)}>
+        Cancel
+      </button>
+    </form>
+  );
+}
+
+// "< 2 / 3 >": which variant of its prompt a message is, and the way to the others.
+function Variants({ ids, id, onPick }: { ids: string[]; id: string; onPick: (id: string) => void }) {
+  const at = ids.indexOf(id);
+  if (ids.length < 2) return null;
+  return (
+    <div className="variants" role="group" aria-label="Variants">
+      <button aria-label="Previous variant" disabled={at <= 0} onClick={() => onPick(ids[at - 1])}>
+        ‹
+      </button>
+      <span className="variant-label">
+        {at + 1} / {ids.length}
+      </span>
+      <button aria-label="Next variant" disabled={at >= ids.length - 1} onClick={() => onPick(ids[at + 1])}>
+        ›
+      </button>
     </div>
   );
 }
@@ -67,6 +134,9 @@ export function App() {
   const [prompt, setPrompt] = useState("");
   const [shareLink, setShareLink] = useState<string | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
+  // The variant picked with a switcher; null: the branch of the newest message.
+  const [leafId, setLeafId] = useState<string | null>(null);
+  const shown = branchOf(messages, leafId);
 
   const loadThreads = () =>
     client.request<{ threads: Thread[] }>(THREADS).then((data) => setThreads(data.threads), (e: Error) => setFailure(e.message));
@@ -75,6 +145,7 @@ export function App() {
   useEffect(() => {
     let current = true;
     setShareLink(null);
+    setLeafId(null);
     setMessages((held) => held.filter((m) => m.threadId === threadId));
     const load = shareToken
       ? client.request<{ sharedThread: { messages: Message[] } }>(SHARED, { token: shareToken }).then((d) => d.sharedThread.messages)
@@ -95,9 +166,10 @@ export function App() {
     event.preventDefault();
     if (!prompt.trim()) return;
     try {
-      const message = await client.sendMessage(prompt, { threadId });
-      setDrivenIds((ids) => new Set(ids).add(message.responseStreamId));
-      setMessages((held) => [...held.filter((m) => m.threadId === message.threadId), message]);
+      // On a variant picked by hand, the prompt continues that branch.
+      const parentId = threadId && leafId ? (shown.at(-1)?.id ?? null) : null;
+      const message = await client.sendMessage(prompt, { threadId, parentId });
+      added(message);
       setPrompt("");
       setFailure(null);
       if (message.threadId !== threadId) {
@@ -106,6 +178,24 @@ export function App() {
       }
     } catch (e) {
       setFailure((e as Error).message);
+    }
+  }
+
+  // A new message of this tab (sent, regenerated or edited): driven here, and its branch shown.
+  function added(message: Message) {
+    setDrivenIds((ids) => new Set(ids).add(message.responseStreamId));
+    setMessages((held) => [...held.filter((m) => m.threadId === message.threadId), message]);
+    setLeafId(null);
+  }
+
+  async function variant(make: () => Promise<Message>): Promise<boolean> {
+    try {
+      added(await make());
+      setFailure(null);
+      return true;
+    } catch (e) {
+      setFailure((e as Error).message);
+      return false;
     }
   }
 
@@ -128,10 +218,19 @@ export function App() {
         {threadId && <button onClick={() => void share()}>Share</button>}
         {shareLink && <input readOnly aria-label="Share link" value={shareLink} />}
         <ol>
-          {messages.map((m) => (
+          {shown.map((m) => (
             <li key={m.id}>
-              <p className="prompt">{m.prompt}</p>
-              <Answer message={m} driven={drivenIds.has(m.responseStreamId)} shareToken={shareToken} />
+              <Variants ids={variantsOf(messages, m)} id={m.id} onPick={setLeafId} />
+              <Prompt
+                message={m}
+                onEdit={shareToken ? null : (text) => variant(() => client.editMessage(m.id, text))}
+              />
+              <Answer
+                message={m}
+                driven={drivenIds.has(m.responseStreamId)}
+                shareToken={shareToken}
+                onRegenerate={() => void variant(() => client.regenerate(m.id))}
+              />
             </li>
           ))}
         </ol>
