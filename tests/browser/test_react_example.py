@@ -300,5 +300,13 @@ def test_the_example_regenerates_edits_and_switches_variants(
     expect(page.locator(".variant-label")).to_have_text("1 / 3")
     expect(answer).to_have_attribute("data-stream-id", original or "")
     expect(page.locator(".prompt-text")).to_have_text(f"Ask once {first_marker}")
+
+    # The chosen variant survives a reload (it is in the URL), and the switcher works by keyboard.
+    page.get_by_role("button", name="Next variant").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".variant-label")).to_have_text("2 / 3")
+    page.reload()
+    expect(page.locator(".variant-label")).to_have_text("2 / 3")
+    expect(page.locator(".answer").first).to_have_attribute("data-stream-id", regenerated or "")
     assert len(fake_openai.requests_for(first)) == 2
     assert len(fake_openai.requests_for(edited)) == 1

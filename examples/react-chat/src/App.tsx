@@ -1,7 +1,7 @@
 // The chat: threads on the left, the open thread's messages, an input. The open thread (or a share token) is the
 // URL's hash, so a reload, a bookmark or a shared link opens the same place. A thread is a tree: the app shows one
 // branch of it, with Regenerate under an answer, Edit on a prompt and a "< 2 / 3 >" switcher between variants.
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { createClient, type Message } from "persistream-client";
 import { useStream } from "persistream-client/react";
 
@@ -134,8 +134,17 @@ export function App() {
   const [prompt, setPrompt] = useState("");
   const [shareLink, setShareLink] = useState<string | null>(null);
   const [failure, setFailure] = useState<string | null>(null);
-  // The variant picked with a switcher; null: the branch of the newest message.
-  const [leafId, setLeafId] = useState<string | null>(null);
+  // The variant picked with a switcher; null: the branch of the newest message. Kept in the URL (`?leaf=`), so a
+  // reload shows the same variant; the thread it belongs to is remembered, so only opening another thread resets it.
+  const [leafId, setLeafState] = useState<string | null>(() => new URLSearchParams(location.search).get("leaf"));
+  const leafThread = useRef(threadId);
+  function setLeafId(id: string | null) {
+    setLeafState(id);
+    const url = new URL(location.href);
+    if (id) url.searchParams.set("leaf", id);
+    else url.searchParams.delete("leaf");
+    history.replaceState(history.state, "", url);
+  }
   const shown = branchOf(messages, leafId);
 
   const loadThreads = () =>
@@ -145,7 +154,10 @@ export function App() {
   useEffect(() => {
     let current = true;
     setShareLink(null);
-    setLeafId(null);
+    if (leafThread.current !== threadId) {
+      leafThread.current = threadId;
+      setLeafId(null);
+    }
     setMessages((held) => held.filter((m) => m.threadId === threadId));
     const load = shareToken
       ? client.request<{ sharedThread: { messages: Message[] } }>(SHARED, { token: shareToken }).then((d) => d.sharedThread.messages)
