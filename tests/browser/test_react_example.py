@@ -310,3 +310,28 @@ def test_the_example_regenerates_edits_and_switches_variants(
     expect(page.locator(".answer").first).to_have_attribute("data-stream-id", regenerated or "")
     assert len(fake_openai.requests_for(first)) == 2
     assert len(fake_openai.requests_for(edited)) == 1
+
+
+def test_a_second_tab_of_the_example_follows_a_variant_made_in_the_first(
+    offline: OfflineContext, make_server: ServerFactory, fake_openai: FakeOpenAI, example_origin: str
+) -> None:
+    server = make_server(PERSISTREAM_ALLOWED_ORIGINS=example_origin)
+    name = unique("example-follow")
+    marker = fake_openai.add(name, Script(words("An answer worth a second try."), delay=0.01))
+    first = open_app(offline, example_origin, server.graphql_http)
+    send(first, f"Follow me {marker}")
+    expect(first.locator(".answer").first).to_have_attribute("data-status", "DONE")
+    second = offline.context.new_page()
+    second.goto(first.url)  # the same thread (in the hash), in another tab
+    expect(second.locator(".answer").first).to_have_attribute("data-status", "DONE")
+    expect(second.locator(".variant-label")).to_have_count(0)
+
+    first.locator(".answer").first.get_by_role("button", name="Regenerate").click()
+    expect(first.locator(".variant-label")).to_have_text("2 / 2")
+    expect(first.locator(".answer").first).to_have_attribute("data-status", "DONE")
+    regenerated = first.locator(".answer").first.get_attribute("data-stream-id")
+    # The other tab reads the thread again on its own and shows the new variant, live or finished.
+    expect(second.locator(".variant-label")).to_have_text("2 / 2", timeout=10_000)
+    expect(second.locator(".answer").first).to_have_attribute("data-stream-id", regenerated or "")
+    expect(second.locator(".answer").first).to_have_attribute("data-status", "DONE")
+    assert len(fake_openai.requests_for(name)) == 2

@@ -24,6 +24,9 @@ const SHARE = "mutation($id: ID!) { shareThread(threadId: $id) { token } }";
 
 type Thread = { id: string; title: string };
 
+// How often an open thread is read again, to follow what other tabs add to it.
+const FOLLOW_MS = 1500;
+
 function useHash(): string {
   const [hash, setHash] = useState(location.hash.slice(1));
   useEffect(() => {
@@ -169,8 +172,29 @@ export function App() {
       (loaded) => current && setMessages((held) => [...loaded, ...held.filter((m) => m.threadId === threadId && !loaded.some((l) => l.id === m.id))]),
       (e: Error) => current && setFailure(e.message),
     );
+    // Follow the thread: a message another tab sent, regenerated or edited appears here, and its branch is shown
+    // (as a new prompt always was), unless this tab picked a variant by hand.
+    const follow = setInterval(() => {
+      const again = shareToken
+        ? client.request<{ sharedThread: { messages: Message[] } }>(SHARED, { token: shareToken }).then((d) => d.sharedThread.messages)
+        : threadId
+          ? client.request<{ messages: Message[] }>(MESSAGES, { id: threadId }).then((d) => d.messages)
+          : Promise.resolve([]);
+      again.then(
+        (loaded) =>
+          current &&
+          setMessages((held) => {
+            const fresh = loaded.filter((l) => !held.some((m) => m.id === l.id));
+            if (fresh.length === 0) return held;
+            // Sibling lists grow with a new variant: take the server's list whole, keep what this tab sent meanwhile.
+            return [...loaded, ...held.filter((m) => m.threadId === threadId && !loaded.some((l) => l.id === m.id))];
+          }),
+        () => {}, // a missed poll is retried at the next one
+      );
+    }, FOLLOW_MS);
     return () => {
       current = false;
+      clearInterval(follow);
     };
   }, [threadId, shareToken]);
 
