@@ -6,7 +6,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from playwright.sync_api import BrowserContext, Locator, Page, expect
+from playwright.sync_api import BrowserContext, Dialog, Locator, Page, Request, expect
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -115,3 +115,21 @@ class ChatPage:
         """Every distinct text the page displayed for this answer since it was loaded."""
         result: Any = self.page.evaluate("id => (window.__shown || {})[id] || []", stream_id)
         return list(result)
+
+
+def watch_dialogs_and_requests(page: Page) -> tuple[list[str], list[str]]:
+    """Every dialog the page opens (dismissed at once) and every URL it requests, from now on: what untrusted text
+    that got executed would leave behind."""
+    dialogs: list[str] = []
+    requests: list[str] = []
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def on_request(request: Request) -> None:
+        requests.append(request.url)
+
+    page.on("dialog", on_dialog)
+    page.on("request", on_request)
+    return dialogs, requests

@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Dialog, Request, expect
+from playwright.sync_api import expect
 
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.server import ServerProcess
 
-from .chat import ChatPage
+from .chat import ChatPage, watch_dialogs_and_requests
 from .conftest import OfflineContext
 
 pytestmark = pytest.mark.browser
@@ -68,18 +68,7 @@ def test_html_and_script_in_an_answer_stay_inert(
     )
     marker = fake_openai.add("xss", Script(chunks(payload, 7), delay=0.005))
     page = offline.context.new_page()
-    dialogs: list[str] = []
-    requests: list[str] = []
-
-    def on_dialog(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def on_request(request: Request) -> None:
-        requests.append(request.url)
-
-    page.on("dialog", on_dialog)
-    page.on("request", on_request)
+    dialogs, requests = watch_dialogs_and_requests(page)
     chat = ChatPage(page, chat_server.url).open()
     answer = chat.send(f"Try to hack yourself {marker}")
     chat.wait_status(answer, "DONE")

@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Dialog, Locator, Page, Request, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.conftest import server_env
 from tests.support.fake_openai import FakeOpenAI, Script, tool_call_deltas
 from tests.support.server import ServerProcess
 from tests.support.tool_answers import tools_env
 
-from .chat import ChatPage, words
+from .chat import ChatPage, watch_dialogs_and_requests, words
 from .conftest import OfflineContext
 
 pytestmark = pytest.mark.browser
@@ -286,18 +286,7 @@ def test_html_in_reasoning_and_tool_results_stays_inert_text(
     )
     marker = fake_openai.add("parts-xss", tool_script(0.005, evil))
     page = offline.context.new_page()
-    dialogs: list[str] = []
-    requests: list[str] = []
-
-    def on_dialog(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        dialog.dismiss()
-
-    def on_request(request: Request) -> None:
-        requests.append(request.url)
-
-    page.on("dialog", on_dialog)
-    page.on("request", on_request)
+    dialogs, requests = watch_dialogs_and_requests(page)
     chat = ChatPage(page, tools_server.url).open()
     answer = chat.send(f"Hack the parts {marker}")
     chat.wait_status(answer, "DONE")
