@@ -72,6 +72,11 @@ OBSERVERS = Gauge(
     "Subscriptions following a stream through the broadcast hub.",
     multiprocess_mode="livesum",
 )
+ADMISSION_WAITING = Gauge(
+    "persistream_admission_waiting",
+    "Answers waiting for a slot of this process (PERSISTREAM_MAX_GENERATIONS reached).",
+    multiprocess_mode="livesum",
+)
 BROADCAST_UP = Gauge(
     "persistream_broadcast_up",
     "1 when the broadcast link is up (always for memory://), 0 when it is down (the lowest of all workers).",
@@ -113,7 +118,7 @@ MODEL_TOKENS = Counter(
 
 # Every series exists from the start at 0, so a rate() over a fresh process, or the first one, is right.
 FINAL_STATUSES = ("DONE", "CANCELLED", "ERROR", "TIMEOUT")
-LIMITS = ("send_rate", "live_answers", "subscriptions_per_connection", "body_bytes")
+LIMITS = ("send_rate", "live_answers", "subscriptions_per_connection", "body_bytes", "process_capacity")
 TOKEN_KINDS = ("input", "output", "reasoning")
 for _status in FINAL_STATUSES:
     STREAMS_FINISHED.labels(_status)

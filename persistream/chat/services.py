@@ -63,6 +63,8 @@ def build_services(settings: Settings, model: ChatModel | None = None) -> Servic
         stream_timeout=settings.stream_timeout,
         first_token_timeout=settings.first_token_timeout,
         observer_poll_interval=settings.observer_poll_interval,
+        max_generations=settings.max_generations,
+        max_waiting=settings.admission_queue,
     )
     model = model or create_model(settings)
     limits = SendLimits(db, rate=settings.send_rate_limit, max_live=settings.live_streams_limit)

@@ -95,6 +95,22 @@ class WebFields:
         must(lambda v: v >= 0, "be zero (no limit) or more"),
         shown="`0` when `PERSISTREAM_AUTH` is `none`, else `3`",
     )
+    max_generations: int = setting(
+        "PERSISTREAM_MAX_GENERATIONS",
+        200,
+        INT,
+        "Answers one process generates at once; past it new answers wait in line (`0`: no limit).",
+        LIMITS,
+        must(lambda v: v >= 0, "be zero (no limit) or more"),
+    )
+    admission_queue: int = setting(
+        "PERSISTREAM_ADMISSION_QUEUE",
+        200,
+        INT,
+        "Answers that may wait for one of a full process's slots; one more is `RATE_LIMITED`.",
+        LIMITS,
+        must(lambda v: v >= 0, "be zero (refuse at once) or more"),
+    )
     max_prompt_chars: int = setting(
         "PERSISTREAM_MAX_PROMPT_CHARS", 16000, INT, "Longest prompt accepted, in characters.", LIMITS, POSITIVE
     )

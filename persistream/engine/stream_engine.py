@@ -29,6 +29,7 @@ from persistream.db.database import Database
 from persistream.db.models import utcnow
 from persistream.db.status import FINAL_STATUSES
 from persistream.engine import sweeper
+from persistream.engine.admission import Admission
 from persistream.engine.cursor import Position
 from persistream.engine.events import StreamBody, StreamEvent, StreamStatus
 from persistream.engine.feed import Feeds
@@ -65,6 +66,8 @@ class StreamEngine:
         stream_timeout: float = 60.0,
         first_token_timeout: float = 600.0,
         observer_poll_interval: float = 1.0,
+        max_generations: int = 0,
+        max_waiting: int = 0,
         sweep: bool = True,
         compact_finished: bool = True,
     ) -> None:
@@ -82,6 +85,8 @@ class StreamEngine:
         self.observer_poll_interval = observer_poll_interval
         # One follower per observed stream; `observer_poll_interval` is its slow check (per stream, not observer).
         self.feeds = Feeds(db, hub, check_interval=observer_poll_interval)
+        # How many answers this process generates at once; past it new ones wait in line (engine/admission.py).
+        self.admission = Admission(max_generations, max_waiting)
         self.sweep_enabled = sweep
         # Compact a finished stream's chunks into one row right after it ends (benchmarks turn it off to compare).
         self.compact_finished = compact_finished
@@ -136,6 +141,7 @@ class StreamEngine:
 
     async def stop_generations(self, grace: float = 5.0) -> None:
         """End every generation of this process in ERROR, its text kept, waiting up to `grace` for them to store it."""
+        self.admission.close()  # answers waiting for a slot are not started here any more: they stay PENDING
         for generation in list(self._generations.values()):
             generation.request_stop(StreamStatus.ERROR, "The server stopped before the answer was complete.")
         if self._tasks:
@@ -202,8 +208,18 @@ class StreamEngine:
         bind_stream(stream_id)  # the claim's lines, and the generation task started from here
         if self.draining:
             return None  # shutting down: left PENDING for a process that stays
-        generation_id = new_id()
-        if not await streams.claim_stream(self.db, stream_id, generation_id):
+        if not self.admission.has_room() and not await self._claimable(stream_id):
+            return None  # already someone's (or final): the driver observes it, no slot needed
+        if not await self.admission.acquire():
+            return None  # the process stopped taking answers while this one waited
+        try:
+            generation_id = new_id()
+            claimed = not self.draining and await streams.claim_stream(self.db, stream_id, generation_id)
+        except BaseException:
+            self.admission.release()
+            raise
+        if not claimed:
+            self.admission.release()
             if await streams.get_stream(self.db, stream_id) is None:
                 raise NotFound("No stream with that id.")
             return None
@@ -228,6 +244,13 @@ class StreamEngine:
         log.info("stream %s claimed", stream_id)
         return generation
 
+    async def _claimable(self, stream_id: str) -> bool:
+        """Whether the stream is still PENDING (NotFound when there is none): worth waiting in line for."""
+        row = await streams.get_stream(self.db, stream_id)
+        if row is None:
+            raise NotFound("No stream with that id.")
+        return row.status == StreamStatus.PENDING
+
     async def _run(self, generation: Generation) -> None:
         try:
             await generation.run()
@@ -235,6 +258,7 @@ class StreamEngine:
             log.error("stream %s: generation crashed: %s", generation.stream_id, describe(exc))
         finally:
             self._generations.pop(generation.stream_id, None)
+            self.admission.release()
         if self.compact_finished:
             await self._compact(generation.stream_id)
 
