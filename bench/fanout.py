@@ -1,15 +1,17 @@
-"""Fan-out: one answer watched by many observers, beside a bare Starlette broadcast to as many sockets, in one run.
+"""Fan-out: one answer watched by many observers, on the path users run, beside a bare broadcast of the same model's
+lines to as many sockets, in one run.
 
     .venv/bin/python -m bench.fanout [--quick]
 
-One server process (bench/server.py: persistream with a paced model, plus the bare endpoint `/rawfan`) on a fresh
-SQLite file. The model writes a stamped line of `LINE` characters every 50 ms; each line ends a sentence, so it is
-stored and published as a chunk of its own. N observers (`streamBody`, graphql-transport-ws, one socket each, from
-one Node process: bench/fanout_client.mjs) subscribe while the stream is PENDING; then a Python driver drives it
-(`streamChat`). For every line an observer gets, the figure is its arrival time minus the time the model wrote it.
-The baseline is the same Node client on the same number of sockets receiving the same lines from `/rawfan`.
-Also: message bytes per observer against the text it got, the driver's own latency with and without the observers,
-and the observers' latency with one socket among them that stops reading.
+The test model (tests/support/fake_openai.py) runs in its own process and writes a stamped line of `LINE`
+characters every 50 ms; `persistream serve` (the openai provider, a fresh SQLite file) reads it over HTTP. Each line
+ends a line of text, so it is stored and published as a chunk of its own. N observers (`streamBody`,
+graphql-transport-ws, one socket each, from one Node process: bench/fanout_client.mjs) subscribe while the stream is
+PENDING; then a Python driver drives it (`streamChat`). For every line an observer gets, the figure is its arrival
+time minus the time the model wrote it. The baseline is bench/relay.py's `/fan`: a bare Starlette endpoint that
+reads the same model over HTTP and puts each line on every listening socket's queue, received by the same Node
+client on the same number of sockets. Also: message bytes per observer against the text it got, the driver's own
+latency with and without the observers, and the observers' latency with one socket among them that stops reading.
 """
 
 from __future__ import annotations
@@ -29,9 +31,13 @@ from typing import Any
 import httpx
 import websockets
 
+from bench.model_server import ModelClient
+from bench.paced import relay_process
 from bench.report import Row, emit
+from bench.rig import model_process, persistream_server
 from tests.support.gql import SEND, STREAM_CHAT, GraphQLWS, gql_data
 from tests.support.net import free_port
+from tests.support.server import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT = ROOT / "bench" / "fanout_client.mjs"
@@ -127,27 +133,20 @@ def line_latencies(text: str, received: float) -> list[float]:
     return [(received - float(line.split(" ", 1)[0])) * 1000 for line in text.splitlines() if line.strip()]
 
 
-async def drive(server: BenchServer, stream_id: str) -> list[float]:
+async def drive(server: ServerProcess, stream_id: str) -> list[float]:
     latencies: list[float] = []
-    async with GraphQLWS(f"{server.ws}/graphql") as client:
+    async with GraphQLWS(server.graphql_ws) as client:
         async for data in client.subscribe(STREAM_CHAT, {"id": stream_id}):
             latencies += line_latencies(data["streamChat"]["delta"], time.time())
     return latencies
 
 
-async def persistream_run(server: BenchServer, count: int, lines: int, stalled: int = 0) -> dict[str, Any]:
-    prompt = f"tokens={lines} interval={INTERVAL} line={LINE}"
-    stream_id = (await gql_data(server.http, SEND, {"prompt": prompt}))["sendMessage"]["responseStreamId"]
+async def persistream_run(server: ServerProcess, marker: str, count: int, stalled: int = 0) -> dict[str, Any]:
+    stream_id = (await gql_data(server.graphql_http, SEND, {"prompt": marker}))["sendMessage"]["responseStreamId"]
     result: dict[str, Any] = {}
     if count:
         observers = Observers(
-            {
-                "url": f"{server.ws}/graphql",
-                "mode": "graphql",
-                "count": count,
-                "streamId": stream_id,
-                "stalled": stalled,
-            }
+            {"url": server.graphql_ws, "mode": "graphql", "count": count, "streamId": stream_id, "stalled": stalled}
         )
         await observers.ready()
     result["driver"] = await drive(server, stream_id)
@@ -156,12 +155,12 @@ async def persistream_run(server: BenchServer, count: int, lines: int, stalled: 
     return result
 
 
-async def baseline_run(server: BenchServer, count: int, lines: int) -> dict[str, Any]:
-    observers = Observers({"url": f"{server.ws}/rawfan", "mode": "raw", "count": count})
+async def baseline_run(fan_url: str, marker: str, count: int) -> dict[str, Any]:
+    observers = Observers({"url": fan_url, "mode": "raw", "count": count})
     await observers.ready()
     driver: list[float] = []
-    async with websockets.connect(f"{server.ws}/rawfan") as control:
-        await control.send(f"go {lines} {INTERVAL} {LINE}")
+    async with websockets.connect(fan_url) as control:
+        await control.send(f"go {marker}")
         async for text in control:
             driver += line_latencies(str(text), time.time())
     result = await observers.result()
@@ -174,54 +173,59 @@ def bytes_per_text(result: dict[str, Any]) -> str:
     return f"{statistics.mean(ratios):.2f}x the text ({statistics.mean(result['bytes']) / 1000:.0f} KB each)"
 
 
-async def main(quick: bool) -> None:
+async def measure(server: ServerProcess, fan_url: str, model: ModelClient, quick: bool) -> list[Row]:
     lines = 30 if quick else 100
     counts = (50, 200) if quick else (200, 1000)
+    marker = model.script(f"fan-{lines}", ["x"] * lines, delay=INTERVAL, stamped=True, line=LINE)
+    warm = model.script("fan-warm", ["x"] * 5, delay=INTERVAL, stamped=True, line=LINE)
     rows: list[Row] = []
-    with tempfile.TemporaryDirectory() as workdir:
-        server = BenchServer(Path(workdir))
-        try:
-            await persistream_run(server, 0, 5)  # warm-up: first imports, first database writes
-            alone = await persistream_run(server, 0, lines)
-            for count in counts:
-                base = await baseline_run(server, count, lines)
-                ours = await persistream_run(server, count, lines)
-                assert all(s == "DONE" for s in ours["statuses"]), ours["statuses"][:5]
-                rows.append(
-                    Row(
-                        f"1 answer x {count} observers, a {LINE}-char line every 50 ms: model -> observer",
-                        p50_p99(ours["latencies"]),
-                        f"bare Starlette broadcast, same sockets: {p50_p99(base['latencies'])}",
-                        "p99 <= 3x baseline and < 100 ms" if count == counts[-1] else "-",
-                    )
+    await persistream_run(server, warm, 0)  # warm-up: first imports, first database writes, the SDK
+    await baseline_run(fan_url, warm, 1)
+    alone = await persistream_run(server, marker, 0)
+    for count in counts:
+        base = await baseline_run(fan_url, marker, count)
+        ours = await persistream_run(server, marker, count)
+        assert all(s == "DONE" for s in ours["statuses"]), ours["statuses"][:5]
+        rows.append(
+            Row(
+                f"1 answer x {count} observers, a {LINE}-char line every 50 ms: model -> observer",
+                p50_p99(ours["latencies"]),
+                f"bare Starlette broadcast, same sockets: {p50_p99(base['latencies'])}",
+                "p99 <= 3x baseline and < 100 ms" if count == counts[-1] else "-",
+            )
+        )
+        rows.append(Row(f"{count} observers: message bytes per observer", bytes_per_text(ours), bytes_per_text(base)))
+        if count == counts[-1]:
+            rows.append(
+                Row(
+                    f"driver (streamChat) latency with {count} observers watching",
+                    p50_p99(ours["driver"]),
+                    f"no observers: {p50_p99(alone['driver'])}",
+                    "unchanged",
                 )
-                rows.append(
-                    Row(f"{count} observers: message bytes per observer", bytes_per_text(ours), bytes_per_text(base))
+            )
+            stalled = await persistream_run(server, marker, count, stalled=1)
+            rows.append(
+                Row(
+                    f"{count} observers, one of them a socket that stops reading: the others",
+                    p50_p99(stalled["latencies"]),
+                    f"all reading (above): {p50_p99(ours['latencies'])}",
+                    "no worse",
                 )
-                if count == counts[-1]:
-                    rows.append(
-                        Row(
-                            f"driver (streamChat) latency with {count} observers watching",
-                            p50_p99(ours["driver"]),
-                            f"no observers: {p50_p99(alone['driver'])}",
-                            "unchanged",
-                        )
-                    )
-                    stalled = await persistream_run(server, count, lines, stalled=1)
-                    rows.append(
-                        Row(
-                            f"{count} observers, one of them a socket that stops reading: the others",
-                            p50_p99(stalled["latencies"]),
-                            f"all reading (above): {p50_p99(ours['latencies'])}",
-                            "no worse",
-                        )
-                    )
-        finally:
-            server.stop()
+            )
+    return rows
+
+
+def main(quick: bool) -> None:
+    with tempfile.TemporaryDirectory() as tmp, model_process() as model, relay_process(model) as relay:
+        fan_url = relay.removesuffix("/relay") + "/fan"
+        database = f"sqlite+aiosqlite:///{Path(tmp) / 'fanout.db'}"
+        with persistream_server(model, database, Path(tmp)) as server:
+            rows = asyncio.run(measure(server, fan_url, model, quick))
     emit(rows)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    asyncio.run(main(parser.parse_args().quick))
+    main(parser.parse_args().quick)

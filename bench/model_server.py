@@ -3,7 +3,8 @@ share its interpreter, with two small routes a benchmark drives it by:
 
     python -m bench.model_server PORT
 
-- `POST /bench/scripts` with `{"name": ..., "tokens": [...], "delay": s, "stamped": bool}` registers a script;
+- `POST /bench/scripts` with `{"name": ..., "tokens": [...], "delay": s, "stamped": bool, "line": n}` registers a
+  script;
 - `GET /bench/arrivals` returns `[[monotonic time the request arrived, last user message], ...]` and forgets them.
 
 `time.monotonic()` is the machine's CLOCK_MONOTONIC, so arrival times compare with a client's on the same machine.
@@ -30,7 +31,12 @@ def build(fake: FakeOpenAI) -> Any:
         body = await request.json()
         marker = fake.add(
             body["name"],
-            Script(body["tokens"], delay=float(body.get("delay", 0)), stamped=bool(body.get("stamped", False))),
+            Script(
+                body["tokens"],
+                delay=float(body.get("delay", 0)),
+                stamped=bool(body.get("stamped", False)),
+                line=int(body.get("line", 0)),
+            ),
         )
         return JSONResponse({"marker": marker})
 
@@ -53,8 +59,8 @@ class ModelClient:
         self.root = f"http://127.0.0.1:{port}"
         self.base_url = f"{self.root}/v1"
 
-    def script(self, name: str, tokens: list[str], *, delay: float = 0.0, stamped: bool = False) -> str:
-        body = {"name": name, "tokens": tokens, "delay": delay, "stamped": stamped}
+    def script(self, name: str, tokens: list[str], *, delay: float = 0.0, stamped: bool = False, line: int = 0) -> str:
+        body = {"name": name, "tokens": tokens, "delay": delay, "stamped": stamped, "line": line}
         return str(httpx.post(f"{self.root}/bench/scripts", json=body, timeout=10).json()["marker"])
 
     def arrivals(self) -> list[tuple[float, str]]:

@@ -45,6 +45,9 @@ class Script:
     hang_after: int | None = None
     # Each token is replaced by the wall-clock time it is sent (`"1733100000.123456 "`), to measure latency.
     stamped: bool = False
+    # With `stamped`: each stamp padded to this many characters and ending a line, so a server stores (and publishes)
+    # each token as a chunk of its own.
+    line: int = 0
     # Send every frame in pieces of this many bytes (splitting lines, CRLFs and UTF-8 sequences across reads).
     split_bytes: int | None = None
     # End lines with CRLF instead of LF.
@@ -125,6 +128,12 @@ def tool_call_deltas(
         return [delta for fragments in per_call for delta in fragments]
     longest = max((len(f) for f in per_call), default=0)
     return [fragments[n] for n in range(longest) for fragments in per_call if n < len(fragments)]
+
+
+def stamp(line: int = 0) -> str:
+    """The wall-clock time now, as a stamped token; with `line`, padded to that many characters and ending a line."""
+    head = f"{time.time():.6f} "
+    return head + "x" * max(0, line - len(head) - 1) + "\n" if line else head
 
 
 def last_user_content(messages: list[dict[str, Any]]) -> str:
@@ -288,7 +297,7 @@ class FakeOpenAI:
                     await asyncio.sleep(script.pause[1])
                 elif script.forever and not script.delay:
                     await asyncio.sleep(0)  # a tight endless loop would starve this server's other requests
-                yield frame({"content": f"{time.time():.6f} " if script.stamped else token})
+                yield frame({"content": stamp(script.line) if script.stamped else token})
                 record.tokens_sent += 1
             if script.endless_line:
                 yield 'data: {"choices": [{"index": 0, "delta": {"content": "'
