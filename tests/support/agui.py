@@ -56,7 +56,10 @@ async def post_run(server: ServerProcess, body: Event | bytes, headers: dict[str
     async with httpx.AsyncClient(timeout=60) as client:
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
         request = client.build_request(
-            "POST", f"{server.url}/agui", content=content, headers={"content-type": "application/json", **(headers or {})}
+            "POST",
+            f"{server.url}/agui",
+            content=content,
+            headers={"content-type": "application/json", **(headers or {})},
         )
         response = await client.send(request, stream=True)
         assert response.status_code == 200, (response.status_code, await response.aread())
@@ -70,10 +73,10 @@ async def rejoin(
     params = {} if cursor is None or header else {"cursor": cursor}
     if cursor is not None and header:
         headers["last-event-id"] = cursor
-    async with httpx.AsyncClient(timeout=60) as client:
-        async with client.stream("GET", f"{server.url}/agui/runs/{run_id}", params=params, headers=headers) as response:
-            assert response.status_code == 200, (response.status_code, await response.aread())
-            return [event async for event in sse_events(response)]
+    url = f"{server.url}/agui/runs/{run_id}"
+    async with httpx.AsyncClient(timeout=60) as client, client.stream("GET", url, params=params, headers=headers) as r:
+        assert r.status_code == 200, (r.status_code, await r.aread())
+        return [event async for event in sse_events(r)]
 
 
 def merged(events: list[Event]) -> list[Event]:
