@@ -43,7 +43,7 @@ def event_id(run_id: str, key: Key) -> str:
 def parse_event_id(run_id: str, value: str) -> Key:
     """The key an SSE id names; BadInput when this server could not have sent it for `run_id`."""
     place, _, step = value.rpartition(".")
-    if not (step.isascii() and step.isdigit()) or len(step) > 2 or int(step) > MAX_STEP:
+    if not (step.isascii() and step.isdigit()) or step != str(int(step)) or int(step) > MAX_STEP:
         raise BadInput(BAD_CURSOR)
     try:
         position = cursor.decode(run_id, place)
