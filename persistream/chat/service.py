@@ -92,7 +92,7 @@ class ChatService:
         """A new prompt with its PENDING answer: in a new thread without `thread_id`; in the thread, continuing the
         branch that ends at `parent_id` (a message of that thread), or by default at its newest message."""
         identity = access.require(caller)
-        _check_prompt(prompt, self.max_prompt_chars)
+        check_prompt(prompt, self.max_prompt_chars)
         thread: ThreadRow | None = None
         if thread_id is not None:
             thread = await access.own_thread(self.engine.db, identity, thread_id)
@@ -112,7 +112,7 @@ class ChatService:
         """`prompt` in place of the message's: a sibling of the message, with a PENDING stream. The message and
         the branch after it stay as they are."""
         identity = access.require(caller)
-        _check_prompt(prompt, self.max_prompt_chars)
+        check_prompt(prompt, self.max_prompt_chars)
         message, thread = await access.own_message(self.engine.db, identity, message_id)
         return await self._store(identity, thread, prompt, message.parent_id)
 
@@ -326,16 +326,16 @@ def check_last(last: int) -> None:
         raise BadInput(f"last must be between 1 and {MAX_LAST}.")
 
 
-def _check_prompt(prompt: str, max_chars: int) -> None:
+def check_prompt(prompt: str, max_chars: int) -> None:
     if not prompt.strip():
         raise BadInput("The prompt is empty.")
     if len(prompt) > max_chars:
         raise BadInput(f"The prompt is longer than {max_chars} characters.")
-    if not _is_encodable(prompt):
+    if not is_encodable(prompt):
         raise BadInput("The prompt contains characters that cannot be stored (NUL or a lone surrogate).")
 
 
-def _is_encodable(text: str) -> bool:
+def is_encodable(text: str) -> bool:
     """False for text not every database can store: a lone surrogate (JSON allows `"\\ud800"`) has no UTF-8, and
     PostgreSQL text cannot hold NUL."""
     if "\x00" in text:

@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, delete, func, text, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from persistream.db import branches
 from persistream.db.database import Database
+from persistream.db.history import Turn, add_turns
 from persistream.db.models import ChunkRow, MessageRow, StreamRow, ThreadRow
 from persistream.db.status import LIVE_STATUSES
 
@@ -51,8 +53,11 @@ async def add_message(
     max_live: int = 0,
     parent_id: str | None = None,
     after_newest: bool = False,
+    history: Sequence[Turn] = (),
 ) -> tuple[ThreadRow, MessageRow] | None:
-    """Store the prompt and its PENDING stream, in a new thread when `thread` is None. None if the thread vanished.
+    """Store the prompt and its PENDING stream, in a new thread when `thread` is None. None if the thread vanished,
+    or if a new thread's `thread_id` (one the caller chose) is already taken; nothing is stored then. A new thread
+    stores `history` first (db/history.py), and the prompt follows its last turn.
 
     The message follows `parent_id` (a message of the thread, checked by the caller), or with `after_newest` the
     thread's newest message, read in this transaction after every earlier send to the thread has committed (on
@@ -69,9 +74,17 @@ async def add_message(
                 text("SELECT pg_advisory_xact_lock(:space, hashtext(:owner))"),
                 {"space": _LIVE_LOCK_SPACE, "owner": owner or LOCAL_OWNER},
             )
+        created_at = None
         if thread is None:
             thread = ThreadRow(id=thread_id, title=title, owner=owner)
             session.add(thread)
+            try:
+                await session.flush()
+            except IntegrityError:
+                await session.rollback()
+                return None
+            if history:
+                parent_id, created_at = await add_turns(session, thread_id, history)
         elif await _locked_thread(session, thread.id, for_delete=False) is None:
             return None
         stream = StreamRow(id=stream_id)
@@ -82,6 +95,8 @@ async def add_message(
         message = MessageRow(
             id=message_id, thread_id=thread.id, prompt=prompt, response_stream_id=stream_id, parent_id=parent_id
         )
+        if created_at is not None:
+            message.created_at = created_at
         session.add(message)
         await session.flush()
         if max_live and int((await session.execute(live_streams_count(owner or LOCAL_OWNER))).scalar_one()) > max_live:

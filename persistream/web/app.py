@@ -24,6 +24,7 @@ from persistream.chat.services import Services, build_services
 from persistream.config import Settings
 from persistream.llm import ChatModel
 from persistream.schema import build_schema
+from persistream.web.agui import agui_routes
 from persistream.web.auth import Authenticator, create_authenticator
 from persistream.web.auth.anonymous import AnonymousAuthenticator, AnonymousCookies
 from persistream.web.body_limit import BodyLimit
@@ -128,6 +129,7 @@ def create_app(
             *(metrics_routes if settings.metrics else []),
             Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
             WebSocketRoute("/graphql", graphql),
+            *agui_routes(services.chat, authenticator),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         middleware=middleware,

@@ -3,8 +3,8 @@
 The cookie holds a random id and its signature. The signing key is `PERSISTREAM_SECRET_KEY`, or else one generated
 once and kept in the database (insert-if-absent), so every process and every restart accepts the same cookies.
 `AnonymousCookies` (the middleware) gives a browser without a valid cookie a new identity on its first response of
-`/` or `/graphql`; a WebSocket upgrade cannot set a cookie, so one without a valid cookie is a fresh identity that
-owns nothing.
+`/`, `/graphql` or `/agui`; a WebSocket upgrade cannot set a cookie, so one without a valid cookie is a fresh
+identity that owns nothing.
 """
 
 from __future__ import annotations
@@ -69,19 +69,24 @@ class AnonymousAuthenticator:
         return (await self.key.signer()).sign(identity).decode("ascii")
 
 
+def _sets_cookie(path: str) -> bool:
+    """The pages and endpoints a browser's first request may reach: the chat page, /graphql and AG-UI's."""
+    return path in ("/", "/graphql", "/agui") or path.startswith("/agui/")
+
+
 def new_anonymous_id() -> str:
     return "anon:" + secrets.token_urlsafe(18)
 
 
 class AnonymousCookies:
-    """Sets the identity cookie on HTTP responses of `/` and `/graphql` for a browser that has no valid one."""
+    """Sets the identity cookie on HTTP responses of `/`, `/graphql` and `/agui` for a browser that has no valid one."""
 
     def __init__(self, app: ASGIApp, authenticator: AnonymousAuthenticator) -> None:
         self.app = app
         self.auth = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] not in ("/", "/graphql"):
+        if scope["type"] != "http" or not _sets_cookie(scope["path"]):
             await self.app(scope, receive, send)
             return
         conn = HTTPConnection(scope)
