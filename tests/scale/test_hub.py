@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from persistream.engine.events import StreamStatus
-from persistream.engine.hub import Hub, Watcher
+from persistream.engine.hub import Hub
+from persistream.engine.interest import Watcher
 from persistream.engine.messages import Chunk, Final, HubMessage
 from tests.scale.conftest import REDIS_URL, pg_url
 from tests.support.faults import RedisServer
