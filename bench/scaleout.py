@@ -1,6 +1,6 @@
 """Scale-out traffic: what a process with no observers pays for the rest of the cluster's answers.
 
-    .venv/bin/python -m bench.scaleout [--seconds 10] [--streams 10] [--interval 0.01]
+    .venv/bin/python -m bench.scaleout [--seconds 10] [--streams 10] [--interval 0.01] [--quick]
 
 Four `persistream serve` processes share a fresh PostgreSQL database (dropped at the end) and a Redis of their own.
 The test model (its own process, reached through the openai provider) sends lines, each its own chunk: `--streams`
@@ -76,7 +76,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="each measurement window (default 10)")
     parser.add_argument("--streams", type=int, default=10, help="answers at once on the busy process (default 10)")
     parser.add_argument("--interval", type=float, default=0.01, help="seconds between lines of an answer")
+    parser.add_argument("--quick", action="store_true", help="4 s windows (as `python -m bench --quick` runs it)")
     options = parser.parse_args()
+    if options.quick:
+        options.seconds = 4.0
     lines = int((options.seconds + 3.0) / options.interval)  # outlasts the warm-up and the window
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
