@@ -78,7 +78,6 @@ class Hub:
         self.process_id = uuid.uuid4().hex
         self.connected = False
         self.reconnects = 0
-        self.messages_received = 0  # every message this process decoded, for tests and the scale-out benchmark
         self._interests: dict[str, Interest] = {}  # by stream id
         self._by_channel: dict[str, Interest] = {}
         self._unconfirmed: set[Interest] = set()  # to subscribe and probe on the current link
@@ -148,11 +147,6 @@ class Hub:
     @property
     def watcher_count(self) -> int:
         return sum(len(i.watchers) for i in self._interests.values())
-
-    @property
-    def channel_count(self) -> int:
-        """Stream channels subscribed on the current link (the control channel is not counted)."""
-        return len(self._subscribed)
 
     # --- publishing ----------------------------------------------------------------------------------------
 
@@ -291,7 +285,6 @@ class Hub:
                 raise LinkDown("no ping came back: the subscription is dead")
 
     def _dispatch(self, payload: str, channel: str = CONTROL_CHANNEL) -> None:
-        self.messages_received += 1
         message = decode(payload)
         if message is None:
             log.warning("ignored a malformed broadcast message")
