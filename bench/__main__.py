@@ -27,6 +27,7 @@ PARTS = (
     "real_path",
     "paced",
     "capacity",
+    "scaleout",
     "write_amp",
     "parts_cost",
     "history",

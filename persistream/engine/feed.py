@@ -4,17 +4,20 @@ shared, immutable steps that every observer of the stream in this process receiv
 Why: with one hub watcher per observer, a chunk watched by N observers was applied N times, a lost message sent
 N observers to the database, and every idle observer woke each second to read it. Now, for each stream with at
 least one observer here, exactly one `Feed`:
-- holds the stream's one hub watcher and applies messages strictly in sequence (`last_seq + 1`, each chunk starting
-  where the stored log ends, `engine/log.py`); a gap, a message without text, a stale watcher (overflow, or the hub's
-  link failed, went silent or came back), a final status, or a failed read sends *the feed* to the database: one read
-  per stream, not one per observer; - guards against a publish lost while the link looks healthy with one slow check: a
-  read after `check_interval` of silence, per live stream, whatever the number of observers (idle observers themselves
-  have no timer); - publishes a `Step` per change, whose `event` (a StreamEvent at the stream's stored length) is the
-  very object every caught-up observer yields, so the web layer can render it once for all of them; - ends after a final
-  step (or a deleted stream), which it keeps: an observer that subscribes later gets it at once. The feed is created by
-  the first subscription and stopped when the last one leaves. Subscriptions are bounded: one that falls `limit` steps
-  behind (its client reads slowly) is marked overflowed and its observer catches up from the database, so a slow
-  observer costs memory of its own only, and never delays the feed or the others."""
+- holds the stream's one hub watcher (the first feed of a stream in this process subscribes the stream's broadcast
+  channel, `engine/interest.py`, and reads the database only once that subscription is confirmed) and applies
+  messages strictly in sequence (`last_seq + 1`, each chunk starting where the stored log ends, `engine/log.py`); a
+  gap, a message without text, a stale watcher (overflow, a confirmation, or the hub's link failed, went silent or
+  came back), a final status, or a failed read sends *the feed* to the database: one read per stream, not one per
+  observer;
+- guards against a publish lost while the link looks healthy with one slow check: a read after `check_interval` of
+  silence, per live stream, whatever the number of observers (idle observers themselves have no timer);
+- publishes a `Step` per change, whose `event` (a StreamEvent at the stream's stored length) is the very object every
+  caught-up observer yields, so the web layer can render it once for all of them;
+- ends after a final step (or a deleted stream), which it keeps: an observer that subscribes later gets it at once.
+The feed is created by the first subscription and stopped when the last one leaves. Subscriptions are bounded: one
+that falls `limit` steps behind (its client reads slowly) is marked overflowed and its observer catches up from the
+database, so a slow observer costs memory of its own only, and never delays the feed or the others."""
 
 from __future__ import annotations
 
@@ -110,8 +113,12 @@ class Feed:
         self.task = asyncio.create_task(self._run(), name=f"feed-{self.stream_id}")
 
     async def _run(self) -> None:
-        # The watcher is registered before the first read, so nothing published after that read is missed.
+        # The first read comes after the stream's channel is confirmed subscribed, so whatever is published after
+        # that read reaches the watcher. Past `check_interval` it reads anyway (the link is down, or its probe is
+        # slow); the confirmation, when it comes, marks the watcher stale and the feed reads again.
         with self.hub.watch(self.stream_id) as watcher:
+            if self.hub.connected:
+                await watcher.until_confirmed(self.check_interval)
             while not await self._first_read():  # noqa: ASYNC110 (a retry timer, not waiting on a condition)
                 await asyncio.sleep(READ_RETRY)
             must_read = False
@@ -156,9 +163,20 @@ class Feed:
         position = START if last is None else Position(last.part, last.part_end)
         self.reader = LogReader(row.length, position, row.last_seq)
         self.status = StreamStatus(row.status)
-        if self.status.is_final:
-            event = make_event(self.stream_id, "", row.length, self.status, row.error, (), position, usage_of(row))
-            self._publish(Step(row.last_seq + 1, row.last_seq, (), event))
+        final = self.status.is_final
+        event = make_event(
+            self.stream_id,
+            "",
+            row.length,
+            self.status,
+            row.error if final else None,
+            (),
+            position,
+            usage_of(row) if final else None,
+        )
+        # Said even when it adds nothing: an observer whose own first read came before this one (chunks were stored
+        # in between, while the channel was being confirmed) sees the gap it leaves and reads the database.
+        self._publish(Step(row.last_seq + 1, row.last_seq, (), event))
         return True
 
     def _publish(self, step: Step | None) -> None:

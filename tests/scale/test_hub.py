@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import time
 from pathlib import Path
@@ -18,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from persistream.engine.events import StreamStatus
-from persistream.engine.hub import Hub, Watcher
+from persistream.engine.hub import Hub
+from persistream.engine.interest import Watcher
 from persistream.engine.messages import Chunk, Final, HubMessage
 from tests.scale.conftest import REDIS_URL, pg_url
 from tests.support.faults import RedisServer
@@ -98,3 +100,48 @@ async def test_a_redis_that_stops_answering_is_detected_and_survived(tmp_path: P
         if redis.process.poll() is None:
             os.kill(redis.process.pid, signal.SIGCONT)
         redis.kill()
+
+
+@pytest.mark.parametrize("backend", ["redis", "postgres"])
+async def test_everything_published_after_a_channel_is_confirmed_arrives(backend: str, pg_database: str) -> None:
+    """A stream's channel subscribed while its chunks are in flight: once the hub confirms it, no later publish is
+    missed (what came before is the database's to give). Many rounds, each joining at a random moment, and
+    leaving at another, so channels are dropped and subscribed again while messages keep coming."""
+    url = REDIS_URL if backend == "redis" else pg_url(pg_database, driver="postgres")
+    seed = random.randrange(2**32)
+    rng = random.Random(seed)
+    sender, receiver = Hub(url), Hub(url)
+    await sender.start()
+    await receiver.start()
+    published = 0
+    stream = f"confirm-{seed}"
+
+    async def publish_for_ever() -> None:
+        nonlocal published
+        while True:
+            published += 1
+            await sender.publish(Chunk(stream, published, published, "x"))
+            await asyncio.sleep(rng.choice([0, 0, 0.0005, 0.002]))
+
+    publisher = asyncio.create_task(publish_for_ever())
+    try:
+        for round_ in range(60):
+            await asyncio.sleep(rng.uniform(0, 0.03))
+            with receiver.watch(stream) as watcher:
+                assert await watcher.until_confirmed(5.0), f"seed {seed}: round {round_} never confirmed"
+                after = published  # every seq above this one was published after the confirmation
+                await asyncio.sleep(rng.uniform(0.005, 0.05))
+                until = published
+                seen: set[int] = set()
+                deadline = time.monotonic() + 5
+                while not set(range(after + 1, until + 1)) <= seen and time.monotonic() < deadline:
+                    items, _ = await watcher.next(0.5)
+                    seen |= {m.seq for m in items if isinstance(m, Chunk)}
+                missing = sorted(set(range(after + 1, until + 1)) - seen)
+                assert not missing, f"seed {seed}: round {round_} missed {missing[:10]} (confirmed at {after})"
+        assert sender.reconnects == receiver.reconnects == 0
+    finally:
+        publisher.cancel()
+        await asyncio.gather(publisher, return_exceptions=True)
+        await sender.stop()
+        await receiver.stop()
