@@ -93,7 +93,7 @@ async def test_migrate_an_empty_database_to_the_newest_revision(empty_database: 
     result = persistream("migrate", database_url=empty_database)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"persistream: database schema upgraded from revision none to {head_revision()}"
-    diff, (versions,) = await inspect_database(empty_database, "SELECT version_num FROM alembic_version")
+    diff, (versions,) = await inspect_database(empty_database, "SELECT version_num FROM persistream_alembic_version")
     assert diff == [] and versions == [(head_revision(),)]
 
     again = persistream("migrate", database_url=empty_database)
@@ -217,7 +217,7 @@ async def test_server_refuses_a_postgres_database_behind_and_migrates_sqlite_its
     # The embedded default: the first run migrates its SQLite file with no extra step.
     sqlite_url = f"sqlite+aiosqlite:///{tmp_path / 'first-run.db'}"
     make_scale_servers(1, sqlite_url, "memory://")
-    diff, (versions,) = await inspect_database(sqlite_url, "SELECT version_num FROM alembic_version")
+    diff, (versions,) = await inspect_database(sqlite_url, "SELECT version_num FROM persistream_alembic_version")
     assert diff == [] and versions == [(head_revision(),)]
 
 
