@@ -23,6 +23,7 @@ from sqlmodel import SQLModel
 
 from persistream.db import models  # noqa: F401  (the tables on SQLModel.metadata)
 from persistream.db.migrations import alembic_config, head_revision
+from persistream.db.prefix import VERSION_TABLE
 from tests.scale.conftest import ScaleServerFactory, create_database, drop_database, pg_url
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import GraphQLWS, gql
@@ -61,7 +62,7 @@ def persistream(*args: str, database_url: str) -> subprocess.CompletedProcess[st
 
 
 def _schema_diff(conn: Connection) -> list[object]:
-    return list(compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata))
+    return list(compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True, "version_table": VERSION_TABLE}), SQLModel.metadata))
 
 
 async def inspect_database(url: str, *statements: str) -> tuple[list[object], list[list[object]]]:
