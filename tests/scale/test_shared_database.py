@@ -116,17 +116,10 @@ def write_app_migrations(folder: Path) -> Path:
     (folder / "env.py").write_text(APP_ENV)
     previous = None
     for revision, body in APP_REVISIONS.items():
-        source = f"""
-            import sqlalchemy as sa
-            from alembic import op
-            revision = {revision!r}
-            down_revision = {previous!r}
-            branch_labels = None
-            depends_on = None
-            def upgrade():
-            {textwrap.indent(textwrap.dedent(body), "    ")}
-        """
-        (folder / "versions" / f"{revision}.py").write_text(textwrap.dedent(source))
+        header = f"revision = {revision!r}\ndown_revision = {previous!r}\nbranch_labels = None\ndepends_on = None\n"
+        upgrade = "def upgrade():\n" + textwrap.indent(textwrap.dedent(body).strip(), "    ") + "\n"
+        source = "import sqlalchemy as sa\nfrom alembic import op\n" + header + upgrade
+        (folder / "versions" / f"{revision}.py").write_text(source)
         previous = revision
     return folder
 
