@@ -143,6 +143,7 @@ def _run_database_task(task: Coroutine[Any, Any, int]) -> int:
 async def _migrate(database_url: str, revision: str, check: bool, table_prefix: str) -> int:
     from persistream.db.database import Database
     from persistream.db.migrations import SchemaNotReady
+    from persistream.db.migrations.history import LEGACY_VERSION_TABLE
 
     db = Database(database_url, table_prefix=table_prefix, statement_timeout=None)
     try:
@@ -154,7 +155,10 @@ async def _migrate(database_url: str, revision: str, check: bool, table_prefix: 
                 print(f"persistream: {problem}", file=sys.stderr)
             return 1 if problem else 0
         if state.legacy is not None:
-            print(f"persistream: moving the schema history to {state.version_table} ({state.describe_current()})")
+            print(
+                f"persistream: moving the schema history (revision {state.legacy}) from "
+                f"{LEGACY_VERSION_TABLE} to {state.version_table}"
+            )
         before, after = await db.upgrade(revision)
     except SchemaNotReady as exc:
         print(f"persistream: {exc}", file=sys.stderr)

@@ -62,7 +62,12 @@ def persistream(*args: str, database_url: str) -> subprocess.CompletedProcess[st
 
 
 def _schema_diff(conn: Connection) -> list[object]:
-    return list(compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True, "version_table": VERSION_TABLE}), SQLModel.metadata))
+    return list(
+        compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True, "version_table": VERSION_TABLE}),
+            SQLModel.metadata,
+        )
+    )
 
 
 async def inspect_database(url: str, *statements: str) -> tuple[list[object], list[list[object]]]:
