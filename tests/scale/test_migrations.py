@@ -53,11 +53,11 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     drop_database(name)
 
 
-def persistream(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSISTREAM_", "OPENAI_"))}
-    env["PERSISTREAM_DATABASE_URL"] = database_url
+def persistream(*args: str, database_url: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PERSISTREAM_", "OPENAI_"))}
+    clean.update(env or {}, PERSISTREAM_DATABASE_URL=database_url)
     return subprocess.run(
-        [sys.executable, "-m", "persistream", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "persistream", *args], env=clean, cwd=ROOT, capture_output=True, text=True, timeout=90
     )
 
 

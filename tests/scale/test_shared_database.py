@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from persistream.core import StreamEngine
 from persistream.db.migrations import head_revision
-from tests.scale.conftest import create_database, drop_database, pg_url
+from tests.scale.test_migrations import empty_database, execute  # noqa: F401  (the fixture: SQLite and PostgreSQL)
+from tests.scale.test_migrations import persistream as run_persistream
 from tests.support.gql import BODY, GraphQLWS, gql, gql_data, send
 from tests.support.server import ROOT, ServerProcess
 from tests.support.streams import Tap
@@ -93,22 +93,8 @@ if __name__ == "__main__":
 THREADS = "query { threads { id title messages { prompt response { text status } } } }"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-        return
-    name = create_database(migrate=False)
-    yield pg_url(name)
-    drop_database(name)
-
-
 def persistream(*args: str, database_url: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PERSISTREAM_", "OPENAI_"))}
-    clean.update(PERSISTREAM_DATABASE_URL=database_url, **env)
-    return subprocess.run(
-        [sys.executable, "-m", "persistream", *args], env=clean, cwd=ROOT, capture_output=True, text=True, timeout=90
-    )
+    return run_persistream(*args, database_url=database_url, env=env)
 
 
 def write_app_migrations(folder: Path) -> Path:
@@ -174,21 +160,21 @@ async def answered(graphql_http: str, graphql_ws: str, prompt: str) -> tuple[str
     return message["responseStreamId"], tap.text
 
 
-async def test_host_app_with_its_own_alembic_history_migrates_and_serves(tmp_path: Path, database: str) -> None:
+async def test_host_app_with_its_own_alembic_history_migrates_and_serves(tmp_path: Path, empty_database: str) -> None:
     app_migrations = write_app_migrations(tmp_path / "app_migrations")
-    await app_upgrade(database, app_migrations, "myapp_0001")
+    await app_upgrade(empty_database, app_migrations, "myapp_0001")
 
     # persistream reads only its own history: the app's is neither "a newer version" nor in the way.
-    check = persistream("migrate", "--check", database_url=database)
+    check = persistream("migrate", "--check", database_url=empty_database)
     assert check.returncode == 1 and "Traceback" not in check.stderr, check
     assert "no persistream schema yet (the Alembic history in alembic_version is another app's" in check.stderr
-    migrated = persistream("migrate", database_url=database)
+    migrated = persistream("migrate", database_url=empty_database)
     assert migrated.returncode == 0 and "Traceback" not in migrated.stderr, migrated
     assert f"from revision none to {head_revision()}" in migrated.stdout
-    assert persistream("migrate", "--check", database_url=database).returncode == 0
+    assert persistream("migrate", "--check", database_url=empty_database).returncode == 0
 
     (tmp_path / "host_app.py").write_text(HOST_APP)
-    env = {"PERSISTREAM_PROVIDER": "demo", "PERSISTREAM_AUTH": "none", "HOST_DATABASE_URL": database}
+    env = {"PERSISTREAM_PROVIDER": "demo", "PERSISTREAM_AUTH": "none", "HOST_DATABASE_URL": empty_database}
     env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(ROOT)])
     host = ServerProcess(env, log_path=tmp_path / "host.log", command=(sys.executable, str(tmp_path / "host_app.py")))
     host.start()
@@ -204,48 +190,48 @@ async def test_host_app_with_its_own_alembic_history_migrates_and_serves(tmp_pat
     assert "host engine after persistream stopped: 2 notes" in host.log(), host.log()[-2000:]
 
     # Both histories intact: the app's row as it was, its table and rows untouched, persistream's at its head.
-    assert await rows(database, "SELECT version_num FROM alembic_version") == [("myapp_0001",)]
-    assert await rows(database, "SELECT version_num FROM persistream_alembic_version") == [(head_revision(),)]
-    assert await rows(database, "SELECT id, body FROM notes ORDER BY id") == [(1, "first"), (2, "second")]
+    assert await rows(empty_database, "SELECT version_num FROM alembic_version") == [("myapp_0001",)]
+    assert await rows(empty_database, "SELECT version_num FROM persistream_alembic_version") == [(head_revision(),)]
+    assert await rows(empty_database, "SELECT id, body FROM notes ORDER BY id") == [(1, "first"), (2, "second")]
     # The app's next revision still applies, and persistream stays migrated.
-    await app_upgrade(database, app_migrations, "head")
-    assert await rows(database, "SELECT version_num FROM alembic_version") == [("myapp_0002",)]
-    assert await rows(database, "SELECT id, body, pinned FROM notes ORDER BY id") == [
+    await app_upgrade(empty_database, app_migrations, "head")
+    assert await rows(empty_database, "SELECT version_num FROM alembic_version") == [("myapp_0002",)]
+    assert await rows(empty_database, "SELECT id, body, pinned FROM notes ORDER BY id") == [
         (1, "first", None),
         (2, "second", None),
     ]
-    assert persistream("migrate", "--check", database_url=database).returncode == 0
+    assert persistream("migrate", "--check", database_url=empty_database).returncode == 0
 
 
-async def test_an_older_deployment_moves_its_history_with_its_data(tmp_path: Path, database: str) -> None:
-    assert persistream("migrate", database_url=database).returncode == 0
-    server = serve(tmp_path, database, "before")
+async def test_an_older_deployment_moves_its_history_with_its_data(tmp_path: Path, empty_database: str) -> None:
+    assert persistream("migrate", database_url=empty_database).returncode == 0
+    server = serve(tmp_path, empty_database, "before")
     try:
         _, streamed = await answered(server.graphql_http, server.graphql_ws, "Kept across the move")
     finally:
         server.stop()
     # What a version before persistream's own version table left: the same tables, its history in alembic_version.
-    await as_older_deployment(database)
+    await as_older_deployment(empty_database)
 
-    check = persistream("migrate", "--check", database_url=database)
+    check = persistream("migrate", "--check", database_url=empty_database)
     assert check.returncode == 1, check
     assert f"schema at revision {head_revision()} (recorded in alembic_version by an older version)" in check.stdout
     assert "run `persistream migrate` (it moves it to persistream_alembic_version)" in check.stderr
-    if database.startswith("postgresql"):  # a shared database is never changed by a start
-        refused = persistream("serve", "--port", "1", database_url=database)
+    if empty_database.startswith("postgresql"):  # a shared database is never changed by a start
+        refused = persistream("serve", "--port", "1", database_url=empty_database)
         assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused
-    moved = persistream("migrate", database_url=database)
+    moved = persistream("migrate", database_url=empty_database)
     assert moved.returncode == 0, moved
     assert (
         f"moving the schema history (revision {head_revision()}) from alembic_version to persistream_alembic_version"
         in moved.stdout
     )
     # alembic_version held only persistream's revision: it is gone, as if persistream had never used it.
-    assert "alembic_version" not in await table_names(database)
-    assert await rows(database, "SELECT version_num FROM persistream_alembic_version") == [(head_revision(),)]
-    assert persistream("migrate", "--check", database_url=database).returncode == 0
+    assert "alembic_version" not in await table_names(empty_database)
+    assert await rows(empty_database, "SELECT version_num FROM persistream_alembic_version") == [(head_revision(),)]
+    assert persistream("migrate", "--check", database_url=empty_database).returncode == 0
 
-    server = serve(tmp_path, database, "after")
+    server = serve(tmp_path, empty_database, "after")
     try:
         [thread] = (await gql_data(server.graphql_http, THREADS))["threads"]
         [message] = thread["messages"]
@@ -255,46 +241,46 @@ async def test_an_older_deployment_moves_its_history_with_its_data(tmp_path: Pat
         server.stop()
 
 
-async def test_the_move_leaves_an_apps_rows_in_alembic_version(tmp_path: Path, database: str) -> None:
-    assert persistream("migrate", database_url=database).returncode == 0
-    await as_older_deployment(database)
-    await execute(database, "INSERT INTO alembic_version (version_num) VALUES ('myapp_0007')")
-    moved = persistream("migrate", database_url=database)
+async def test_the_move_leaves_an_apps_rows_in_alembic_version(tmp_path: Path, empty_database: str) -> None:
+    assert persistream("migrate", database_url=empty_database).returncode == 0
+    await as_older_deployment(empty_database)
+    await execute(empty_database, "INSERT INTO alembic_version (version_num) VALUES ('myapp_0007')")
+    moved = persistream("migrate", database_url=empty_database)
     assert moved.returncode == 0 and "Traceback" not in moved.stderr, moved
-    assert await rows(database, "SELECT version_num FROM alembic_version") == [("myapp_0007",)]
-    assert await rows(database, "SELECT version_num FROM persistream_alembic_version") == [(head_revision(),)]
+    assert await rows(empty_database, "SELECT version_num FROM alembic_version") == [("myapp_0007",)]
+    assert await rows(empty_database, "SELECT version_num FROM persistream_alembic_version") == [(head_revision(),)]
 
 
-async def test_migrate_check_in_every_state(database: str) -> None:
-    fresh = persistream("migrate", "--check", database_url=database)
+async def test_migrate_check_in_every_state(empty_database: str) -> None:
+    fresh = persistream("migrate", "--check", database_url=empty_database)
     assert fresh.returncode == 1 and "no persistream schema yet: run `persistream migrate` first" in fresh.stderr
-    assert persistream("migrate", "--revision", "0005", database_url=database).returncode == 0
-    behind = persistream("migrate", "--check", database_url=database)
+    assert persistream("migrate", "--revision", "0005", database_url=empty_database).returncode == 0
+    behind = persistream("migrate", "--check", database_url=empty_database)
     assert behind.returncode == 1 and f"at revision 0005 but this version needs {head_revision()}" in behind.stderr
-    assert persistream("migrate", database_url=database).returncode == 0
-    current = persistream("migrate", "--check", database_url=database)
+    assert persistream("migrate", database_url=empty_database).returncode == 0
+    current = persistream("migrate", "--check", database_url=empty_database)
     assert current.returncode == 0 and current.stdout.strip().endswith(f"newest is {head_revision()}")
     # A foreign history beside an up-to-date persistream changes nothing.
-    await execute(database, "CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
-    await execute(database, "INSERT INTO alembic_version VALUES ('myapp_0007')")
-    assert persistream("migrate", "--check", database_url=database).returncode == 0
+    await execute(empty_database, "CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+    await execute(empty_database, "INSERT INTO alembic_version VALUES ('myapp_0007')")
+    assert persistream("migrate", "--check", database_url=empty_database).returncode == 0
     # A revision of a newer persistream in its own table: a clear refusal, never a traceback.
-    await execute(database, "UPDATE persistream_alembic_version SET version_num = '0099'")
+    await execute(empty_database, "UPDATE persistream_alembic_version SET version_num = '0099'")
     for args in (("migrate", "--check"), ("migrate",)):
-        newer = persistream(*args, database_url=database)
+        newer = persistream(*args, database_url=empty_database)
         assert newer.returncode in (1, 2) and "Traceback" not in newer.stderr, newer
         assert "revision 0099, which this version of persistream does not know" in newer.stderr
 
 
-async def test_table_prefixes_keep_two_deployments_apart(tmp_path: Path, database: str) -> None:
+async def test_table_prefixes_keep_two_deployments_apart(tmp_path: Path, empty_database: str) -> None:
     for prefix in ("ps_", "qa_"):
-        assert persistream("migrate", database_url=database, PERSISTREAM_TABLE_PREFIX=prefix).returncode == 0
-    names = await table_names(database)
+        assert persistream("migrate", database_url=empty_database, PERSISTREAM_TABLE_PREFIX=prefix).returncode == 0
+    names = await table_names(empty_database)
     own = {"threads", "messages", "streams", "chunks", "secrets", "rate_windows", "persistream_alembic_version"}
     assert names == {f"{prefix}{name}" for prefix in ("ps_", "qa_") for name in own}, names
 
-    first = serve(tmp_path, database, "ps", PERSISTREAM_TABLE_PREFIX="ps_")
-    second = serve(tmp_path, database, "qa", PERSISTREAM_TABLE_PREFIX="qa_")
+    first = serve(tmp_path, empty_database, "ps", PERSISTREAM_TABLE_PREFIX="ps_")
+    second = serve(tmp_path, empty_database, "qa", PERSISTREAM_TABLE_PREFIX="qa_")
     try:
         stream_id, streamed = await answered(first.graphql_http, first.graphql_ws, "Only in ps_")
         assert (await gql_data(first.graphql_http, BODY, {"id": stream_id}))["streamBody"]["text"] == streamed
@@ -305,12 +291,12 @@ async def test_table_prefixes_keep_two_deployments_apart(tmp_path: Path, databas
     finally:
         first.stop()
         second.stop()
-    assert await rows(database, "SELECT prompt FROM ps_messages") == [("Only in ps_",)]
-    assert await rows(database, "SELECT count(*) FROM qa_messages") == [(0,)]
+    assert await rows(empty_database, "SELECT prompt FROM ps_messages") == [("Only in ps_",)]
+    assert await rows(empty_database, "SELECT count(*) FROM qa_messages") == [(0,)]
 
 
-async def test_stream_engine_on_an_apps_engine_leaves_it_open(database: str) -> None:
-    app_engine = create_async_engine(database)
+async def test_stream_engine_on_an_apps_engine_leaves_it_open(empty_database: str) -> None:
+    app_engine = create_async_engine(empty_database)
     try:
         async with StreamEngine.from_engine(app_engine, table_prefix="lib_") as engine:
             stream_id = await engine.create_stream()
@@ -329,7 +315,7 @@ async def test_stream_engine_on_an_apps_engine_leaves_it_open(database: str) -> 
 
 
 async def as_older_deployment(url: str) -> None:
-    """The database as a version before persistream's own version table left it: the same tables (their names did
+    """The empty_database as a version before persistream's own version table left it: the same tables (their names did
     not change), its history in Alembic's default `alembic_version`, named as Alembic names it."""
     statements = ["ALTER TABLE persistream_alembic_version RENAME TO alembic_version"]
     if url.startswith("postgresql"):
@@ -337,13 +323,3 @@ async def as_older_deployment(url: str) -> None:
             "ALTER TABLE alembic_version RENAME CONSTRAINT persistream_alembic_version_pkc TO alembic_version_pkc"
         )
     await execute(url, *statements)
-
-
-async def execute(url: str, *statements: str) -> None:
-    engine = create_async_engine(url)
-    try:
-        async with engine.begin() as conn:
-            for statement in statements:
-                await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
