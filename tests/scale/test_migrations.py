@@ -43,16 +43,6 @@ BRANCH_COLUMN = "parent_id"
 ADOPTED = "0001"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'migrated.db'}"
-        return
-    name = create_database(migrate=False)
-    yield pg_url(name)
-    drop_database(name)
-
-
 def persistream(*args: str, database_url: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("PERSISTREAM_", "OPENAI_"))}
     clean.update(env or {}, PERSISTREAM_DATABASE_URL=database_url)

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from persistream.core import StreamEngine
 from persistream.db.migrations import head_revision
-from tests.scale.test_migrations import empty_database, execute  # noqa: F401  (the fixture: SQLite and PostgreSQL)
+from tests.scale.test_migrations import execute
 from tests.scale.test_migrations import persistream as run_persistream
 from tests.support.gql import BODY, GraphQLWS, gql, gql_data, send
 from tests.support.server import ROOT, ServerProcess
