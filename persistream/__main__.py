@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The default Host allow-list depends on where the server listens.
         settings = settings.replace(bind_host=args.host)
     if args.command == "migrate":
-        return _run_database_task(_migrate(settings.database_url, args.revision, args.check))
+        return _run_database_task(_migrate(settings.database_url, args.revision, args.check, settings.table_prefix))
     if settings.tools is not None:
         # Loaded once here, before any worker starts: a wrong PERSISTREAM_TOOLS stops `serve` with one line
         # naming it, instead of a traceback in every worker.
@@ -140,19 +140,29 @@ def _run_database_task(task: Coroutine[Any, Any, int]) -> int:
         return 2
 
 
-async def _migrate(database_url: str, revision: str, check: bool) -> int:
+async def _migrate(database_url: str, revision: str, check: bool, table_prefix: str) -> int:
     from persistream.db.database import Database
+    from persistream.db.migrations import SchemaNotReady
+    from persistream.db.migrations.history import LEGACY_VERSION_TABLE
 
-    db = Database(database_url, statement_timeout=None)
+    db = Database(database_url, table_prefix=table_prefix, statement_timeout=None)
     try:
+        state = await db.schema_state()
         if check:
-            state = await db.schema_state()
             problem = state.problem()
-            print(f"persistream: schema at revision {state.current or 'none'}, newest is {state.head}")
+            print(f"persistream: schema at revision {state.describe_current()}, newest is {state.head}")
             if problem:
                 print(f"persistream: {problem}", file=sys.stderr)
             return 1 if problem else 0
+        if state.legacy is not None:
+            print(
+                f"persistream: moving the schema history (revision {state.legacy}) from "
+                f"{LEGACY_VERSION_TABLE} to {state.version_table}"
+            )
         before, after = await db.upgrade(revision)
+    except SchemaNotReady as exc:
+        print(f"persistream: {exc}", file=sys.stderr)
+        return 2
     finally:
         await db.close()
     if before == after:
@@ -162,12 +172,12 @@ async def _migrate(database_url: str, revision: str, check: bool) -> int:
     return 0
 
 
-async def _prepare_database(database_url: str) -> int:
+async def _prepare_database(database_url: str, table_prefix: str) -> int:
     """Before serving: migrate the embedded SQLite database; refuse a shared one that is not at this version."""
     from persistream.db.database import Database
     from persistream.db.migrations import SchemaNotReady
 
-    db = Database(database_url, statement_timeout=None)
+    db = Database(database_url, table_prefix=table_prefix, statement_timeout=None)
     try:
         await db.prepare_schema()
     except SchemaNotReady as exc:
@@ -212,7 +222,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, log_level: st
     config = log_config(settings.log_format, level)
     logging.config.dictConfig(config)
     # Checked once here, before any worker starts: several workers must not race to migrate one SQLite file.
-    if status := _run_database_task(_prepare_database(settings.database_url)):
+    if status := _run_database_task(_prepare_database(settings.database_url, settings.table_prefix)):
         return status
     options: dict[str, Any] = {
         "host": host,

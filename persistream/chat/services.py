@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from persistream.chat.answers import configured_tools
 from persistream.chat.limits import SendLimits
@@ -19,6 +20,9 @@ from persistream.db.database import Database
 from persistream.engine.hub import Hub
 from persistream.engine.stream_engine import StreamEngine
 from persistream.llm import ChatModel, create_model
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 @dataclass
@@ -49,10 +53,16 @@ class Services:
         return await secrets_store.get_or_create(self.db, name, secrets.token_urlsafe(32))
 
 
-def build_services(settings: Settings, model: ChatModel | None = None) -> Services:
-    """Raises ConfigError when PERSISTREAM_TOOLS names tools that cannot be loaded."""
+def build_services(
+    settings: Settings, model: ChatModel | None = None, *, database_engine: AsyncEngine | None = None
+) -> Services:
+    """Raises ConfigError when PERSISTREAM_TOOLS names tools that cannot be loaded. With `database_engine` (an app's
+    own engine) persistream uses it instead of PERSISTREAM_DATABASE_URL and leaves it open when it stops."""
     tools = configured_tools(settings.tools)  # first: a server that cannot have its tools does not start
-    db = Database(settings.database_url)
+    if database_engine is not None:
+        db = Database(engine=database_engine, table_prefix=settings.table_prefix)
+    else:
+        db = Database(settings.database_url, table_prefix=settings.table_prefix)
     hub = Hub(settings.broadcast_url)
     engine = StreamEngine(
         db,

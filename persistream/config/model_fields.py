@@ -15,6 +15,7 @@ from persistream.config.parsers import (
     INT,
     POSITIVE,
     SECONDS,
+    TABLE_PREFIX,
     TEXT,
     URL,
     choice,
@@ -32,6 +33,16 @@ class ModelFields:
         DATABASE_URL,
         "SQLAlchemy async URL of the database; `postgresql+asyncpg://...` to scale out.",
         STORAGE,
+    )
+    table_prefix: str = setting(
+        "PERSISTREAM_TABLE_PREFIX",
+        "",
+        TABLE_PREFIX,
+        "Put before the name of every persistream table, index and its migration history table "
+        "(`ps_` gives `ps_threads`, `ps_persistream_alembic_version`), for a database shared with an app's own "
+        "tables or another persistream. Set it before the first `persistream migrate`.",
+        STORAGE,
+        shown="none",
     )
     broadcast_url: str = setting(
         "PERSISTREAM_BROADCAST_URL",

@@ -8,6 +8,7 @@ text from the environment or the `.env` file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,6 +163,15 @@ def _is_header_name(header: str) -> bool:
     return bool(header) and all(c.isalnum() or c in "-_" for c in header)
 
 
+# A letter, then letters, digits or underscores: a name part no database quotes or folds differently, short enough
+# that the longest prefixed name (the version table's) stays within PostgreSQL's 63 characters.
+TABLE_PREFIX_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,29}")
+
+
+def is_table_prefix(prefix: str) -> bool:
+    return not prefix or TABLE_PREFIX_PATTERN.fullmatch(prefix) is not None
+
+
 def _is_import_string(spec: str) -> bool:
     module, sep, attribute = spec.partition(":")
     dotted = (module, attribute)
@@ -181,6 +191,11 @@ HOSTS = Kind("comma-separated list", _hosts, each(_looks_like_host, "a host name
 ORIGINS = Kind("comma-separated list", _origins, each(_looks_like_origin, "an origin like 'http://localhost:5173'"))
 IMPORT_STRING = Kind("import string", _as_is, must(_is_import_string, "be an import string package.module:attribute"))
 HEADER = Kind("HTTP header name", _as_is, must(_is_header_name, "be an HTTP header name"))
+TABLE_PREFIX = Kind(
+    "name prefix",
+    _as_is,
+    must(is_table_prefix, "be a letter followed by at most 29 letters, digits or underscores"),
+)
 
 DATABASE_URL = Kind(
     "URL",

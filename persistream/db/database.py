@@ -27,6 +27,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 from persistream.db import (
     migrations,
     models,  # noqa: F401  (registers the tables on SQLModel.metadata)
+    prefix,
 )
 
 log = logging.getLogger("persistream.db")
@@ -54,24 +55,34 @@ PG_STATEMENT_TIMEOUT = 15.0
 
 
 class Database:
-    """Owns the engine; `session()` opens a short unit of work. Never hold one across a model await.
+    """The engine and its sessions; `session()` opens a short unit of work. Never hold one across a model await.
 
+    Made from a URL, it creates and owns its engine. Made with `engine=`, an app's own `AsyncEngine` (a database
+    shared with the app), it uses that engine as the app configured it and never disposes of it: `close` leaves it
+    to the app. `table_prefix` (PERSISTREAM_TABLE_PREFIX) names persistream's tables behind a prefix on this engine.
     `statement_timeout=None` lifts the per-statement limit (migrations may rebuild large tables).
     """
 
-    def __init__(self, url: str, *, echo: bool = False, statement_timeout: float | None = PG_STATEMENT_TIMEOUT) -> None:
-        self.url = url
-        self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo}
-        if not self.is_sqlite:
-            # Several server processes share one PostgreSQL (100 connections by default): keep each pool small.
-            connect_args: dict[str, Any] = {"timeout": PG_CONNECT_TIMEOUT}
-            if statement_timeout is not None:
-                connect_args["command_timeout"] = statement_timeout
-            kwargs.update(pool_size=5, max_overflow=15, pool_timeout=10, pool_pre_ping=True, connect_args=connect_args)
-        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
-        if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _tune_sqlite)
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        engine: AsyncEngine | None = None,
+        table_prefix: str = "",
+        echo: bool = False,
+        statement_timeout: float | None = PG_STATEMENT_TIMEOUT,
+    ) -> None:
+        if (url is None) == (engine is None):
+            raise TypeError("Database needs either a URL or an engine (engine=...), not both")
+        self.owns_engine = engine is None
+        if engine is None:
+            assert url is not None
+            engine = _create_engine(url, echo=echo, statement_timeout=statement_timeout)
+        self.engine: AsyncEngine = engine
+        self.url = url if url is not None else engine.url.render_as_string(hide_password=True)
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self.table_prefix = prefix.check_prefix(table_prefix)
+        prefix.bind(engine.sync_engine.dialect, table_prefix)
         session_class: type[AsyncSession] = SerializedWriteSession if self.is_sqlite else AsyncSession
         options: dict[str, Any] = {"write_lock": asyncio.Lock()} if self.is_sqlite else {}
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, class_=session_class, **options)
@@ -80,11 +91,11 @@ class Database:
         return self.sessions()
 
     async def schema_state(self) -> migrations.SchemaState:
-        return await migrations.schema_state(self.engine)
+        return await migrations.schema_state(self.engine, self.table_prefix)
 
     async def upgrade(self, revision: str = "head") -> tuple[str | None, str | None]:
         """Apply the schema migrations up to `revision`; returns the revision before and after."""
-        return await migrations.upgrade(self.engine, revision)
+        return await migrations.upgrade(self.engine, revision, self.table_prefix)
 
     async def prepare_schema(self) -> None:
         """Make sure the schema is this version's before serving.
@@ -115,7 +126,24 @@ class Database:
         return None
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        """Close the connections of an engine this object made; an app's own engine stays open (it is the app's)."""
+        if self.owns_engine:
+            await self.engine.dispose()
+
+
+def _create_engine(url: str, *, echo: bool, statement_timeout: float | None) -> AsyncEngine:
+    kwargs: dict[str, Any] = {"echo": echo}
+    sqlite = url.startswith("sqlite")
+    if not sqlite:
+        # Several server processes share one PostgreSQL (100 connections by default): keep each pool small.
+        connect_args: dict[str, Any] = {"timeout": PG_CONNECT_TIMEOUT}
+        if statement_timeout is not None:
+            connect_args["command_timeout"] = statement_timeout
+        kwargs.update(pool_size=5, max_overflow=15, pool_timeout=10, pool_pre_ping=True, connect_args=connect_args)
+    engine = create_async_engine(url, **kwargs)
+    if sqlite:
+        event.listen(engine.sync_engine, "connect", _tune_sqlite)
+    return engine
 
 
 class SerializedWriteSession(AsyncSession):

@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistream import metrics
 from persistream.config import heartbeat_interval, sweep_interval
@@ -107,6 +108,23 @@ class StreamEngine:
     ) -> StreamEngine:
         """An engine that owns its database and hub and creates the tables it needs on start."""
         engine = cls(Database(database_url), Hub(broadcast_url), **options)  # type: ignore[arg-type]
+        engine._create_tables = True
+        return engine
+
+    @classmethod
+    def from_engine(
+        cls,
+        database_engine: AsyncEngine,
+        broadcast_url: str = "memory://",
+        *,
+        table_prefix: str = "",
+        **options: object,
+    ) -> StreamEngine:
+        """An engine on an app's own SQLAlchemy `AsyncEngine` (a database shared with the app): it migrates
+        persistream's tables (behind `table_prefix`) on start like `from_urls`, and leaves the app's engine open
+        when it stops (the app disposes of it)."""
+        db = Database(engine=database_engine, table_prefix=table_prefix)
+        engine = cls(db, Hub(broadcast_url), **options)  # type: ignore[arg-type]
         engine._create_tables = True
         return engine
 

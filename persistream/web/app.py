@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -39,10 +40,15 @@ log = logging.getLogger("persistream.web")
 
 
 def create_app(
-    settings: Settings, *, model: ChatModel | None = None, authenticate: Authenticator | None = None
+    settings: Settings,
+    *,
+    model: ChatModel | None = None,
+    authenticate: Authenticator | None = None,
+    engine: AsyncEngine | None = None,
 ) -> Starlette:
-    """`authenticate` replaces the authenticator PERSISTREAM_AUTH picks (for apps that bring their own login)."""
-    services = build_services(settings, model)
+    """`authenticate` replaces the authenticator PERSISTREAM_AUTH picks (for apps that bring their own login);
+    `engine`, an app's own SQLAlchemy `AsyncEngine`, replaces PERSISTREAM_DATABASE_URL (the app disposes of it)."""
+    services = build_services(settings, model, database_engine=engine)
     authenticator = authenticate or create_authenticator(settings, services.server_secret)
     schema = build_schema(
         max_depth=settings.max_query_depth,
@@ -69,7 +75,7 @@ def create_app(
         log.info(
             "persistream ready: provider=%s database=%s broadcast=%s",
             services.model.name,
-            _scheme(settings.database_url),
+            services.db.engine.dialect.name if engine is not None else _scheme(settings.database_url),
             _scheme(settings.broadcast_url),
         )
         try:

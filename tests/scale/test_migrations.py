@@ -23,6 +23,7 @@ from sqlmodel import SQLModel
 
 from persistream.db import models  # noqa: F401  (the tables on SQLModel.metadata)
 from persistream.db.migrations import alembic_config, head_revision
+from persistream.db.prefix import VERSION_TABLE
 from tests.scale.conftest import ScaleServerFactory, create_database, drop_database, pg_url
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import GraphQLWS, gql
@@ -42,26 +43,21 @@ BRANCH_COLUMN = "parent_id"
 ADOPTED = "0001"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'migrated.db'}"
-        return
-    name = create_database(migrate=False)
-    yield pg_url(name)
-    drop_database(name)
-
-
-def persistream(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSISTREAM_", "OPENAI_"))}
-    env["PERSISTREAM_DATABASE_URL"] = database_url
+def persistream(*args: str, database_url: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("PERSISTREAM_", "OPENAI_"))}
+    clean.update(env or {}, PERSISTREAM_DATABASE_URL=database_url)
     return subprocess.run(
-        [sys.executable, "-m", "persistream", *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "persistream", *args], env=clean, cwd=ROOT, capture_output=True, text=True, timeout=90
     )
 
 
 def _schema_diff(conn: Connection) -> list[object]:
-    return list(compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata))
+    return list(
+        compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True, "version_table": VERSION_TABLE}),
+            SQLModel.metadata,
+        )
+    )
 
 
 async def inspect_database(url: str, *statements: str) -> tuple[list[object], list[list[object]]]:
@@ -93,7 +89,7 @@ async def test_migrate_an_empty_database_to_the_newest_revision(empty_database: 
     result = persistream("migrate", database_url=empty_database)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"persistream: database schema upgraded from revision none to {head_revision()}"
-    diff, (versions,) = await inspect_database(empty_database, "SELECT version_num FROM alembic_version")
+    diff, (versions,) = await inspect_database(empty_database, "SELECT version_num FROM persistream_alembic_version")
     assert diff == [] and versions == [(head_revision(),)]
 
     again = persistream("migrate", database_url=empty_database)
@@ -217,7 +213,7 @@ async def test_server_refuses_a_postgres_database_behind_and_migrates_sqlite_its
     # The embedded default: the first run migrates its SQLite file with no extra step.
     sqlite_url = f"sqlite+aiosqlite:///{tmp_path / 'first-run.db'}"
     make_scale_servers(1, sqlite_url, "memory://")
-    diff, (versions,) = await inspect_database(sqlite_url, "SELECT version_num FROM alembic_version")
+    diff, (versions,) = await inspect_database(sqlite_url, "SELECT version_num FROM persistream_alembic_version")
     assert diff == [] and versions == [(head_revision(),)]
 
 

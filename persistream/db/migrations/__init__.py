@@ -8,6 +8,11 @@ extra step.
 Migrations run on a connection handed to `env.py` (`config.attributes["connection"]`), in one transaction; on
 PostgreSQL that transaction first takes an advisory lock, so two `persistream migrate` started at once apply each
 revision once (the second waits, then finds nothing left to do).
+
+The history is recorded in persistream's own version table, `persistream_alembic_version`, never in Alembic's
+default `alembic_version`, which an app sharing the database keeps for its own history (`history.py`, which also
+moves the history of a deployment from before). With PERSISTREAM_TABLE_PREFIX every table, index and the version
+table are named behind the prefix (`names.py`), so deployments with different prefixes share a database apart.
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+
+from persistream.db.migrations import history
+from persistream.db.prefix import version_table
 
 log = logging.getLogger("persistream.migrations")
 
@@ -37,10 +44,11 @@ _PG_LOCK_KEY = 7_310_552_019
 MIGRATION_BUSY_TIMEOUT_MS = 60_000
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
+def alembic_config(connection: Connection | None = None, table_prefix: str = "") -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
+    config.attributes["table_prefix"] = table_prefix
     return config
 
 
@@ -63,17 +71,43 @@ class SchemaState:
     current: str | None  # None: no revision recorded
     head: str
     has_tables: bool  # persistream's tables exist (with or without a recorded revision)
+    prefix: str = ""
+    # persistream's revision as a version from before its own version table recorded it in `alembic_version`.
+    legacy: str | None = None
+    # `alembic_version` holds another history (an app's own): persistream leaves it alone.
+    foreign: bool = False
 
     @property
     def at_head(self) -> bool:
         return self.current == self.head
 
+    @property
+    def version_table(self) -> str:
+        return version_table(self.prefix)
+
+    def describe_current(self) -> str:
+        """The recorded revision, for a report: where it is when that is not persistream's own version table."""
+        if self.current is None and self.legacy is not None:
+            return f"{self.legacy} (recorded in {history.LEGACY_VERSION_TABLE} by an older version)"
+        return self.current or "none"
+
     def problem(self) -> str | None:
         """What an operator must do before the server can use this database, or None when it is ready."""
         if self.at_head:
             return None
+        if self.current is None and self.legacy is not None:
+            return (
+                f"persistream's schema history (revision {self.legacy}) is still in {history.LEGACY_VERSION_TABLE}, "
+                f"where versions before this one kept it: run `persistream migrate` (it moves it to "
+                f"{version_table(self.prefix)})"
+            )
         if self.current is None and not self.has_tables:
-            return "the database has no persistream schema yet: run `persistream migrate` first"
+            beside = (
+                f" (the Alembic history in {history.LEGACY_VERSION_TABLE} is another app's and stays as it is)"
+                if self.foreign
+                else ""
+            )
+            return f"the database has no persistream schema yet{beside}: run `persistream migrate` first"
         if self.current is None:
             return (
                 "the database has persistream tables but no recorded schema revision: run `persistream migrate` "
@@ -90,22 +124,23 @@ class SchemaState:
         )
 
 
-async def schema_state(engine: AsyncEngine) -> SchemaState:
+async def schema_state(engine: AsyncEngine, table_prefix: str = "") -> SchemaState:
     async with engine.connect() as conn:
-        return await conn.run_sync(_schema_state)
+        return await conn.run_sync(_schema_state, table_prefix)
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> tuple[str | None, str | None]:
-    """Apply the revisions up to `revision`; returns the revision before and after."""
+async def upgrade(engine: AsyncEngine, revision: str = "head", table_prefix: str = "") -> tuple[str | None, str | None]:
+    """Apply the revisions up to `revision`; returns the revision before and after. Raises `SchemaNotReady` for
+    a database this version cannot upgrade (a newer version's revision)."""
     if engine.dialect.name == "sqlite" and not _in_memory(engine):
         engine = _exclusive_sqlite_engine(engine)
         try:
             async with engine.begin() as conn:
-                return await conn.run_sync(_upgrade, revision)
+                return await conn.run_sync(_upgrade, revision, table_prefix)
         finally:
             await engine.dispose()
     async with engine.begin() as conn:
-        return await conn.run_sync(_upgrade, revision)
+        return await conn.run_sync(_upgrade, revision, table_prefix)
 
 
 def _in_memory(engine: AsyncEngine) -> bool:
@@ -135,21 +170,36 @@ def _exclusive_sqlite_engine(engine: AsyncEngine) -> AsyncEngine:
     return exclusive
 
 
-def _schema_state(conn: Connection) -> SchemaState:
-    current = MigrationContext.configure(conn).get_current_revision()
-    return SchemaState(current, head_revision(), inspect(conn).has_table("streams"))
+def _schema_state(conn: Connection, prefix: str) -> SchemaState:
+    current = history.current_revision(conn, prefix)
+    known = known_revisions()
+    return SchemaState(
+        current,
+        head_revision(),
+        inspect(conn).has_table(f"{prefix}streams"),
+        prefix,
+        legacy=history.legacy_revision(conn, prefix, known) if current is None else None,
+        foreign=history.foreign_history(conn, known),
+    )
 
 
-def _upgrade(conn: Connection, revision: str) -> tuple[str | None, str | None]:
+def _upgrade(conn: Connection, revision: str, prefix: str) -> tuple[str | None, str | None]:
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    config = alembic_config(conn)
-    before = MigrationContext.configure(conn).get_current_revision()
-    if before is None and inspect(conn).has_table("streams"):
+    config = alembic_config(conn, prefix)
+    state = _schema_state(conn, prefix)
+    if state.current is not None and state.current not in known_revisions():
+        raise SchemaNotReady(state.problem() or "")
+    before = state.current
+    if before is None and state.legacy is not None:
+        # A deployment from before persistream's own version table: its history moves there.
+        command.stamp(config, state.legacy)
+        history.forget_legacy(conn, state.legacy)
+        before = state.legacy
+    elif before is None and state.has_tables:
         # Made by `create_all` before persistream shipped migrations: that is the initial revision's schema.
         log.info("recording existing tables as schema revision %s", INITIAL_REVISION)
         command.stamp(config, INITIAL_REVISION)
         before = INITIAL_REVISION
     command.upgrade(config, revision)
-    after = MigrationContext.configure(conn).get_current_revision()
-    return before, after
+    return before, history.current_revision(conn, prefix)

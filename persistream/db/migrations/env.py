@@ -10,6 +10,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 from persistream.db import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from persistream.db.prefix import version_table
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -20,6 +21,8 @@ context.configure(
     target_metadata=SQLModel.metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
+    # persistream's own history table: an app's Alembic history in the same database keeps `alembic_version`.
+    version_table=version_table(context.config.attributes.get("table_prefix", "")),
 )
 with context.begin_transaction():
     context.run_migrations()

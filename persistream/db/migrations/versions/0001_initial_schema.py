@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from persistream.db.migrations.names import name
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -20,7 +22,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
-        "streams",
+        name("streams"),
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("error", sa.String(), nullable=True),
@@ -33,47 +35,47 @@ def upgrade() -> None:
         sa.Column("cancel_requested", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("ix_streams_status", "streams", ["status"])
+    op.create_index(name("ix_streams_status"), name("streams"), ["status"])
 
     op.create_table(
-        "threads",
+        name("threads"),
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("owner", sa.String(length=200), nullable=True),
         sa.Column("title", sa.String(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index("ix_threads_created_at", "threads", ["created_at"])
-    op.create_index("ix_threads_owner", "threads", ["owner"])
+    op.create_index(name("ix_threads_created_at"), name("threads"), ["created_at"])
+    op.create_index(name("ix_threads_owner"), name("threads"), ["owner"])
 
     op.create_table(
-        "chunks",
+        name("chunks"),
         sa.Column("stream_id", sa.String(length=36), nullable=False),
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("text", sa.String(), nullable=False),
         sa.Column("end_offset", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["stream_id"], ["streams.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["stream_id"], [name("streams") + ".id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("stream_id", "seq"),
     )
 
     op.create_table(
-        "messages",
+        name("messages"),
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("thread_id", sa.String(length=36), nullable=False),
         sa.Column("prompt", sa.String(), nullable=False),
         sa.Column("response_stream_id", sa.String(length=36), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["response_stream_id"], ["streams.id"]),
-        sa.ForeignKeyConstraint(["thread_id"], ["threads.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["response_stream_id"], [name("streams") + ".id"]),
+        sa.ForeignKeyConstraint(["thread_id"], [name("threads") + ".id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("response_stream_id"),
     )
-    op.create_index("ix_messages_created_at", "messages", ["created_at"])
-    op.create_index("ix_messages_thread_id", "messages", ["thread_id"])
+    op.create_index(name("ix_messages_created_at"), name("messages"), ["created_at"])
+    op.create_index(name("ix_messages_thread_id"), name("messages"), ["thread_id"])
 
 
 def downgrade() -> None:
-    op.drop_table("messages")
-    op.drop_table("chunks")
-    op.drop_table("threads")
-    op.drop_table("streams")
+    op.drop_table(name("messages"))
+    op.drop_table(name("chunks"))
+    op.drop_table(name("threads"))
+    op.drop_table(name("streams"))

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from persistream.db.migrations.names import name
+
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -18,8 +20,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_streams_status_heartbeat_at", "streams", ["status", "heartbeat_at"], if_not_exists=True)
+    op.create_index(
+        name("ix_streams_status_heartbeat_at"), name("streams"), ["status", "heartbeat_at"], if_not_exists=True
+    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_streams_status_heartbeat_at", table_name="streams")
+    op.drop_index(name("ix_streams_status_heartbeat_at"), table_name=name("streams"))

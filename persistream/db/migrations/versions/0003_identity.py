@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from persistream.db.migrations.names import name
+
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
@@ -19,23 +21,23 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("threads") as batch:
+    with op.batch_alter_table(name("threads")) as batch:
         batch.add_column(sa.Column("share_token", sa.String(length=64), nullable=True))
-    op.create_index("ix_threads_share_token", "threads", ["share_token"], unique=True)
-    op.create_index("ix_threads_owner_created_at", "threads", ["owner", "created_at"])
+    op.create_index(name("ix_threads_share_token"), name("threads"), ["share_token"], unique=True)
+    op.create_index(name("ix_threads_owner_created_at"), name("threads"), ["owner", "created_at"])
     op.create_table(
-        "secrets",
+        name("secrets"),
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("value", sa.String(), nullable=False),
         sa.PrimaryKeyConstraint("name"),
     )
     # Threads from before identities were the one local user's (PERSISTREAM_AUTH=none).
-    op.execute("UPDATE threads SET owner = 'local' WHERE owner IS NULL")
+    op.execute(f"UPDATE {name('threads')} SET owner = 'local' WHERE owner IS NULL")
 
 
 def downgrade() -> None:
-    op.drop_table("secrets")
-    op.drop_index("ix_threads_owner_created_at", table_name="threads")
-    op.drop_index("ix_threads_share_token", table_name="threads")
-    with op.batch_alter_table("threads") as batch:
+    op.drop_table(name("secrets"))
+    op.drop_index(name("ix_threads_owner_created_at"), table_name=name("threads"))
+    op.drop_index(name("ix_threads_share_token"), table_name=name("threads"))
+    with op.batch_alter_table(name("threads")) as batch:
         batch.drop_column("share_token")

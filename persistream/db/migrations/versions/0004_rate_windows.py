@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from persistream.db.migrations.names import name
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -20,7 +22,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
-        "rate_windows",
+        name("rate_windows"),
         sa.Column("owner", sa.String(length=200), nullable=False),
         sa.Column("window_start", sa.Integer(), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
@@ -30,4 +32,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("rate_windows")
+    op.drop_table(name("rate_windows"))

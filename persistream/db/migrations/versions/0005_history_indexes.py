@@ -23,6 +23,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from persistream.db.migrations.names import name
+
 revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
@@ -30,30 +32,30 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_threads_owner_created_at_id", "threads", ["owner", "created_at", "id"])
-    op.drop_index("ix_threads_owner_created_at", table_name="threads")
-    op.drop_index("ix_threads_owner", table_name="threads")
-    op.create_index("ix_messages_thread_id_created_at_id", "messages", ["thread_id", "created_at", "id"])
-    op.drop_index("ix_messages_thread_id", table_name="messages")
+    op.create_index(name("ix_threads_owner_created_at_id"), name("threads"), ["owner", "created_at", "id"])
+    op.drop_index(name("ix_threads_owner_created_at"), table_name=name("threads"))
+    op.drop_index(name("ix_threads_owner"), table_name=name("threads"))
+    op.create_index(name("ix_messages_thread_id_created_at_id"), name("messages"), ["thread_id", "created_at", "id"])
+    op.drop_index(name("ix_messages_thread_id"), table_name=name("messages"))
 
     # A plain ADD COLUMN (SQLite allows one with a default): a batch copy of `streams` would break the foreign keys
     # of chunks and messages that point at it.
-    op.add_column("streams", sa.Column("compacted", sa.Boolean(), nullable=False, server_default=sa.false()))
-    op.create_index("ix_streams_status_compacted", "streams", ["status", "compacted"])
+    op.add_column(name("streams"), sa.Column("compacted", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.create_index(name("ix_streams_status_compacted"), name("streams"), ["status", "compacted"])
     op.execute(
         sa.text(
-            "UPDATE streams SET compacted = :yes "
+            f"UPDATE {name('streams')} SET compacted = :yes "
             "WHERE status IN ('DONE', 'ERROR', 'TIMEOUT', 'CANCELLED') AND last_seq <= 1"
         ).bindparams(yes=True)
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_streams_status_compacted", table_name="streams")
-    op.drop_column("streams", "compacted")  # SQLite 3.35+ drops a column in place
+    op.drop_index(name("ix_streams_status_compacted"), table_name=name("streams"))
+    op.drop_column(name("streams"), "compacted")  # SQLite 3.35+ drops a column in place
 
-    op.create_index("ix_messages_thread_id", "messages", ["thread_id"])
-    op.drop_index("ix_messages_thread_id_created_at_id", table_name="messages")
-    op.create_index("ix_threads_owner", "threads", ["owner"])
-    op.create_index("ix_threads_owner_created_at", "threads", ["owner", "created_at"])
-    op.drop_index("ix_threads_owner_created_at_id", table_name="threads")
+    op.create_index(name("ix_messages_thread_id"), name("messages"), ["thread_id"])
+    op.drop_index(name("ix_messages_thread_id_created_at_id"), table_name=name("messages"))
+    op.create_index(name("ix_threads_owner"), name("threads"), ["owner"])
+    op.create_index(name("ix_threads_owner_created_at"), name("threads"), ["owner", "created_at"])
+    op.drop_index(name("ix_threads_owner_created_at_id"), table_name=name("threads"))

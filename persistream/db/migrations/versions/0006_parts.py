@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from persistream.db.migrations.names import name
+
 revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
@@ -27,20 +29,20 @@ STREAM_COLUMNS = ("input_tokens", "output_tokens", "reasoning_tokens")
 
 
 def upgrade() -> None:
-    op.add_column("chunks", sa.Column("part", sa.Integer(), nullable=True))
-    op.add_column("chunks", sa.Column("kind", sa.String(length=16), nullable=True))
-    op.add_column("chunks", sa.Column("tool_name", sa.String(), nullable=True))
-    op.add_column("chunks", sa.Column("tool_call_id", sa.String(), nullable=True))
-    op.add_column("chunks", sa.Column("is_error", sa.Boolean(), nullable=True))
-    op.add_column("chunks", sa.Column("part_end", sa.Integer(), nullable=True))
-    for name in STREAM_COLUMNS:
-        op.add_column("streams", sa.Column(name, sa.Integer(), nullable=True))
+    op.add_column(name("chunks"), sa.Column("part", sa.Integer(), nullable=True))
+    op.add_column(name("chunks"), sa.Column("kind", sa.String(length=16), nullable=True))
+    op.add_column(name("chunks"), sa.Column("tool_name", sa.String(), nullable=True))
+    op.add_column(name("chunks"), sa.Column("tool_call_id", sa.String(), nullable=True))
+    op.add_column(name("chunks"), sa.Column("is_error", sa.Boolean(), nullable=True))
+    op.add_column(name("chunks"), sa.Column("part_end", sa.Integer(), nullable=True))
+    for column in STREAM_COLUMNS:
+        op.add_column(name("streams"), sa.Column(column, sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
     # SQLite 3.35+ drops a column in place. The older readers then take every chunk as text: an answer with other
     # parts than TEXT reads back with them mixed in, as they cannot tell them apart.
-    for name in STREAM_COLUMNS:
-        op.drop_column("streams", name)
-    for name in CHUNK_COLUMNS:
-        op.drop_column("chunks", name)
+    for column in STREAM_COLUMNS:
+        op.drop_column(name("streams"), column)
+    for column in CHUNK_COLUMNS:
+        op.drop_column(name("chunks"), column)

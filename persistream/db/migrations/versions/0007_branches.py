@@ -21,6 +21,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from persistream.db.migrations.names import name
+
 revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
@@ -28,10 +30,10 @@ depends_on: str | Sequence[str] | None = None
 
 # Row values compare (created_at, id) as one key on both databases, which seek the index with it.
 _PREVIOUS_IN_THREAD = """
-UPDATE messages SET parent_id = (
-    SELECT earlier.id FROM messages AS earlier
-    WHERE earlier.thread_id = messages.thread_id
-      AND (earlier.created_at, earlier.id) < (messages.created_at, messages.id)
+UPDATE {messages} SET parent_id = (
+    SELECT earlier.id FROM {messages} AS earlier
+    WHERE earlier.thread_id = {messages}.thread_id
+      AND (earlier.created_at, earlier.id) < ({messages}.created_at, {messages}.id)
     ORDER BY earlier.created_at DESC, earlier.id DESC
     LIMIT 1
 )
@@ -40,15 +42,17 @@ UPDATE messages SET parent_id = (
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        op.execute("ALTER TABLE messages ADD COLUMN parent_id VARCHAR(36) REFERENCES messages (id)")
+        messages = name("messages")
+        op.execute(f"ALTER TABLE {messages} ADD COLUMN parent_id VARCHAR(36) REFERENCES {messages} (id)")
     else:
         op.add_column(
-            "messages", sa.Column("parent_id", sa.String(length=36), sa.ForeignKey("messages.id"), nullable=True)
+            name("messages"),
+            sa.Column("parent_id", sa.String(length=36), sa.ForeignKey(name("messages") + ".id"), nullable=True),
         )
-    op.create_index("ix_messages_parent_id_thread_id", "messages", ["parent_id", "thread_id"])
-    op.execute(sa.text(_PREVIOUS_IN_THREAD))
+    op.create_index(name("ix_messages_parent_id_thread_id"), name("messages"), ["parent_id", "thread_id"])
+    op.execute(sa.text(_PREVIOUS_IN_THREAD.format(messages=name("messages"))))
 
 
 def downgrade() -> None:
-    op.drop_index("ix_messages_parent_id_thread_id", table_name="messages")
-    op.drop_column("messages", "parent_id")  # its constraint goes with it (inline on SQLite, 3.35+)
+    op.drop_index(name("ix_messages_parent_id_thread_id"), table_name=name("messages"))
+    op.drop_column(name("messages"), "parent_id")  # its constraint goes with it (inline on SQLite, 3.35+)
