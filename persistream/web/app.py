@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
@@ -32,6 +32,7 @@ from persistream.web.headers import SecurityHeaders
 from persistream.web.hosts import HostGuard
 from persistream.web.metrics_view import MetricsEndpoint, sampling
 from persistream.web.origins import OriginGuard
+from persistream.web.paths import page_response
 from persistream.web.shutdown import DRAIN_KEY, Drain
 
 log = logging.getLogger("persistream.web")
@@ -49,6 +50,8 @@ def create_app(
         max_tokens=settings.max_query_tokens,
         introspection=settings.introspection,
     )
+    sampler = services.engine.metrics_sampler()
+    drain = Drain(services.engine, settings.shutdown_grace)
     graphql = PersistreamGraphQL(
         services.chat,
         settings.allowed_origins,
@@ -57,10 +60,8 @@ def create_app(
         max_subscriptions=settings.max_subscriptions,
         authenticator=authenticator,
         auth_mode=settings.auth_mode,
+        drain=drain,
     )
-
-    sampler = services.engine.metrics_sampler()
-    drain = Drain(services.engine, settings.shutdown_grace)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -81,8 +82,8 @@ def create_app(
         finally:
             await services.stop()
 
-    async def index(_request: Request) -> Response:
-        return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-cache"})
+    async def index(request: Request) -> Response:
+        return page_response(STATIC_DIR / "index.html", request.scope, {"cache-control": "no-cache"})
 
     async def healthz(_request: Request) -> Response:
         database = "ok" if await services.engine.database_reachable() else "down"
