@@ -16,12 +16,11 @@ import pytest
 from tests.conftest import server_env
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import STREAM_BODY, STREAM_CHAT, GraphQLWS, check_events, collect
-from tests.support.host_app import HostAppProcess
+from tests.support.host_app import HostAppProcess, fastapi_example
 from tests.support.http_stream import run_http
 from tests.support.server import ROOT
 from tests.support.streams import Tap, start_stream, wait_until
 
-EXAMPLES = ROOT / "examples"
 ANSWER = ["Mounted", " answers", " stream", " the", " same", " way."]
 SHARE = """mutation($thread: ID!) { shareThread(threadId: $thread) { url token } }"""
 MESSAGES = """query($thread: ID!) { messages(threadId: $thread, last: 10) { id prompt } }"""
@@ -55,12 +54,7 @@ app = Starlette(routes=[Route("/", home), Mount("/tools", routes=[Mount("/chat",
 
 
 def fastapi_host(fake: FakeOpenAI, directory: Path, **env: str) -> HostAppProcess:
-    return HostAppProcess(
-        server_env(fake, directory / "persistream.db", **env),
-        log_path=directory / "host.log",
-        app="fastapi_mount:app",
-        app_dir=EXAMPLES,
-    ).start()
+    return fastapi_example(server_env(fake, directory / "persistream.db", **env), directory)
 
 
 @pytest.fixture(scope="module")

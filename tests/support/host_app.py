@@ -6,10 +6,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tests.support.server import ServerProcess
+from tests.support.server import ROOT, ServerProcess
 
 # What the docs tell a host to give uvicorn: the WebSocket protocol whose close at shutdown waits for the answers.
 DRAINING_WS = "persistream.web.shutdown:DrainingWebSockets"
+EXAMPLES = ROOT / "examples"
 
 
 class HostAppProcess(ServerProcess):
@@ -59,3 +60,8 @@ class HostAppProcess(ServerProcess):
     @property
     def graphql_ws(self) -> str:
         return f"ws://127.0.0.1:{self.port}{self.prefix}/graphql"
+
+
+def fastapi_example(env: dict[str, str], directory: Path) -> HostAppProcess:
+    """examples/fastapi_mount.py served from `directory` (its log there): persistream under /chat."""
+    return HostAppProcess(env, log_path=directory / "host.log", app="fastapi_mount:app", app_dir=EXAMPLES).start()
