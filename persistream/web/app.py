@@ -31,6 +31,7 @@ from persistream.web.graphql_view import STATIC_DIR, PersistreamGraphQL
 from persistream.web.headers import SecurityHeaders
 from persistream.web.hosts import HostGuard
 from persistream.web.metrics_view import MetricsEndpoint, sampling
+from persistream.web.mounting import Lifecycle, StartGuard
 from persistream.web.origins import OriginGuard
 from persistream.web.paths import page_response
 from persistream.web.shutdown import DRAIN_KEY, Drain
@@ -52,6 +53,7 @@ def create_app(
     )
     sampler = services.engine.metrics_sampler()
     drain = Drain(services.engine, settings.shutdown_grace)
+    lifecycle = Lifecycle()
     graphql = PersistreamGraphQL(
         services.chat,
         settings.allowed_origins,
@@ -66,6 +68,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         await services.start()
+        lifecycle.running = True
         log.info(
             "persistream ready: provider=%s database=%s broadcast=%s",
             services.model.name,
@@ -80,6 +83,7 @@ def create_app(
                 # Shutdown: the answers still being generated get their grace (a no-op if the sockets began it).
                 await drain.wait()
         finally:
+            lifecycle.running = False
             await services.stop()
 
     async def index(request: Request) -> Response:
@@ -103,6 +107,8 @@ def create_app(
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(HostGuard, allowed_hosts=settings.hosts_allowed),
+        # A host app that mounts this one and never runs its lifespan: a 503 that says so, not a database error.
+        Middleware(StartGuard, lifecycle=lifecycle),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         Middleware(OriginGuard, allowed_origins=settings.allowed_origins),
     ]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 
 from tests.conftest import server_env
 from tests.support.fake_openai import FakeOpenAI, Script
@@ -225,3 +226,45 @@ async def test_a_stopping_host_lets_the_answer_finish_and_closes_sockets_after_i
     finally:
         host.stop()
     assert events[-1]["status"] == "DONE" and check_events(events) == "".join(tokens)
+
+
+FORGETFUL_HOST = """
+from fastapi import FastAPI
+
+import persistream.web
+from persistream.config import Settings
+
+app = FastAPI()
+app.mount("/chat", persistream.web.create_app(Settings.from_env()))
+"""
+
+
+async def test_a_host_that_forgets_the_lifespan_is_told(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    """No database error and no half-working API: a 503 on what needs the services, and the log says what to do."""
+    (tmp_path / "forgetful_host.py").write_text(FORGETFUL_HOST, encoding="utf-8")
+    host = HostAppProcess(
+        server_env(fake_openai, tmp_path / "persistream.db"),
+        log_path=tmp_path / "host.log",
+        app="forgetful_host:app",
+        app_dir=tmp_path,
+        ready_path="/static/css/chat.css",  # it never becomes healthy: a file says it is up
+    ).start()
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            health = await client.get(f"{host.chat_url}/healthz")
+            assert health.status_code == 503
+            assert health.json()["errors"][0]["message"] == "persistream has not started (the server log says why)."
+            sent = await client.post(host.graphql_http, json={"query": "{ viewer { id } }"})
+            assert sent.status_code == 503
+            assert sent.json()["errors"][0]["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+            # GraphiQL's page is only a file: it loads.
+            assert (await client.get(host.graphql_http, headers={"accept": "text/html"})).status_code == 200
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            async with websockets.connect(host.graphql_ws, subprotocols=["graphql-transport-ws"]):  # type: ignore[list-item]
+                pass
+        assert refused.value.response.status_code == 503
+    finally:
+        host.stop()
+    log = host.log()
+    assert log.count("must enter persistream.web.lifespan(app) in its own lifespan") == 1, log
+    assert "no such table" not in log and "Traceback" not in log

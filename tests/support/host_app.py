@@ -23,12 +23,14 @@ class HostAppProcess(ServerProcess):
         app_dir: Path,
         prefix: str = "/chat",
         extra: tuple[str, ...] = (),
+        ready_path: str = "/healthz",
     ) -> None:
         super().__init__(env, log_path=log_path, command=(sys.executable, "-m", "uvicorn"))
         self.app = app
         self.app_dir = app_dir
         self.prefix = prefix
         self.extra = list(extra)
+        self.ready_path = ready_path  # under the prefix: what answers 200 once the app is up
 
     def arguments(self) -> list[str]:
         return [
@@ -51,7 +53,7 @@ class HostAppProcess(ServerProcess):
 
     @property
     def health_url(self) -> str:
-        return f"{self.chat_url}/healthz"
+        return f"{self.chat_url}{self.ready_path}"
 
     @property
     def graphql_http(self) -> str:
