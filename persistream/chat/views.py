@@ -39,10 +39,12 @@ class ThreadView:
 class ShareView:
     thread_id: str
     token: str
+    # The path the chat page is served under ("" at the root of the server).
+    base_path: str = ""
 
     @property
     def url(self) -> str:
-        return f"/?share={self.token}"
+        return f"{self.base_path}/?share={self.token}"
 
 
 def body_from(stream_id: str, snapshot: StreamSnapshot | None) -> StreamBody:

@@ -35,6 +35,8 @@ class Context:
     identity: Identity | None = None
     # The `Unauthenticated` of a credential that was there but bad: every operation fails with it.
     auth_error: Unauthenticated | None = None
+    # The path this app is served under ("" at the root, "/chat" mounted there), for the links it gives out.
+    base_path: str = ""
     # Over a WebSocket, what its subscriptions follow (for a graceful shutdown); None over HTTP.
     connection: Follower | None = None
     # `Thread.messages`, batched: made by the first thread that asks, then shared by the rest of the context.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from strawberry import Info
 
 from persistream.chat.views import MessageView, ShareView
@@ -35,7 +37,8 @@ async def delete_thread(info: Info[Context, None], thread_id: str) -> bool:
 
 
 async def share_thread(info: Info[Context, None], thread_id: str) -> ShareView:
-    return await info.context.chat.share_thread(info.context.caller(), parse_id(thread_id, "threadId"))
+    share = await info.context.chat.share_thread(info.context.caller(), parse_id(thread_id, "threadId"))
+    return dataclasses.replace(share, base_path=info.context.base_path)
 
 
 async def unshare_thread(info: Info[Context, None], thread_id: str) -> bool:

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
@@ -33,7 +33,9 @@ from persistream.web.graphql_view import STATIC_DIR, PersistreamGraphQL
 from persistream.web.headers import SecurityHeaders
 from persistream.web.hosts import HostGuard
 from persistream.web.metrics_view import MetricsEndpoint, sampling
+from persistream.web.mounting import Lifecycle, StartGuard
 from persistream.web.origins import OriginGuard
+from persistream.web.paths import page_response
 from persistream.web.shutdown import DRAIN_KEY, Drain
 
 log = logging.getLogger("persistream.web")
@@ -56,6 +58,9 @@ def create_app(
         max_tokens=settings.max_query_tokens,
         introspection=settings.introspection,
     )
+    sampler = services.engine.metrics_sampler()
+    drain = Drain(services.engine, settings.shutdown_grace)
+    lifecycle = Lifecycle()
     graphql = PersistreamGraphQL(
         services.chat,
         settings.allowed_origins,
@@ -64,14 +69,13 @@ def create_app(
         max_subscriptions=settings.max_subscriptions,
         authenticator=authenticator,
         auth_mode=settings.auth_mode,
+        drain=drain,
     )
-
-    sampler = services.engine.metrics_sampler()
-    drain = Drain(services.engine, settings.shutdown_grace)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
         await services.start()
+        lifecycle.running = True
         log.info(
             "persistream ready: provider=%s database=%s broadcast=%s",
             services.model.name,
@@ -86,10 +90,11 @@ def create_app(
                 # Shutdown: the answers still being generated get their grace (a no-op if the sockets began it).
                 await drain.wait()
         finally:
+            lifecycle.running = False
             await services.stop()
 
-    async def index(_request: Request) -> Response:
-        return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-cache"})
+    async def index(request: Request) -> Response:
+        return page_response(STATIC_DIR / "index.html", request.scope, {"cache-control": "no-cache"})
 
     async def healthz(_request: Request) -> Response:
         database = "ok" if await services.engine.database_reachable() else "down"
@@ -109,6 +114,8 @@ def create_app(
     middleware = [
         Middleware(SecurityHeaders),
         Middleware(HostGuard, allowed_hosts=settings.hosts_allowed),
+        # A host app that mounts this one and never runs its lifespan: a 503 that says so, not a database error.
+        Middleware(StartGuard, lifecycle=lifecycle),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
         Middleware(OriginGuard, allowed_origins=settings.allowed_origins),
     ]

@@ -28,13 +28,14 @@ from persistream.errors import Unauthenticated
 from persistream.resolvers.shared import shared_payload_json
 from persistream.web.auth import Authenticator, LocalAuthenticator
 from persistream.web.context import WebContext
+from persistream.web.paths import base_path, page_response
 from persistream.web.protocol_patches import (
     CONNECTION_INIT_TIMEOUT,
     LegacyWSHandler,
     TransportWSHandler,
     WebSocketAdapter,
 )
-from persistream.web.shutdown import CONNECTION_KEY, Connection
+from persistream.web.shutdown import CONNECTION_KEY, DRAIN_KEY, Connection, Drain
 
 STATIC_DIR = Path(__file__).parent / "static"
 GRAPHIQL_PAGE = STATIC_DIR / "graphiql.html"
@@ -73,6 +74,7 @@ class PersistreamGraphQL(GraphQL[WebContext, None]):
         schema: strawberry.Schema | None = None,
         graphiql: bool = True,
         max_subscriptions: int = 100,
+        drain: Drain | None = None,
         **kwargs: Any,
     ) -> None:
         if schema is None:
@@ -95,6 +97,7 @@ class PersistreamGraphQL(GraphQL[WebContext, None]):
         self.chat = chat
         self.authenticator: Authenticator = authenticator or LocalAuthenticator()
         self.auth_mode = auth_mode
+        self.drain = drain
 
     def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
         # As over HTTP (origins.py): `null` is nobody's page in particular, so it is never an allowed origin.
@@ -133,6 +136,10 @@ class PersistreamGraphQL(GraphQL[WebContext, None]):
         if isinstance(request, WebSocket):
             # Where its subscriptions note what they follow; uvicorn's protocol finds it in the scope at shutdown.
             request.scope[CONNECTION_KEY] = Connection()
+            # And the drain that closes it at shutdown: the lifespan state has it too, but a host app that runs
+            # this app's lifespan inside its own may not pass that state on (web/mounting.py).
+            if self.drain is not None:
+                request.scope[DRAIN_KEY] = self.drain
         try:
             return await super().run(request, *args, **kwargs)
         except HTTPException as exc:
@@ -153,7 +160,13 @@ class PersistreamGraphQL(GraphQL[WebContext, None]):
         # Once per HTTP request, and once per WebSocket at the upgrade (on_ws_connect may refine it). A bad
         # credential is kept, not raised, so it surfaces as UNAUTHENTICATED on the operation (HTTP 200 with errors,
         # as GraphQL-over-HTTP clients expect) instead of a transport failure.
-        context = WebContext(request=request, response=response, chat=self.chat, auth_mode=self.auth_mode)
+        context = WebContext(
+            request=request,
+            response=response,
+            chat=self.chat,
+            auth_mode=self.auth_mode,
+            base_path=base_path(request.scope),
+        )
         if isinstance(request, WebSocket):
             context.connection = request.scope.get(CONNECTION_KEY)
         await self._identify(context, None)
@@ -179,5 +192,5 @@ class PersistreamGraphQL(GraphQL[WebContext, None]):
     async def render_graphql_ide(self, request: Request) -> Response:
         # The pinned local copies (installed by the setup from the npm registry) when present, else the CDN page.
         if GRAPHIQL_PAGE.is_file() and GRAPHIQL_ASSETS.is_dir():
-            return HTMLResponse(GRAPHIQL_PAGE.read_text(encoding="utf-8"))
+            return page_response(GRAPHIQL_PAGE, request.scope)
         return HTMLResponse(self.graphql_ide_html)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from persistream.web.paths import route_path
+
 # The chat page renders untrusted model output: its own scripts and styles only, and it talks only to its server.
 PAGE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -27,7 +29,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = PAGE_POLICY if scope["path"] == "/" else GRAPHIQL_POLICY
+        policy = PAGE_POLICY if route_path(scope) == "/" else GRAPHIQL_POLICY
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

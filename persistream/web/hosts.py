@@ -3,9 +3,9 @@ the server under a name that is not on the list and is refused with 400 before a
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from persistream.web.refusal import send_refusal
+from persistream.web.refusal import refuse
 
 REFUSED = "This server does not answer to that host name."
 
@@ -34,19 +34,4 @@ class HostGuard:
         if scope["type"] not in ("http", "websocket") or self.is_allowed(scope):
             await self.app(scope, receive, send)
             return
-        if scope["type"] == "http":
-            await send_refusal(send, 400, REFUSED, "FORBIDDEN")
-            return
-        await receive()  # websocket.connect
-        if "websocket.http.response" in scope.get("extensions", {}):
-            # The server can answer the handshake with a plain HTTP response: the same 400 as over HTTP.
-            await send_refusal(_as_websocket_response(send), 400, REFUSED, "FORBIDDEN")
-        else:
-            await send({"type": "websocket.close", "code": 1008})
-
-
-def _as_websocket_response(send: Send) -> Send:
-    async def wrapped(message: Message) -> None:
-        await send({**message, "type": "websocket." + str(message["type"])})
-
-    return wrapped
+        await refuse(scope, receive, send, 400, REFUSED, "FORBIDDEN")

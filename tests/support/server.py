@@ -60,22 +60,21 @@ class ServerProcess:
     def graphql_ws(self) -> str:
         return f"ws://127.0.0.1:{self.port}/graphql"
 
+    @property
+    def health_url(self) -> str:
+        return f"{self.url}/healthz"
+
+    def arguments(self) -> list[str]:
+        """The command line after `command`."""
+        return ["serve", "--port", str(self.port), "--log-level", "info", "--workers", str(self.workers)]
+
     def start(self, timeout: float = 90.0) -> ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PERSISTREAM_", "OPENAI_"))}
         env.update(self.env)
         env["PYTHONUNBUFFERED"] = "1"
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(
-                [
-                    *self.command,
-                    "serve",
-                    "--port",
-                    str(self.port),
-                    "--log-level",
-                    "info",
-                    "--workers",
-                    str(self.workers),
-                ],
+                [*self.command, *self.arguments()],
                 env=env,
                 cwd=self.cwd,
                 stdout=log,
@@ -86,7 +85,7 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}: {self.log()[-2000:]}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(self.health_url, timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

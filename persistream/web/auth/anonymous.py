@@ -3,8 +3,8 @@
 The cookie holds a random id and its signature. The signing key is `PERSISTREAM_SECRET_KEY`, or else one generated
 once and kept in the database (insert-if-absent), so every process and every restart accepts the same cookies.
 `AnonymousCookies` (the middleware) gives a browser without a valid cookie a new identity on its first response of
-`/`, `/graphql` or `/agui`; a WebSocket upgrade cannot set a cookie, so one without a valid cookie is a fresh
-identity that owns nothing.
+`/`, `/graphql` or `/agui` (under the path the app is served at, which is also the cookie's `Path`); a WebSocket
+upgrade cannot set a cookie, so one without a valid cookie is a fresh identity that owns nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from persistream.chat.identity import Identity
 from persistream.web.auth import ServerSecret
+from persistream.web.paths import base_path, route_path
 
 COOKIE_NAME = "persistream_id"
 SALT = "persistream.anonymous-id"
@@ -86,7 +87,7 @@ class AnonymousCookies:
         self.auth = authenticator
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _sets_cookie(scope["path"]):
+        if scope["type"] != "http" or not _sets_cookie(route_path(scope)):
             await self.app(scope, receive, send)
             return
         conn = HTTPConnection(scope)
@@ -97,7 +98,9 @@ class AnonymousCookies:
         scope[SCOPE_KEY] = identity
         value = await self.auth.cookie_for(identity)
         secure = "; Secure" if scope.get("scheme") == "https" else ""
-        cookie = f"{COOKIE_NAME}={value}; Path=/; Max-Age={COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax{secure}"
+        # Sent only to this app: under a host app's /chat, its requests to /chat and below, not the host's own.
+        path = base_path(scope) or "/"
+        cookie = f"{COOKIE_NAME}={value}; Path={path}; Max-Age={COOKIE_MAX_AGE}; HttpOnly; SameSite=Lax{secure}"
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":

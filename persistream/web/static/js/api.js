@@ -4,6 +4,10 @@
 
 import { createClient } from "../vendor/persistream-client/index.js";
 
+// Where the page is served: this file is at <home>static/js/api.js, whether the server runs at the root, under a
+// path of another app (/chat/) or behind a proxy that adds a prefix, so its own URL says where /graphql is.
+export const HOME = new URL("../../", import.meta.url).pathname;
+
 export const THREADS = `query Threads { threads(last: 100) { id title createdAt } }`;
 
 // An answer's parts and cursor come with it, so history shows every part and following a live answer resumes
@@ -55,7 +59,7 @@ function authorization() {
 // and the WebSocket upgrade carries it by itself. In jwt mode the token goes as a header on HTTP and in
 // connection_init on the socket (a browser cannot set headers on the upgrade).
 export const client = createClient({
-  url: "/graphql",
+  url: `${HOME}graphql`,
   headers: authorization,
   connectionParams: authorization,
   credentials: "same-origin",

@@ -17,6 +17,7 @@ import { isFinal, PersistreamError } from "../vendor/persistream-client/index.js
 import {
   client,
   DELETE_THREAD,
+  HOME,
   MESSAGES,
   request,
   SHARE_THREAD,
@@ -55,9 +56,9 @@ function isGone(error) {
 }
 
 function threadUrl(threadId, leafId = null) {
-  if (!threadId) return "/";
+  if (!threadId) return HOME;
   const leaf = leafId ? `&leaf=${encodeURIComponent(leafId)}` : "";
-  return `/?thread=${encodeURIComponent(threadId)}${leaf}`;
+  return `${HOME}?thread=${encodeURIComponent(threadId)}${leaf}`;
 }
 
 class Chat {
@@ -555,7 +556,7 @@ class Chat {
     const heading = document.createElement("h2");
     heading.textContent = text;
     const back = document.createElement("a");
-    back.href = "/";
+    back.href = HOME;
     back.textContent = "Go to your own chats";
     const para = document.createElement("p");
     para.append(back);
