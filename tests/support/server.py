@@ -38,6 +38,7 @@ class ServerProcess:
         workers: int = 1,
         command: Sequence[str] = (sys.executable, "-m", "persistream"),
         cwd: Path = ROOT,
+        arguments: Sequence[str] | None = None,
     ) -> None:
         self.env = env
         self.port = port or free_port()
@@ -46,6 +47,8 @@ class ServerProcess:
         # An installed `persistream` script, started from another folder, is a wheel's way to run.
         self.command = list(command)
         self.cwd = cwd
+        # In place of `serve --port ...`: another app's own command line (uvicorn's, say), given `port` too.
+        self.arguments = arguments
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -65,17 +68,9 @@ class ServerProcess:
         env.update(self.env)
         env["PYTHONUNBUFFERED"] = "1"
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            serve = ["serve", "--port", str(self.port), "--log-level", "info", "--workers", str(self.workers)]
             self.process = subprocess.Popen(
-                [
-                    *self.command,
-                    "serve",
-                    "--port",
-                    str(self.port),
-                    "--log-level",
-                    "info",
-                    "--workers",
-                    str(self.workers),
-                ],
+                [*self.command, *(serve if self.arguments is None else self.arguments)],
                 env=env,
                 cwd=self.cwd,
                 stdout=log,
