@@ -12,7 +12,8 @@ imports nothing of the server, so a program that only consumes a server pulls in
 libraries' code paths.
 
 Messages carry their place in the thread's tree (`parent_id`, `sibling_ids`); `regenerate`, `edit_message`,
-`branch` and `send_message(parent_id=...)` work on it (persistream.client_branches).
+`branch` and `send_message(parent_id=...)` work on it (persistream.client_branches). Threads are listed, read,
+deleted and shared by persistream.client_threads's operations; `share_token=` reads a shared thread's answers.
 
 Events and bodies carry the answer's parts (reasoning, tool calls and results beside the text), the cursor after
 them and the model's usage; `delta`, `offset` and `text` carry the TEXT parts only, as they always did. A dropped
@@ -49,6 +50,7 @@ from persistream.client_parts import (
     part_from,
     usage_from,
 )
+from persistream.client_threads import Share, Thread, ThreadOperations, Viewer
 from persistream.retry import Backoff, GaveUp, Retrying
 
 __all__ = [
@@ -62,9 +64,12 @@ __all__ = [
     "PartsAssembler",
     "PersistreamClient",
     "PersistreamError",
+    "Share",
     "StreamBody",
     "StreamEvent",
+    "Thread",
     "Usage",
+    "Viewer",
 ]
 
 DEFAULT_URL = "http://127.0.0.1:8000/graphql"
@@ -73,9 +78,9 @@ FINAL_STATUSES = frozenset({"DONE", "ERROR", "TIMEOUT", "CANCELLED"})
 _EVENT_FIELDS = f"streamId delta offset status error {DELTA_FIELDS} cursor {USAGE_FIELDS}"
 _BODY_FIELDS = f"streamId text offset status error {PART_FIELDS} cursor {USAGE_FIELDS}"
 _STREAM_CHAT = f"subscription($id: ID!) {{ streamChat(streamId: $id) {{ {_EVENT_FIELDS} }} }}"
-_STREAM_BODY = f"""subscription($id: ID!, $from: Int!, $cursor: String) {{
-  streamBody(streamId: $id, fromOffset: $from, fromCursor: $cursor) {{ {_EVENT_FIELDS} }} }}"""
-_BODY = f"query($id: ID!) {{ streamBody(streamId: $id) {{ {_BODY_FIELDS} }} }}"
+_STREAM_BODY = f"""subscription($id: ID!, $from: Int!, $cursor: String, $share: String) {{
+  streamBody(streamId: $id, fromOffset: $from, fromCursor: $cursor, shareToken: $share) {{ {_EVENT_FIELDS} }} }}"""
+_BODY = f"query($id: ID!, $share: String) {{ streamBody(streamId: $id, shareToken: $share) {{ {_BODY_FIELDS} }} }}"
 _CANCEL = f"mutation($id: ID!) {{ cancelStream(streamId: $id) {{ {_BODY_FIELDS} }} }}"
 
 
@@ -146,7 +151,7 @@ class _Dropped(Exception):
     """The WebSocket went away (or never opened): resume from the held cursor (or offset)."""
 
 
-class PersistreamClient(BranchOperations):
+class PersistreamClient(BranchOperations, ThreadOperations):
     """One server. `token` is sent as `Authorization: Bearer ...` (HTTP, the WebSocket upgrade and its
     `connection_init`); `headers` go on every request (a proxy's user header, say). After a dropped connection a
     subscription resumes from the cursor (or, holding none, the offset) it holds, waiting `backoff` seconds,
@@ -202,8 +207,9 @@ class PersistreamClient(BranchOperations):
         data: dict[str, Any] = result["data"]
         return data
 
-    async def body(self, stream_id: str) -> StreamBody:
-        return _body((await self.execute(_BODY, {"id": stream_id}))["streamBody"])
+    async def body(self, stream_id: str, *, share_token: str | None = None) -> StreamBody:
+        """The answer as stored now; `share_token` reads one of a thread shared with it."""
+        return _body((await self.execute(_BODY, {"id": stream_id, "share": share_token}))["streamBody"])
 
     async def cancel(self, stream_id: str) -> StreamBody:
         """Stop the answer (idempotent); leaving a subscription never cancels, this does."""
@@ -212,12 +218,19 @@ class PersistreamClient(BranchOperations):
     # --- subscriptions (WebSocket) ---
 
     async def follow(
-        self, stream_id: str, *, drive: bool = False, from_offset: int = 0, from_cursor: str | None = None
+        self,
+        stream_id: str,
+        *,
+        drive: bool = False,
+        from_offset: int = 0,
+        from_cursor: str | None = None,
+        share_token: str | None = None,
     ) -> AsyncGenerator[StreamEvent, None]:
         """Every event of the stream until its final one. `drive=True` starts the answer (streamChat) and sees the
         model's tokens live; otherwise it observes (streamBody) from `from_cursor` when given (a cursor an event or
-        a body carried), else from `from_offset`. After a dropped connection it resubscribes as an observer from the
-        cursor it holds (before it holds one, from its offset), so nothing of any part is repeated or lost."""
+        a body carried), else from `from_offset`; `share_token` observes an answer of a thread shared with it. After
+        a dropped connection it resubscribes as an observer from the cursor it holds (before it holds one, from its
+        offset), so nothing of any part is repeated or lost."""
         offset, cursor = from_offset, from_cursor
         retrying = Retrying(Backoff(self.backoff, self.max_backoff), give_up_after=self.give_up_after)
         while True:
@@ -229,7 +242,7 @@ class PersistreamClient(BranchOperations):
                 query = _STREAM_CHAT
             else:
                 query = _STREAM_BODY
-                variables.update({"from": offset, "cursor": cursor})
+                variables.update({"from": offset, "cursor": cursor, "share": share_token})
             try:
                 # aclosing: returning mid-iteration closes the socket now, not whenever the generator is collected.
                 async with contextlib.aclosing(self._subscribe(query, variables)) as events:
