@@ -6,6 +6,7 @@ any traceback. The app is examples/own_schema.py, with two fields of the test's 
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,10 @@ from typing import Any
 
 import pytest
 
+from persistream.config import Settings
+from persistream.errors import Unauthenticated
+from persistream.schema import public as chat
+from persistream.web.app import create_app
 from tests.conftest import server_env
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import SEND, STREAM_CHAT, check_events, collect
@@ -145,3 +150,21 @@ async def test_errors_carry_their_codes_and_unexpected_ones_are_masked(
     if code == "INTERNAL_SERVER_ERROR":
         assert "the app's bug" not in str(result)
         assert "unexpected error in boom: RuntimeError" in log, log[-3000:]
+
+
+def test_the_page_shows_the_example_as_it_is() -> None:
+    page = (ROOT / "docs" / "own-schema.md").read_text(encoding="utf-8")
+    [block] = re.findall(r"^```python\n(.*?)^```", page, re.MULTILINE | re.DOTALL)
+    assert block == (ROOT / "examples" / "own_schema.py").read_text(encoding="utf-8")
+
+
+def test_the_context_reads_a_persistream_app_services(tmp_path: Path) -> None:
+    settings = Settings.from_env({"PERSISTREAM_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/app.db"}, None)
+    app = create_app(settings.replace(auth_mode="proxy"))
+    context = chat.context_for(app, "carol")
+    assert context.chat is app.state.services.chat is chat.chat_service(app)
+    assert (context.caller(), context.auth_mode) == (chat.Identity("carol"), "proxy")
+    refused = chat.context_for(app.state.services, "carol", refused="Expired session.")
+    with pytest.raises(Unauthenticated, match="Expired session"):
+        refused.caller()
+    assert chat.context_for(app.state.services.chat, None).caller() is None
