@@ -28,7 +28,6 @@ import contextlib
 import itertools
 import json
 from collections.abc import AsyncGenerator, Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
@@ -46,11 +45,17 @@ from persistream.client_parts import (
     PartDelta,
     PartsAssembler,
     Usage,
-    delta_from,
-    part_from,
-    usage_from,
 )
 from persistream.client_threads import Share, Thread, ThreadOperations, Viewer
+from persistream.client_types import (
+    FINAL_STATUSES,
+    ConnectionLost,
+    PersistreamError,
+    StreamBody,
+    StreamEvent,
+    body_from,
+    event_from,
+)
 from persistream.retry import Backoff, GaveUp, Retrying
 
 __all__ = [
@@ -73,7 +78,6 @@ __all__ = [
 ]
 
 DEFAULT_URL = "http://127.0.0.1:8000/graphql"
-FINAL_STATUSES = frozenset({"DONE", "ERROR", "TIMEOUT", "CANCELLED"})
 
 _EVENT_FIELDS = f"streamId delta offset status error {DELTA_FIELDS} cursor {USAGE_FIELDS}"
 _BODY_FIELDS = f"streamId text offset status error {PART_FIELDS} cursor {USAGE_FIELDS}"
@@ -85,66 +89,6 @@ _CANCEL = f"mutation($id: ID!) {{ cancelStream(streamId: $id) {{ {_BODY_FIELDS} 
 
 
 _REFUSALS: dict[int, str | None] = {4403: "UNAUTHENTICATED", 4400: None, 4406: None}
-
-
-class PersistreamError(Exception):
-    """The server refused an operation: `code` is the contract's `extensions.code` (NOT_FOUND, UNAUTHENTICATED...)."""
-
-    def __init__(self, message: str, code: str | None, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.retry_after = retry_after
-
-    @classmethod
-    def from_errors(cls, errors: object) -> PersistreamError:
-        first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
-        extensions = first.get("extensions") or {}
-        retry = extensions.get("retryAfter")
-        return cls(
-            str(first.get("message") or "The server refused the operation."),
-            extensions.get("code"),
-            retry if isinstance(retry, int) else None,
-        )
-
-
-class ConnectionLost(Exception):
-    """The server could not be reached again within the client's `give_up_after` seconds."""
-
-
-@dataclass(frozen=True)
-class StreamEvent:
-    """One event of a subscription. `delta` and `offset` are the TEXT parts' (`offset` is the text's length in code
-    points after this event; a final event whose offset is below what came before means the answer ended shorter:
-    cut the text to it). `parts` is what this event appends to each part, every kind, in part order; `cursor` the
-    resume point after it; `usage` is on the final event, when the model reported it."""
-
-    stream_id: str
-    delta: str
-    offset: int
-    status: str
-    error: str | None
-    parts: tuple[PartDelta, ...] = ()
-    cursor: str | None = None
-    usage: Usage | None = None
-
-    @property
-    def final(self) -> bool:
-        return self.status in FINAL_STATUSES
-
-
-@dataclass(frozen=True)
-class StreamBody:
-    """A stream's answer as stored (`body()`, `cancel()`) or as followed to its end (`collect()`): `text` is its
-    TEXT parts, `parts` every part in order, `cursor` the resume point after all of it, `usage` set once final."""
-
-    stream_id: str
-    text: str
-    offset: int
-    status: str
-    error: str | None
-    parts: tuple[Part, ...] = ()
-    cursor: str | None = None
-    usage: Usage | None = None
 
 
 class _Dropped(Exception):
@@ -209,11 +153,11 @@ class PersistreamClient(BranchOperations, ThreadOperations):
 
     async def body(self, stream_id: str, *, share_token: str | None = None) -> StreamBody:
         """The answer as stored now; `share_token` reads one of a thread shared with it."""
-        return _body((await self.execute(_BODY, {"id": stream_id, "share": share_token}))["streamBody"])
+        return body_from((await self.execute(_BODY, {"id": stream_id, "share": share_token}))["streamBody"])
 
     async def cancel(self, stream_id: str) -> StreamBody:
         """Stop the answer (idempotent); leaving a subscription never cancels, this does."""
-        return _body((await self.execute(_CANCEL, {"id": stream_id}))["cancelStream"])
+        return body_from((await self.execute(_CANCEL, {"id": stream_id}))["cancelStream"])
 
     # --- subscriptions (WebSocket) ---
 
@@ -242,7 +186,9 @@ class PersistreamClient(BranchOperations, ThreadOperations):
                 query = _STREAM_CHAT
             else:
                 query = _STREAM_BODY
-                variables.update({"from": offset, "cursor": cursor, "share": share_token})
+                variables.update({"from": offset, "cursor": cursor})
+                if share_token is not None:
+                    variables["share"] = share_token
             try:
                 # aclosing: returning mid-iteration closes the socket now, not whenever the generator is collected.
                 async with contextlib.aclosing(self._subscribe(query, variables)) as events:
@@ -352,34 +298,8 @@ async def _operation(
             payload = message.get("payload") or {}
             if payload.get("errors"):
                 raise PersistreamError.from_errors(payload["errors"])
-            yield _event(next(iter(payload["data"].values())))
+            yield event_from(next(iter(payload["data"].values())))
         elif kind == "error" and message.get("id") == op_id:
             raise PersistreamError.from_errors(message.get("payload"))
         elif kind == "complete" and message.get("id") == op_id:
             return
-
-
-def _event(data: dict[str, Any]) -> StreamEvent:
-    return StreamEvent(
-        data["streamId"],
-        data["delta"],
-        data["offset"],
-        data["status"],
-        data["error"],
-        tuple(delta_from(part) for part in data.get("parts") or ()),
-        data.get("cursor"),
-        usage_from(data.get("usage")),
-    )
-
-
-def _body(data: dict[str, Any]) -> StreamBody:
-    return StreamBody(
-        data["streamId"],
-        data["text"],
-        data["offset"],
-        data["status"],
-        data["error"],
-        tuple(part_from(part) for part in data.get("parts") or ()),
-        data.get("cursor"),
-        usage_from(data.get("usage")),
-    )
