@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.metadata
 import ipaddress
 import logging
 import logging.config
@@ -23,14 +24,63 @@ from persistream.config import ConfigError, Settings
 from persistream.redact import redact_line
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default in its help, unless it has none to show or its help already says it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if (
+            action.default is None
+            or action.default is False
+            or action.default == []
+            or "default" in (action.help or "")
+        ):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _reads(*variables: str) -> str:
+    return "Environment variables read: " + ", ".join(dict.fromkeys(variables)) + "."
+
+
+def _server_variables() -> list[str]:
+    from persistream.config.variables import declared_fields
+
+    return [variable.name for _field, variable in declared_fields(Settings)] + ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("persistream")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+def _header(text: str) -> tuple[str, str]:
+    """`NAME:VALUE` (as curl takes it) -> (NAME, VALUE)."""
+    name, colon, value = text.partition(":")
+    if not colon or not name.strip() or any(c.isspace() for c in name.strip()):
+        # Not repeated: what was given may hold a secret.
+        raise argparse.ArgumentTypeError("a header is NAME:VALUE: a name, a colon, then the value")
+    return name.strip(), value.strip()
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="persistream", description="GraphQL server for AI chat with persistent text streaming."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the server (configured by PERSISTREAM_* variables)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    settings_file = "A .env file in the working directory fills variables that are not set."
+    serve = commands.add_parser(
+        "serve",
+        help="run the server (configured by PERSISTREAM_* variables)",
+        description="Run the server: the chat page, GraphQL over HTTP and WebSocket, /healthz and /metrics. "
+        "Configured by environment variables (the configuration reference describes each). " + settings_file,
+        epilog=_reads(*_server_variables()),
+        formatter_class=_HelpFormatter,
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve.add_argument(
         "--workers", type=int, default=1, help="server processes (needs a shared database and broadcast URL)"
     )
@@ -41,37 +91,63 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="overrides PERSISTREAM_LOG_LEVEL (default info)",
     )
     migrate = commands.add_parser(
-        "migrate", help="apply the database schema migrations (PERSISTREAM_DATABASE_URL) up to this version's"
+        "migrate",
+        help="apply the database schema migrations (PERSISTREAM_DATABASE_URL) up to this version's",
+        description="Bring the database at PERSISTREAM_DATABASE_URL to this version's schema. " + settings_file,
+        epilog=_reads("PERSISTREAM_DATABASE_URL (every other PERSISTREAM_* setting of serve is checked too)"),
+        formatter_class=_HelpFormatter,
     )
     migrate.add_argument("--revision", default="head", help="stop at this revision instead of the newest")
     migrate.add_argument(
         "--check", action="store_true", help="only say whether the schema is up to date (exit status 1 if not)"
     )
-    commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    commands.add_parser(
+        "export-schema",
+        help="print the GraphQL schema (SDL)",
+        description="Print the GraphQL schema (SDL) on standard output. Reads no environment variable.",
+        formatter_class=_HelpFormatter,
+    )
     ask = commands.add_parser(
         "ask",
         help="send a prompt to a running server; the answer's text on stdout, the thread id on stderr",
         description="Send a prompt to a running persistream server and print its answer as it streams: exactly the "
         "answer's text on standard output, everything else (the thread id, a status other than DONE) on standard "
-        "error. Exit status 0 when the answer ends DONE, 1 otherwise.",
+        "error. Exit status 0 when the answer ends DONE, 1 otherwise (141 when standard output is closed early, "
+        "as by `| head`). The server's own PERSISTREAM_* settings do not apply.",
+        epilog=_reads("PERSISTREAM_TOKEN (a bearer token, when --token is not given)"),
+        formatter_class=_HelpFormatter,
     )
-    ask.add_argument("prompt")
+    ask.add_argument("prompt", help="the prompt; - reads it from standard input")
     ask.add_argument("--url", default="http://127.0.0.1:8000/graphql", help="the server's GraphQL endpoint")
     ask.add_argument("--thread", default=None, help="continue this thread instead of starting a new one")
     ask.add_argument("--token", default=None, help="a bearer token (or set PERSISTREAM_TOKEN, which ps cannot see)")
+    ask.add_argument(
+        "--header",
+        "-H",
+        dest="headers",
+        type=_header,
+        action="append",
+        default=[],
+        metavar="NAME:VALUE",
+        help="a header for every request and the WebSocket upgrade (an API key, say); repeatable",
+    )
     ask.add_argument(
         "--reasoning",
         action="store_true",
         help="also print the model's reasoning as it streams, and each tool call and result on a line, to stderr "
         "(stdout stays the answer alone)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     if args.command == "ask":
         # A client of another server: this machine's PERSISTREAM_* server settings do not apply.
         from persistream.ask import run
 
-        return run(args.prompt, args.url, args.thread, args.token, args.reasoning)
+        return run(args.prompt, args.url, args.thread, args.token, args.reasoning, headers=dict(args.headers))
 
     if args.command == "export-schema":
         from persistream.schema import schema

@@ -8,6 +8,9 @@ With `--reasoning`, the other parts go to standard error too (standard output is
 streams as it comes, after a `reasoning: ` label, its part ended by a line end; each tool call and each tool result
 is one line, written once its part is complete, its line ends and control characters escaped (a tool's result is
 untrusted text, and must not move the terminal's cursor). A kind this client does not know streams like reasoning.
+
+The prompt `-` is read from standard input. When standard output is closed before the answer ends (`| head`), it
+stops following quietly, with exit status 141 as a process killed by SIGPIPE has; the server finishes the answer.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import BinaryIO, TextIO
 
 import httpx
@@ -30,6 +33,8 @@ from persistream.client import (
 )
 
 TOKEN_VARIABLE = "PERSISTREAM_TOKEN"
+# What a shell reports for a process that SIGPIPE ended: what `ask` returns when its standard output closes early.
+BROKEN_PIPE_STATUS = 141
 
 
 async def ask(
@@ -41,13 +46,14 @@ async def ask(
     out: BinaryIO | None = None,
     err: TextIO | None = None,
     reasoning: bool = False,
+    headers: Mapping[str, str] | None = None,
 ) -> int:
     """0 when the answer ends DONE, 1 otherwise (the reason on `err`). `reasoning`: the parts other than the
-    answer's text go to `err` as they stream."""
+    answer's text go to `err` as they stream. `headers` go on every request and the WebSocket upgrade."""
     out = out or sys.stdout.buffer
     err = err or sys.stderr
     narrator = _Narrator(err) if reasoning else None
-    async with PersistreamClient(url, token=token) as client:
+    async with PersistreamClient(url, token=token, headers=headers) as client:
         try:
             message = await client.send_message(prompt, thread_id)
             print(f"thread: {message.thread_id}", file=err, flush=True)
@@ -140,11 +146,35 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
-def run(prompt: str, url: str, thread_id: str | None, token: str | None, reasoning: bool = False) -> int:
+def run(
+    prompt: str,
+    url: str,
+    thread_id: str | None,
+    token: str | None,
+    reasoning: bool = False,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> int:
     token = token or os.environ.get(TOKEN_VARIABLE)
+    if prompt == "-":
+        # The whole of standard input, as UTF-8 whatever the locale; the line end a pipe adds is not the prompt's.
+        prompt = sys.stdin.buffer.read().decode("utf-8", errors="replace").rstrip("\r\n")
     try:
-        return asyncio.run(ask(prompt, url=url, thread_id=thread_id, token=token, reasoning=reasoning))
+        return asyncio.run(ask(prompt, url=url, thread_id=thread_id, token=token, reasoning=reasoning, headers=headers))
+    except BrokenPipeError:
+        _detach_closed_output()
+        return BROKEN_PIPE_STATUS
     except KeyboardInterrupt:
         # Leaving never cancels: the server finishes the answer and keeps it in the thread.
         print("\npersistream: stopped following; the answer goes on on the server", file=sys.stderr)
         return 130
+
+
+def _detach_closed_output() -> None:
+    """Point the standard streams at /dev/null (one of them is a closed pipe, and the process is ending): the
+    interpreter flushes them at exit, and a flush into a closed pipe would print a BrokenPipeError of its own."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(devnull, stream.fileno())
+    os.close(devnull)

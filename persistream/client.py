@@ -12,7 +12,8 @@ imports nothing of the server, so a program that only consumes a server pulls in
 libraries' code paths.
 
 Messages carry their place in the thread's tree (`parent_id`, `sibling_ids`); `regenerate`, `edit_message`,
-`branch` and `send_message(parent_id=...)` work on it (persistream.client_branches).
+`branch` and `send_message(parent_id=...)` work on it (persistream.client_branches). Threads are listed, read,
+deleted and shared by persistream.client_threads's operations; `share_token=` reads a shared thread's answers.
 
 Events and bodies carry the answer's parts (reasoning, tool calls and results beside the text), the cursor after
 them and the model's usage; `delta`, `offset` and `text` carry the TEXT parts only, as they always did. A dropped
@@ -27,7 +28,6 @@ import contextlib
 import itertools
 import json
 from collections.abc import AsyncGenerator, Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
@@ -45,9 +45,16 @@ from persistream.client_parts import (
     PartDelta,
     PartsAssembler,
     Usage,
-    delta_from,
-    part_from,
-    usage_from,
+)
+from persistream.client_threads import Share, Thread, ThreadOperations, Viewer
+from persistream.client_types import (
+    FINAL_STATUSES,
+    ConnectionLost,
+    PersistreamError,
+    StreamBody,
+    StreamEvent,
+    body_from,
+    event_from,
 )
 from persistream.retry import Backoff, GaveUp, Retrying
 
@@ -62,91 +69,33 @@ __all__ = [
     "PartsAssembler",
     "PersistreamClient",
     "PersistreamError",
+    "Share",
     "StreamBody",
     "StreamEvent",
+    "Thread",
     "Usage",
+    "Viewer",
 ]
 
 DEFAULT_URL = "http://127.0.0.1:8000/graphql"
-FINAL_STATUSES = frozenset({"DONE", "ERROR", "TIMEOUT", "CANCELLED"})
 
 _EVENT_FIELDS = f"streamId delta offset status error {DELTA_FIELDS} cursor {USAGE_FIELDS}"
 _BODY_FIELDS = f"streamId text offset status error {PART_FIELDS} cursor {USAGE_FIELDS}"
 _STREAM_CHAT = f"subscription($id: ID!) {{ streamChat(streamId: $id) {{ {_EVENT_FIELDS} }} }}"
-_STREAM_BODY = f"""subscription($id: ID!, $from: Int!, $cursor: String) {{
-  streamBody(streamId: $id, fromOffset: $from, fromCursor: $cursor) {{ {_EVENT_FIELDS} }} }}"""
-_BODY = f"query($id: ID!) {{ streamBody(streamId: $id) {{ {_BODY_FIELDS} }} }}"
+_STREAM_BODY = f"""subscription($id: ID!, $from: Int!, $cursor: String, $share: String) {{
+  streamBody(streamId: $id, fromOffset: $from, fromCursor: $cursor, shareToken: $share) {{ {_EVENT_FIELDS} }} }}"""
+_BODY = f"query($id: ID!, $share: String) {{ streamBody(streamId: $id, shareToken: $share) {{ {_BODY_FIELDS} }} }}"
 _CANCEL = f"mutation($id: ID!) {{ cancelStream(streamId: $id) {{ {_BODY_FIELDS} }} }}"
 
 
 _REFUSALS: dict[int, str | None] = {4403: "UNAUTHENTICATED", 4400: None, 4406: None}
 
 
-class PersistreamError(Exception):
-    """The server refused an operation: `code` is the contract's `extensions.code` (NOT_FOUND, UNAUTHENTICATED...)."""
-
-    def __init__(self, message: str, code: str | None, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.retry_after = retry_after
-
-    @classmethod
-    def from_errors(cls, errors: object) -> PersistreamError:
-        first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
-        extensions = first.get("extensions") or {}
-        retry = extensions.get("retryAfter")
-        return cls(
-            str(first.get("message") or "The server refused the operation."),
-            extensions.get("code"),
-            retry if isinstance(retry, int) else None,
-        )
-
-
-class ConnectionLost(Exception):
-    """The server could not be reached again within the client's `give_up_after` seconds."""
-
-
-@dataclass(frozen=True)
-class StreamEvent:
-    """One event of a subscription. `delta` and `offset` are the TEXT parts' (`offset` is the text's length in code
-    points after this event; a final event whose offset is below what came before means the answer ended shorter:
-    cut the text to it). `parts` is what this event appends to each part, every kind, in part order; `cursor` the
-    resume point after it; `usage` is on the final event, when the model reported it."""
-
-    stream_id: str
-    delta: str
-    offset: int
-    status: str
-    error: str | None
-    parts: tuple[PartDelta, ...] = ()
-    cursor: str | None = None
-    usage: Usage | None = None
-
-    @property
-    def final(self) -> bool:
-        return self.status in FINAL_STATUSES
-
-
-@dataclass(frozen=True)
-class StreamBody:
-    """A stream's answer as stored (`body()`, `cancel()`) or as followed to its end (`collect()`): `text` is its
-    TEXT parts, `parts` every part in order, `cursor` the resume point after all of it, `usage` set once final."""
-
-    stream_id: str
-    text: str
-    offset: int
-    status: str
-    error: str | None
-    parts: tuple[Part, ...] = ()
-    cursor: str | None = None
-    usage: Usage | None = None
-
-
 class _Dropped(Exception):
     """The WebSocket went away (or never opened): resume from the held cursor (or offset)."""
 
 
-class PersistreamClient(BranchOperations):
+class PersistreamClient(BranchOperations, ThreadOperations):
     """One server. `token` is sent as `Authorization: Bearer ...` (HTTP, the WebSocket upgrade and its
     `connection_init`); `headers` go on every request (a proxy's user header, say). After a dropped connection a
     subscription resumes from the cursor (or, holding none, the offset) it holds, waiting `backoff` seconds,
@@ -202,22 +151,30 @@ class PersistreamClient(BranchOperations):
         data: dict[str, Any] = result["data"]
         return data
 
-    async def body(self, stream_id: str) -> StreamBody:
-        return _body((await self.execute(_BODY, {"id": stream_id}))["streamBody"])
+    async def body(self, stream_id: str, *, share_token: str | None = None) -> StreamBody:
+        """The answer as stored now; `share_token` reads one of a thread shared with it."""
+        return body_from((await self.execute(_BODY, {"id": stream_id, "share": share_token}))["streamBody"])
 
     async def cancel(self, stream_id: str) -> StreamBody:
         """Stop the answer (idempotent); leaving a subscription never cancels, this does."""
-        return _body((await self.execute(_CANCEL, {"id": stream_id}))["cancelStream"])
+        return body_from((await self.execute(_CANCEL, {"id": stream_id}))["cancelStream"])
 
     # --- subscriptions (WebSocket) ---
 
     async def follow(
-        self, stream_id: str, *, drive: bool = False, from_offset: int = 0, from_cursor: str | None = None
+        self,
+        stream_id: str,
+        *,
+        drive: bool = False,
+        from_offset: int = 0,
+        from_cursor: str | None = None,
+        share_token: str | None = None,
     ) -> AsyncGenerator[StreamEvent, None]:
         """Every event of the stream until its final one. `drive=True` starts the answer (streamChat) and sees the
         model's tokens live; otherwise it observes (streamBody) from `from_cursor` when given (a cursor an event or
-        a body carried), else from `from_offset`. After a dropped connection it resubscribes as an observer from the
-        cursor it holds (before it holds one, from its offset), so nothing of any part is repeated or lost."""
+        a body carried), else from `from_offset`; `share_token` observes an answer of a thread shared with it. After
+        a dropped connection it resubscribes as an observer from the cursor it holds (before it holds one, from its
+        offset), so nothing of any part is repeated or lost."""
         offset, cursor = from_offset, from_cursor
         retrying = Retrying(Backoff(self.backoff, self.max_backoff), give_up_after=self.give_up_after)
         while True:
@@ -230,6 +187,8 @@ class PersistreamClient(BranchOperations):
             else:
                 query = _STREAM_BODY
                 variables.update({"from": offset, "cursor": cursor})
+                if share_token is not None:
+                    variables["share"] = share_token
             try:
                 # aclosing: returning mid-iteration closes the socket now, not whenever the generator is collected.
                 async with contextlib.aclosing(self._subscribe(query, variables)) as events:
@@ -339,34 +298,8 @@ async def _operation(
             payload = message.get("payload") or {}
             if payload.get("errors"):
                 raise PersistreamError.from_errors(payload["errors"])
-            yield _event(next(iter(payload["data"].values())))
+            yield event_from(next(iter(payload["data"].values())))
         elif kind == "error" and message.get("id") == op_id:
             raise PersistreamError.from_errors(message.get("payload"))
         elif kind == "complete" and message.get("id") == op_id:
             return
-
-
-def _event(data: dict[str, Any]) -> StreamEvent:
-    return StreamEvent(
-        data["streamId"],
-        data["delta"],
-        data["offset"],
-        data["status"],
-        data["error"],
-        tuple(delta_from(part) for part in data.get("parts") or ()),
-        data.get("cursor"),
-        usage_from(data.get("usage")),
-    )
-
-
-def _body(data: dict[str, Any]) -> StreamBody:
-    return StreamBody(
-        data["streamId"],
-        data["text"],
-        data["offset"],
-        data["status"],
-        data["error"],
-        tuple(part_from(part) for part in data.get("parts") or ()),
-        data.get("cursor"),
-        usage_from(data.get("usage")),
-    )

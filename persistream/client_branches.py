@@ -14,14 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-_MESSAGE_FIELDS = "id threadId parentId siblingIds prompt responseStreamId response { text status }"
+MESSAGE_FIELDS = "id threadId parentId siblingIds prompt responseStreamId response { text status }"
 _SEND = f"""mutation($prompt: String!, $thread: ID, $parent: ID) {{
-  sendMessage(prompt: $prompt, threadId: $thread, parentId: $parent) {{ {_MESSAGE_FIELDS} }} }}"""
-_REGENERATE = f"mutation($id: ID!) {{ regenerate(messageId: $id) {{ {_MESSAGE_FIELDS} }} }}"
+  sendMessage(prompt: $prompt, threadId: $thread, parentId: $parent) {{ {MESSAGE_FIELDS} }} }}"""
+_REGENERATE = f"mutation($id: ID!) {{ regenerate(messageId: $id) {{ {MESSAGE_FIELDS} }} }}"
 _EDIT = f"""mutation($id: ID!, $prompt: String!) {{
-  editMessage(messageId: $id, prompt: $prompt) {{ {_MESSAGE_FIELDS} }} }}"""
+  editMessage(messageId: $id, prompt: $prompt) {{ {MESSAGE_FIELDS} }} }}"""
 _BRANCH = f"""query($thread: ID!, $leaf: ID, $last: Int!, $share: String) {{
-  branch(threadId: $thread, leafId: $leaf, last: $last, shareToken: $share) {{ {_MESSAGE_FIELDS} }} }}"""
+  branch(threadId: $thread, leafId: $leaf, last: $last, shareToken: $share) {{ {MESSAGE_FIELDS} }} }}"""
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,21 @@ def _is_document_error(error: GraphQLError) -> bool:
     )
 
 
+def _raised_with_code(error: GraphQLError) -> str | None:
+    """The code of a GraphQLError a resolver raised on purpose with `extensions.code` (an app's own, in a schema
+    that merges persistream's operations): its code and words are meant for the client."""
+    original = error.original_error
+    if error.path is None or not isinstance(original, GraphQLError):
+        return None
+    code = (original.extensions or {}).get("code")
+    return code if isinstance(code, str) and code else None
+
+
 def _code_of(error: GraphQLError) -> str:
     if isinstance(error.original_error, PersistreamError):
         return error.original_error.code
+    if (code := _raised_with_code(error)) is not None:
+        return code
     message = error.message
     if message.startswith("Syntax Error: Document contains more than"):  # PERSISTREAM_MAX_QUERY_TOKENS
         return "GRAPHQL_VALIDATION_FAILED"
@@ -73,14 +85,19 @@ def _operation_refusal(error: GraphQLError) -> GraphQLError | None:
 
 
 class ErrorCodes(MaskErrors):
-    """Adds the contract's code to each error and masks whatever is neither ours nor a document error."""
+    """Adds the contract's code to each error and masks whatever is neither ours, nor a document error, nor a
+    GraphQLError raised with its own `extensions.code`: a masked error is logged on one line, with no traceback."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=self._should_mask, error_message=INTERNAL_MESSAGE)
 
     @staticmethod
     def _should_mask(error: GraphQLError) -> bool:
-        return not (isinstance(error.original_error, PersistreamError) or _is_document_error(error))
+        return not (
+            isinstance(error.original_error, PersistreamError)
+            or _raised_with_code(error) is not None
+            or _is_document_error(error)
+        )
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         processed: list[GraphQLError] = []

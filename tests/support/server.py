@@ -38,6 +38,7 @@ class ServerProcess:
         workers: int = 1,
         command: Sequence[str] = (sys.executable, "-m", "persistream"),
         cwd: Path = ROOT,
+        arguments: Sequence[str] | None = None,
     ) -> None:
         self.env = env
         self.port = port or free_port()
@@ -46,6 +47,8 @@ class ServerProcess:
         # An installed `persistream` script, started from another folder, is a wheel's way to run.
         self.command = list(command)
         self.cwd = cwd
+        # In place of `serve --port ...`: another app's own command line (uvicorn's, say), given `port` too.
+        self._arguments = None if arguments is None else list(arguments)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -66,6 +69,8 @@ class ServerProcess:
 
     def arguments(self) -> list[str]:
         """The command line after `command`."""
+        if self._arguments is not None:
+            return self._arguments
         return ["serve", "--port", str(self.port), "--log-level", "info", "--workers", str(self.workers)]
 
     def start(self, timeout: float = 90.0) -> ServerProcess:

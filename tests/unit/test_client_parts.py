@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from persistream import client as client_module
+from persistream import client_types
 from persistream.ask import _Narrator
 from persistream.client import (
     Part,
@@ -39,7 +40,7 @@ def test_an_event_parses_its_parts_cursor_and_usage() -> None:
         cursor="c2",
         usage={"inputTokens": 3, "outputTokens": 5, "reasoningTokens": None},
     )
-    parsed = client_module._event(data)
+    parsed = client_types.event_from(data)
     assert parsed.parts == (
         PartDelta(0, "REASONING", "hm"),
         PartDelta(1, "TEXT", "Hi"),
@@ -49,7 +50,7 @@ def test_an_event_parses_its_parts_cursor_and_usage() -> None:
 
 
 def test_a_text_only_event_is_what_it_was() -> None:
-    parsed = client_module._event(event("Hi", 2, parts=[], cursor="c", usage=None))
+    parsed = client_types.event_from(event("Hi", 2, parts=[], cursor="c", usage=None))
     assert (parsed.delta, parsed.offset, parsed.status, parsed.error) == ("Hi", 2, "STREAMING", None)
     assert (parsed.parts, parsed.usage) == ((), None)
     assert StreamEvent("s", "x", 1, "DONE", None).parts == ()  # made by hand, as before parts existed
@@ -70,7 +71,7 @@ def test_a_body_parses_its_parts() -> None:
         "cursor": "end",
         "usage": None,
     }
-    body = client_module._body(data)
+    body = client_types.body_from(data)
     assert body.parts == (
         Part(0, "TOOL_CALL", "{}", "t", "c1"),
         Part(1, "TOOL_RESULT", "no", "t", "c1", is_error=True),
@@ -96,7 +97,7 @@ def scripted(connections: list[list[dict[str, Any]]], seen: Subscribed) -> Any:
     async def subscribe(query: str, variables: dict[str, Any]) -> AsyncGenerator[StreamEvent, None]:
         seen.append((query, dict(variables)))
         for data in connections.pop(0):
-            yield client_module._event(data)
+            yield client_types.event_from(data)
         raise client_module._Dropped
 
     return subscribe
