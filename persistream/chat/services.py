@@ -40,7 +40,9 @@ class Services:
         """The reverse of `start`; the model's connections close before the database's."""
         await self.chat.stop()
         await self.engine.stop()
-        await self.model.aclose()
+        aclose = getattr(self.model, "aclose", None)  # optional: a minimal generator has nothing to close
+        if aclose is not None:
+            await aclose()
         await self.db.close()
 
     async def server_secret(self, name: str) -> str:
@@ -50,7 +52,8 @@ class Services:
 
 
 def build_services(settings: Settings, model: ChatModel | None = None) -> Services:
-    """Raises ConfigError when PERSISTREAM_TOOLS names tools that cannot be loaded."""
+    """Raises ConfigError when PERSISTREAM_TOOLS names tools that cannot be loaded, or PERSISTREAM_PROVIDER a
+    generator that cannot be made (when no `model` is given)."""
     tools = configured_tools(settings.tools)  # first: a server that cannot have its tools does not start
     db = Database(settings.database_url)
     hub = Hub(settings.broadcast_url)

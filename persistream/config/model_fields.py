@@ -14,10 +14,10 @@ from persistream.config.parsers import (
     IMPORT_STRING,
     INT,
     POSITIVE,
+    PROVIDER,
     SECONDS,
     TEXT,
     URL,
-    choice,
 )
 from persistream.config.variables import MODEL, STORAGE, STREAMS, TOOLS, setting
 
@@ -43,8 +43,9 @@ class ModelFields:
     provider: str = setting(
         "PERSISTREAM_PROVIDER",
         "demo",
-        choice(("openai", "demo"), "'openai' or 'demo'"),
-        "Where answers come from: an OpenAI-compatible server, or the offline `demo` model.",
+        PROVIDER,
+        "Where answers come from: an OpenAI-compatible server, the offline `demo` model, or your own generator, "
+        "`package.module:attribute` (an object, a class or a factory taking the settings; see Generators).",
         MODEL,
         shown="`openai` when `OPENAI_API_KEY` is set, else `demo`",
     )
