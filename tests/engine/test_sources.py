@@ -46,7 +46,9 @@ WRONG_SOURCES: list[tuple[str, Any, str]] = [
 
 
 @pytest.mark.parametrize(("what", "source", "said"), WRONG_SOURCES, ids=[w for w, _, _ in WRONG_SOURCES])
-async def test_a_wrong_source_is_a_type_error_at_the_call(engine: StreamEngine, what: str, source: Any, said: str) -> None:
+async def test_a_wrong_source_is_a_type_error_at_the_call(
+    engine: StreamEngine, what: str, source: Any, said: str
+) -> None:
     stream_id = await engine.create_stream()
     with pytest.raises(TypeError, match=said):
         engine.drive(stream_id, source)  # not iterated: the call itself refuses

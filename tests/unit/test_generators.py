@@ -76,7 +76,7 @@ def test_the_built_in_names_in_any_case_and_an_import_string_as_written() -> Non
 
 @pytest.mark.parametrize("value", ["gpt", "my_module", "my_module:", ":attr", "path/to.py:x", "a b:c"])
 def test_a_value_that_is_neither_is_refused_when_read(value: str) -> None:
-    with pytest.raises(ConfigError, match="^PERSISTREAM_PROVIDER must be 'openai', 'demo' or an import string"):
+    with pytest.raises(ConfigError, match=r"^PERSISTREAM_PROVIDER must be 'openai', 'demo' or an import string"):
         provider(value)
 
 
