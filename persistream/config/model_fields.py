@@ -45,7 +45,8 @@ class ModelFields:
         "demo",
         PROVIDER,
         "Where answers come from: an OpenAI-compatible server, the offline `demo` model, or your own generator, "
-        "`package.module:attribute` (an object, a class or a factory taking the settings; see Generators).",
+        "`package.module:attribute` (an object, a class, a factory taking the settings or an async generator "
+        "function: see [Generators](generators.md)).",
         MODEL,
         shown="`openai` when `OPENAI_API_KEY` is set, else `demo`",
     )

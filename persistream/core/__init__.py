@@ -3,8 +3,9 @@
 (`ModelError` is here too, beside the engine that reports it). Nothing inside the package imports this module."""
 
 from persistream.chat import ChatService, MessageView, ThreadView
-from persistream.engine import ModelError, StreamBody, StreamEngine, StreamEvent, StreamStatus
+from persistream.engine import StreamBody, StreamEngine, StreamEvent, StreamStatus
 from persistream.errors import BadInput, NotFound, PersistreamError
+from persistream.llm.base import ModelError
 
 __all__ = [
     "BadInput",

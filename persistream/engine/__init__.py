@@ -6,15 +6,5 @@ It knows streams, never people: threads, identities and sharing are the chat lay
 from persistream.engine.events import StreamBody, StreamEvent, StreamStatus
 from persistream.engine.stream_engine import StreamEngine
 from persistream.errors import BadInput, NotFound, PersistreamError
-from persistream.llm.base import ModelError
 
-__all__ = [
-    "BadInput",
-    "ModelError",
-    "NotFound",
-    "PersistreamError",
-    "StreamBody",
-    "StreamEngine",
-    "StreamEvent",
-    "StreamStatus",
-]
+__all__ = ["BadInput", "NotFound", "PersistreamError", "StreamBody", "StreamEngine", "StreamEvent", "StreamStatus"]
