@@ -5,6 +5,8 @@ mid-answer resumes by cursor and receives the rest exactly once."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,39 +67,55 @@ async def produced_by_the_agent() -> list[dict[str, Any]]:
     return found
 
 
-async def test_the_agent_driven_through_graphql_with_a_reload_mid_answer(server: ServerProcess) -> None:
+async def test_the_agent_driven_through_graphql(server: ServerProcess) -> None:
     message = await send(server.graphql_http, PROMPT)
     stream_id = message["responseStreamId"]
-    async with GraphQLWS(server.graphql_ws) as first_tab:
-        driver = Tap(first_tab, DRIVE, {"id": stream_id}, "streamChat")
-        # The reload comes once the first tool has answered and while the agent is still at work.
-        await wait_until(lambda: len(assembled(driver.events)) >= 3 or driver.task.done(), timeout=30)
-        await driver.leave()
-    seen = list(driver.events)
-    assert seen and seen[-1]["status"] == "STREAMING", "the answer ended before the reload: too fast to test it"
-    before = assembled(seen)
-    async with GraphQLWS(server.graphql_ws) as second_tab:
-        rest = await Tap(second_tab, OBSERVE, {"id": stream_id, "cursor": seen[-1]["cursor"]}, "streamBody").result(30)
-    assert rest[-1]["status"] == "DONE", rest[-1]
-    resumed = list(assembled(rest, into=before).values())
-
+    async with GraphQLWS(server.graphql_ws) as client:
+        driven = await Tap(client, DRIVE, {"id": stream_id}, "streamChat").result(timeout=30)
     stored = (await gql_data(server.graphql_http, BODY, {"id": stream_id}))["streamBody"]
-    # What the two tabs saw together is the stored answer, each character once (a repeat would lengthen a part).
-    assert resumed == stored["parts"]
+    assert list(assembled(driven).values()) == stored["parts"]
     kinds = [p["kind"] for p in stored["parts"]]
     assert kinds == ["REASONING", "TOOL_CALL", "TOOL_RESULT", "TEXT", "TOOL_CALL", "TOOL_RESULT", "TEXT"], kinds
     # Every tool call and result is a part, and the parts are exactly what the agent produced.
     assert stored["parts"] == await produced_by_the_agent()
     assert stored["parts"][2]["text"] == '{"city":"Paris","celsius":18.5,"sky":"light rain"}'
     assert stored["parts"][5]["text"] == "65.3"
-    assert (
-        stored["text"]
-        == "It is 18.5 °C in Paris; converting it. Paris: light rain, 18.5 °C (65.3 °F). Take an umbrella ☂."
-    )
+    said = "It is 18.5 °C in Paris; converting it. Paris: light rain, 18.5 °C (65.3 °F). Take an umbrella ☂."
+    assert stored["text"] == said
     usage = stored["usage"]
     assert usage["inputTokens"] > 0 and usage["outputTokens"] > 0, usage
-    assert rest[-1]["usage"] == usage
+    assert driven[-1]["usage"] == usage
     assert_clean_log(server)
+
+
+async def test_a_reload_mid_answer_resumes_by_cursor_and_receives_the_rest_once(server: ServerProcess) -> None:
+    seed = random.randrange(2**32)
+    rng = random.Random(seed)
+    expected = await produced_by_the_agent()
+    mid_answer = 0
+    for round_ in range(4):
+        message = await send(server.graphql_http, PROMPT)
+        stream_id = message["responseStreamId"]
+        # The reload comes after a random number of the driver's events, and a random moment after it.
+        after = rng.randint(1, 16)
+        async with GraphQLWS(server.graphql_ws) as first_tab:
+            driver = Tap(first_tab, DRIVE, {"id": stream_id}, "streamChat")
+            await wait_until(lambda tap=driver, n=after: len(tap.events) >= n or tap.task.done(), timeout=30)
+            await asyncio.sleep(rng.uniform(0, 0.1))
+            await driver.leave()
+        seen = list(driver.events)
+        where = f"seed {seed}, round {round_}, after {len(seen)} events"
+        if seen[-1]["status"] != "STREAMING":
+            continue  # it ended first: nothing left to resume
+        mid_answer += 1
+        async with GraphQLWS(server.graphql_ws) as second_tab:
+            variables = {"id": stream_id, "cursor": seen[-1]["cursor"]}
+            rest = await Tap(second_tab, OBSERVE, variables, "streamBody").result(30)
+        assert rest[-1]["status"] == "DONE", (where, rest[-1])
+        # What the two tabs saw together is the whole answer, each character once (a repeat would lengthen a part).
+        resumed = list(assembled(rest, into=assembled(seen)).values())
+        assert resumed == expected, where
+    assert mid_answer >= 2, f"seed {seed}: only {mid_answer} of 4 reloads came mid-answer"
 
 
 async def test_the_agent_continues_a_thread_with_its_history(server: ServerProcess, tmp_path: Path) -> None:
