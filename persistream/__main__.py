@@ -16,12 +16,15 @@ import sys
 import tempfile
 from collections.abc import Coroutine, Iterator, Sequence
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from persistream.config import ConfigError, Settings
 from persistream.redact import redact_line
+
+if TYPE_CHECKING:
+    from persistream.llm import ChatModel
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -164,6 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings.replace(bind_host=args.host)
     if args.command == "migrate":
         return _run_database_task(_migrate(settings.database_url, args.revision, args.check, settings.table_prefix))
+    if os.getcwd() not in sys.path:
+        # Import strings (PERSISTREAM_PROVIDER, PERSISTREAM_TOOLS) find modules in the current directory, as
+        # uvicorn finds an app; the installed script, unlike `python -m`, does not put it on the path.
+        sys.path.insert(0, os.getcwd())
     if settings.tools is not None:
         # Loaded once here, before any worker starts: a wrong PERSISTREAM_TOOLS stops `serve` with one line
         # naming it, instead of a traceback in every worker.
@@ -171,6 +178,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         try:
             configured_tools(settings.tools)
+        except ConfigError as exc:
+            print(f"persistream: configuration error: {exc}", file=sys.stderr)
+            return 2
+    model = None
+    if settings.provider not in ("openai", "demo"):
+        # Your own generator (an import string), made here before any worker starts: one that does not import, or
+        # is no generator, stops `serve` with one line naming PERSISTREAM_PROVIDER instead of a traceback.
+        from persistream.llm import create_model
+
+        try:
+            model = create_model(settings)
         except ConfigError as exc:
             print(f"persistream: configuration error: {exc}", file=sys.stderr)
             return 2
@@ -194,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers > 1 and settings.database_url.startswith("sqlite") and ":memory:" in settings.database_url:
         print("persistream: --workers > 1 cannot share an in-memory SQLite database", file=sys.stderr)
         return 2
-    return _serve(settings, args.host, args.port, args.workers, args.log_level)
+    return _serve(settings, args.host, args.port, args.workers, args.log_level, model)
 
 
 def _is_loopback(host: str) -> bool:
@@ -289,7 +307,11 @@ def uvicorn_ws_options() -> dict[str, Any]:
     return {"ws": "persistream.web.shutdown:DrainingWebSockets"}
 
 
-def _serve(settings: Settings, host: str, port: int, workers: int, log_level: str | None) -> int:
+def _serve(
+    settings: Settings, host: str, port: int, workers: int, log_level: str | None, model: ChatModel | None = None
+) -> int:
+    """`model`: the generator already made from PERSISTREAM_PROVIDER, for one process (each worker of several
+    makes its own, from the environment)."""
     import uvicorn
 
     from persistream.logs import log_config
@@ -324,7 +346,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, log_level: st
         return 0
     from persistream.web.app import create_app
 
-    uvicorn.run(create_app(settings), **options)
+    uvicorn.run(create_app(settings, model=model), **options)
     return 0
 
 

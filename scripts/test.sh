@@ -10,6 +10,8 @@ echo "== lint and types"
 .venv/bin/ruff check persistream tests bench
 .venv/bin/ruff format --check persistream tests bench
 .venv/bin/mypy
+# The generator examples (docs/generators.md), as strictly as the package: what users copy type-checks.
+.venv/bin/mypy examples/custom_generator.py examples/pydantic_ai_agent.py
 
 echo "== GraphQL contract"
 .venv/bin/python scripts/check_schema.py

@@ -19,7 +19,7 @@ from typing import cast
 
 from persistream import metrics
 from persistream.config import ConfigError
-from persistream.llm.base import ChatMessage, ChatModel, ModelError, PartsModel
+from persistream.llm.base import BuiltInModel, ChatMessage, ChatModel, ModelError, PartsModel
 from persistream.llm.tool_loop import NO_TOOLS, run_tool_loop
 from persistream.llm.tools import Tool, load_tools, make_tools
 from persistream.parts import PartEvent, ToolCallDelta, ToolResult, Usage
@@ -47,6 +47,12 @@ class AnswerSource:
     tools: Sequence[Tool] = ()
     tool_timeout: float = 30.0
     max_steps: int = 8
+
+    @property
+    def speaker(self) -> str:
+        """What the silence message calls this source: "model" for persistream's own providers, else "generator"
+        (your own code may be no model at all)."""
+        return "model" if isinstance(self.model, BuiltInModel) else "generator"
 
     def events(self, conversation: Sequence[ChatMessage]) -> AsyncIterator[PartEvent]:
         """Every part of the answer to `conversation`, as the model (and the tools) produce them."""

@@ -160,7 +160,8 @@ class ChatService:
         found = await access.drivable_stream(self.engine.db, caller, stream_id)
         bind_stream(stream_id, found.thread.id if found.thread else None)  # the claim and generation inherit it
         # The access check already read the message: the history read starts from it instead of reading it again.
-        return self.engine.drive(stream_id, lambda: self._answer(stream_id, found.message))
+        speaker = self.source.speaker
+        return self.engine.drive(stream_id, lambda: self._answer(stream_id, found.message), speaker=speaker)
 
     async def warm(self) -> None:
         """Run the claim path once on nothing at start-up, so the first answer costs what the tenth does: the

@@ -44,7 +44,9 @@ class Services:
         """The reverse of `start`; the model's connections close before the database's."""
         await self.chat.stop()
         await self.engine.stop()
-        await self.model.aclose()
+        aclose = getattr(self.model, "aclose", None)  # optional: a minimal generator has nothing to close
+        if aclose is not None:
+            await aclose()
         await self.db.close()
 
     async def server_secret(self, name: str) -> str:
@@ -56,8 +58,9 @@ class Services:
 def build_services(
     settings: Settings, model: ChatModel | None = None, *, database_engine: AsyncEngine | None = None
 ) -> Services:
-    """Raises ConfigError when PERSISTREAM_TOOLS names tools that cannot be loaded. With `database_engine` (an app's
-    own engine) persistream uses it instead of PERSISTREAM_DATABASE_URL and leaves it open when it stops."""
+    """Raises ConfigError when PERSISTREAM_TOOLS names tools that cannot be loaded, or PERSISTREAM_PROVIDER a
+    generator that cannot be made (when no `model` is given). With `database_engine` (an app's own engine)
+    persistream uses it instead of PERSISTREAM_DATABASE_URL and leaves it open when it stops."""
     tools = configured_tools(settings.tools)  # first: a server that cannot have its tools does not start
     if database_engine is not None:
         db = Database(engine=database_engine, table_prefix=settings.table_prefix)

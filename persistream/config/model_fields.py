@@ -14,11 +14,11 @@ from persistream.config.parsers import (
     IMPORT_STRING,
     INT,
     POSITIVE,
+    PROVIDER,
     SECONDS,
     TABLE_PREFIX,
     TEXT,
     URL,
-    choice,
 )
 from persistream.config.variables import MODEL, STORAGE, STREAMS, TOOLS, setting
 
@@ -54,8 +54,10 @@ class ModelFields:
     provider: str = setting(
         "PERSISTREAM_PROVIDER",
         "demo",
-        choice(("openai", "demo"), "'openai' or 'demo'"),
-        "Where answers come from: an OpenAI-compatible server, or the offline `demo` model.",
+        PROVIDER,
+        "Where answers come from: an OpenAI-compatible server, the offline `demo` model, or your own generator, "
+        "`package.module:attribute` (an object, a class, a factory taking the settings or an async generator "
+        "function: see [Generators](generators.md)).",
         MODEL,
         shown="`openai` when `OPENAI_API_KEY` is set, else `demo`",
     )

@@ -172,6 +172,11 @@ def is_table_prefix(prefix: str) -> bool:
     return not prefix or TABLE_PREFIX_PATTERN.fullmatch(prefix) is not None
 
 
+def _provider(name: str, value: str) -> str:
+    word = value.strip()
+    return word.lower() if word.lower() in ("openai", "demo") else word
+
+
 def _is_import_string(spec: str) -> bool:
     module, sep, attribute = spec.partition(":")
     dotted = (module, attribute)
@@ -190,6 +195,15 @@ RATE = Kind("`N/second`, `N/minute`, `N/hour` or `off`", _lower, _check_rate_lim
 HOSTS = Kind("comma-separated list", _hosts, each(_looks_like_host, "a host name like 'chat.example.com'"))
 ORIGINS = Kind("comma-separated list", _origins, each(_looks_like_origin, "an origin like 'http://localhost:5173'"))
 IMPORT_STRING = Kind("import string", _as_is, must(_is_import_string, "be an import string package.module:attribute"))
+# `openai` or `demo` (any case), or an import string naming your own generator, its case kept.
+PROVIDER = Kind(
+    "`openai`, `demo` or import string",
+    _provider,
+    must(
+        lambda v: v in ("openai", "demo") or _is_import_string(v),
+        "be 'openai', 'demo' or an import string package.module:attribute naming a generator",
+    ),
+)
 HEADER = Kind("HTTP header name", _as_is, must(_is_header_name, "be an HTTP header name"))
 TABLE_PREFIX = Kind(
     "name prefix",

@@ -32,6 +32,7 @@ from persistream.engine.events import TEXT_HEAD, PartDelta, PartHead, StreamStat
 from persistream.engine.hub import Hub
 from persistream.engine.log import stored_chunk
 from persistream.engine.messages import Chunk, Final
+from persistream.engine.sources import SILENCE, UNEXPECTED, yielded
 from persistream.engine.storable import storable
 from persistream.engine.writer import StorageError, StreamTakenAway, StreamWriter, WriteFailed
 from persistream.errinfo import describe
@@ -99,8 +100,10 @@ class Generation:
         db: Database,
         hub: Hub,
         limits: GenerationLimits,
+        speaker: str = "source",
     ) -> None:
         self.stream_id = stream_id
+        self.speaker = speaker  # what the silence message calls the source
         self.generation_id = generation_id
         self.feed = DriverFeed()
         self.state = GenerationState()
@@ -131,7 +134,7 @@ class Generation:
                 remaining = limit - (time.monotonic() - state.last_token_at)
                 if remaining <= 0:
                     seconds = _format_seconds(limit)
-                    status, error = StreamStatus.TIMEOUT, f"The model sent nothing for {seconds} seconds."
+                    status, error = StreamStatus.TIMEOUT, SILENCE.format(speaker=self.speaker, seconds=seconds)
                     break
                 # Before the first delta the wait is on the longer first-token limit: the first delta ends it, so
                 # the shorter limit between deltas applies from that delta on.
@@ -216,7 +219,7 @@ class Generation:
             log.warning("stream %s: model error: %s", self.stream_id, exc.detail)
             return StreamStatus.ERROR, exc.user_message
         log.error("stream %s: source failed: %s", self.stream_id, describe(exc))
-        return StreamStatus.ERROR, "The answer failed because of an unexpected error."
+        return StreamStatus.ERROR, UNEXPECTED
 
     # --- reading the source --------------------------------------------------------------------------------
 
@@ -273,11 +276,7 @@ class Generation:
             state = self.state
             state.usage = event if state.usage is None else state.usage + event
             return False
-        what = type(event).__name__
-        raise ModelError(
-            f"The answer failed: its source yielded a {what}, which is neither text nor a part.",
-            detail=f"the source yielded {what!r}",
-        )
+        raise yielded(event)
 
     def _add(self, head: PartHead, text: str, now: float, *, new_part: bool) -> bool:
         """Append `text` to the current part, or start a part when the head changes; False if nothing happened."""

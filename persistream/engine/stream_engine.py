@@ -40,6 +40,7 @@ from persistream.engine.ids import new_id
 from persistream.engine.log import body_of
 from persistream.engine.messages import Cancel, Final, Status
 from persistream.engine.observer import observe
+from persistream.engine.sources import SourceError, check_source
 from persistream.errinfo import describe
 from persistream.errors import NotFound
 from persistream.logs import bind_stream
@@ -196,13 +197,22 @@ class StreamEngine:
         await streams.create_stream(self.db, stream_id)
         return stream_id
 
-    async def drive(self, stream_id: str, source: SourceFactory) -> AsyncIterator[StreamEvent]:
+    def drive(self, stream_id: str, source: SourceFactory, *, speaker: str = "source") -> AsyncIterator[StreamEvent]:
         """Claim a PENDING stream and generate it from `source()`, yielding tokens as they come.
 
-        `source` is called only by the claimer. On a stream already claimed or final this starts nothing and
-        is exactly `observe(stream_id, 0)`. Leaving the loop early does not stop the generation.
+        `source` is a factory: a callable (an async generator function, say) returning an async iterator of text
+        and parts, or an awaitable of one. Anything else (a non-callable, an iterator already made, a synchronous
+        generator function) is a TypeError here, at the call. `source` is called only by the claimer. On a
+        stream already claimed or final this starts nothing and is exactly `observe(stream_id, 0)`. Leaving the
+        loop early does not stop the generation. `speaker` names the source in the silence message ("The model
+        sent nothing for 60 seconds.").
         """
-        claim = asyncio.create_task(self.start_generation(stream_id, source), name=f"claim-{stream_id}")
+        check_source(source)
+        return self._drive(stream_id, source, speaker)
+
+    async def _drive(self, stream_id: str, source: SourceFactory, speaker: str) -> AsyncIterator[StreamEvent]:
+        claiming = self.start_generation(stream_id, source, speaker=speaker)
+        claim = asyncio.create_task(claiming, name=f"claim-{stream_id}")
         self._claims.add(claim)
         claim.add_done_callback(self._claim_done)
         # Shielded: a driver that leaves during the claim (a closed tab) must neither interrupt its database write
@@ -221,8 +231,12 @@ class StreamEngine:
         if not claim.cancelled():
             claim.exception()  # retrieved: a driver that left no longer awaits it (NotFound is its own answer)
 
-    async def start_generation(self, stream_id: str, source: SourceFactory) -> Generation | None:
-        """The claim: start generating if the stream is PENDING; None if it is not (someone else has it)."""
+    async def start_generation(
+        self, stream_id: str, source: SourceFactory, *, speaker: str = "source"
+    ) -> Generation | None:
+        """The claim: start generating if the stream is PENDING; None if it is not (someone else has it). A source
+        that is not a factory is a TypeError (see `drive`), raised before anything is claimed."""
+        check_source(source)
         bind_stream(stream_id)  # the claim's lines, and the generation task started from here
         if self.draining:
             return None  # shutting down: left PENDING for a process that stays
@@ -244,7 +258,10 @@ class StreamEngine:
 
         async def open_source() -> PartSource:
             opened = source()
-            return await opened if isinstance(opened, Awaitable) else opened
+            opened = await opened if isinstance(opened, Awaitable) else opened
+            if not isinstance(opened, AsyncIterator):
+                raise SourceError(f"the source returned {type(opened).__name__}, not an async iterator")
+            return opened
 
         generation = Generation(
             stream_id=stream_id,
@@ -253,6 +270,7 @@ class StreamEngine:
             db=self.db,
             hub=self.hub,
             limits=self.limits,
+            speaker=speaker,
         )
         self._generations[stream_id] = generation
         task = asyncio.create_task(self._run(generation), name=f"generate-{stream_id}")

@@ -1,12 +1,15 @@
-"""The provider seam: a chat model turns a conversation into an async stream of text tokens, or of parts.
+"""The provider seam: a generator (a chat model, or your own code) turns a conversation into an async stream of
+text tokens, or of parts. Users import these names from `persistream.generator`, which documents them.
 
-`ChatModel.stream(messages)` yields the answer's text only: it is what the engine reads today, and the minimal
-generator a user writes. A model that can say more (reasoning, tool calls, usage) is a `PartsModel` too: its
-`stream_parts(messages, tools)` yields every `PartEvent` (persistream/parts.py), text as plain `str`, and its
-`stream` yields exactly the `str` events of `stream_parts`, so a caller that knows only text sees the same text.
+`ChatModel.stream(messages)` yields the answer's text only: the minimal generator a user writes. A generator that
+can say more (reasoning, tool calls, usage) is a `PartsModel` too: its `stream_parts(messages, tools)` yields every
+`PartEvent` (persistream/parts.py), text as plain `str`, and its `stream` yields exactly the `str` events of
+`stream_parts`, so a caller that knows only text sees the same text. `aclose()` is optional: the server calls it
+at shutdown when a generator has it.
 
 A conversation may hold a tool loop's earlier steps: an assistant message with `tool_calls`, then one `tool`
-message per call, carrying the call's `tool_call_id`. A plain `ChatMessage(role, content)` is what it always was.
+message per call, carrying the call's `tool_call_id`. A plain `ChatMessage(role, content)` is what it always was;
+an earlier answer also carries its `parts`, whole, in the types a generator yields.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ class ChatMessage:
     tool_calls: tuple[ToolCall, ...] = ()
     # A `tool` message: the call whose result `content` is.
     tool_call_id: str | None = None
+    # An earlier answer (`assistant`): every part it holds, in order, each whole: `str` for TEXT, `ReasoningDelta`,
+    # `ToolCallDelta` (its whole arguments) and `ToolResult`. `content` is its TEXT alone.
+    parts: tuple[PartEvent, ...] = ()
 
 
 class ChatModel(Protocol):
@@ -43,8 +49,6 @@ class ChatModel(Protocol):
     def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         """Yield the answer's text as it is produced. Closing the iterator must close the model's stream."""
         ...
-
-    async def aclose(self) -> None: ...
 
 
 class PartsModel(ChatModel, Protocol):
@@ -58,8 +62,15 @@ class PartsModel(ChatModel, Protocol):
         ...
 
 
+class BuiltInModel:
+    """The base of persistream's own providers (`demo`, `openai`): what sets them apart from a user's generator is
+    only how the server words their silence ("The model sent nothing")."""
+
+
 class ModelError(Exception):
-    """The model failed. `user_message` is shown to users; `detail` is for logs and never holds a secret."""
+    """The generator failed: raise it to end the answer in ERROR with `user_message`, which users see. `detail` is
+    for the server's log only (never shown; it must not hold a secret). Any other exception a generator raises ends
+    the answer with a generic message instead, its text only logged."""
 
     def __init__(self, user_message: str, detail: str = "") -> None:
         super().__init__(user_message)

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from persistream.llm.base import ChatMessage
+from persistream.llm.base import BuiltInModel, ChatMessage
 from persistream.parts import PartEvent, ReasoningDelta, ToolCallDelta, ToolResult, Usage
 
 _TOKEN = re.compile(r"\s*\S+|\s+")
@@ -27,7 +27,7 @@ def current_time() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class DemoModel:
+class DemoModel(BuiltInModel):
     name = "demo"
 
     def __init__(self, token_delay: float = 0.03) -> None:

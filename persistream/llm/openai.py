@@ -30,7 +30,7 @@ from typing import Any
 
 import openai
 
-from persistream.llm.base import ChatMessage, ModelError
+from persistream.llm.base import BuiltInModel, ChatMessage, ModelError
 from persistream.llm.sse import MAX_EVENT_BYTES, EventTooLarge, SSEParser
 from persistream.llm.turn import Turn
 from persistream.parts import PartEvent
@@ -43,7 +43,7 @@ WARM_TIMEOUT = 5.0
 STREAM_ERROR = "An error occurred during streaming"
 
 
-class OpenAIModel:
+class OpenAIModel(BuiltInModel):
     name = "openai"
 
     def __init__(

@@ -12,7 +12,6 @@ anything else as JSON.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
 import json
 from collections.abc import Callable, Sequence
@@ -20,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pydantic
+
+from persistream.llm.imports import import_attribute
 
 
 class ToolArgumentsError(Exception):
@@ -107,18 +108,7 @@ def make_tools(functions: Sequence[Callable[..., Any]]) -> list[Tool]:
 
 def load_tools(spec: str) -> list[Callable[..., Any]]:
     """The functions that `package.module:attribute` names: the attribute must be a list (or tuple) of callables."""
-    module_name, _, attribute = spec.partition(":")
-    if not module_name or not attribute:
-        raise ValueError(f"tools {spec!r}: expected an import string of the form package.module:attribute")
-    try:
-        target: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(f"tools {spec!r}: the module {module_name!r} does not import ({exc})") from exc
-    try:
-        for name in attribute.split("."):
-            target = getattr(target, name)
-    except AttributeError:
-        raise ValueError(f"tools {spec!r}: {module_name!r} has no attribute {attribute!r}") from None
+    target = import_attribute(spec, "tools")
     if not isinstance(target, list | tuple) or not all(callable(f) for f in target):
         raise ValueError(f"tools {spec!r}: expected a list of functions, found {_kind(target)}")
     return list(target)
