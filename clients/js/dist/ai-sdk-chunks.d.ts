@@ -17,6 +17,7 @@ export declare class ChunkWriter {
     private readonly emitted;
     private started;
     private finished;
+    private status;
     constructor(meta: Omit<PersistreamMessageMetadata, "status">);
     /** The chunks that bring the UI from what was emitted so far to `snapshot`; the last ones once it is final. */
     advance(snapshot: Pick<Snapshot, "parts" | "status" | "error" | "usage">): UIMessageChunk[];

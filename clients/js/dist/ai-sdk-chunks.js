@@ -22,6 +22,7 @@ export class ChunkWriter {
     emitted = [];
     started = false;
     finished = false;
+    status = null;
     constructor(meta) {
         this.meta = meta;
     }
@@ -39,6 +40,9 @@ export class ChunkWriter {
             });
         }
         const final = isFinal(snapshot.status);
+        if (!final && this.status !== null && this.status !== snapshot.status)
+            chunks.push({ type: "message-metadata", messageMetadata: { status: snapshot.status } });
+        this.status = snapshot.status;
         snapshot.parts.forEach((part, i) => {
             const whole = final || i < snapshot.parts.length - 1;
             chunks.push(...this.partChunks(part, whole));

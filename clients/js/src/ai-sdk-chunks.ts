@@ -45,6 +45,7 @@ export class ChunkWriter {
   private readonly emitted: Emitted[] = [];
   private started = false;
   private finished = false;
+  private status: StreamStatus | null = null;
 
   constructor(private readonly meta: Omit<PersistreamMessageMetadata, "status">) {}
 
@@ -61,6 +62,9 @@ export class ChunkWriter {
       });
     }
     const final = isFinal(snapshot.status);
+    if (!final && this.status !== null && this.status !== snapshot.status)
+      chunks.push({ type: "message-metadata", messageMetadata: { status: snapshot.status } });
+    this.status = snapshot.status;
     snapshot.parts.forEach((part, i) => {
       const whole = final || i < snapshot.parts.length - 1;
       chunks.push(...this.partChunks(part, whole));
