@@ -128,29 +128,45 @@ def test_use_chat_shows_reasoning_a_tool_call_and_usage_and_regenerates_a_siblin
     assert len(fake_openai.requests_for(tool)) == 2, "one request per step"
 
 
-def test_stop_cancels_the_answer_on_the_server(
-    offline: OfflineContext, make_server: ServerFactory, fake_openai: FakeOpenAI, example_origin: str
-) -> None:
-    server = make_server(PERSISTREAM_ALLOWED_ORIGINS=example_origin)
-    name = unique("ai-sdk-stop")
-    marker = fake_openai.add(name, Script(words(LONG), delay=0.04))
-    page = open_app(offline, example_origin, server.graphql_http)
-
-    send(page, f"Go on and on {marker}")
-    page.wait_for_function("(document.querySelector('.answer .text')?.textContent.length ?? 0) > 30")
+def stop_and_check(page: Page, graphql: str, index: int) -> None:
+    """Stop, on the answer at `index`: it is stored CANCELLED, with the text shown so far (or more)."""
+    page.wait_for_function(
+        f"(document.querySelectorAll('.answer .text')[{index}]?.textContent.length ?? 0) > 30"
+        f" && document.querySelectorAll('.answer').length === {index + 1}"
+    )
     page.get_by_role("button", name="Stop").click()
     expect(page.get_by_role("button", name="Stop")).to_have_count(0)
-    stream_id = stream_id_of(page)
+    stream_id = stream_id_of(page, index)
     body: dict[str, Any] = {}
     for _ in range(50):
-        body = query(page, server.graphql_http, BODY, {"id": stream_id})["streamBody"]
+        body = query(page, graphql, BODY, {"id": stream_id})["streamBody"]
         if body["status"] == "CANCELLED":
             break
         page.wait_for_timeout(100)
     assert body["status"] == "CANCELLED", body
-    shown = page.locator(".answer .text").text_content() or ""
+    shown = page.locator(".answer .text").nth(index).text_content() or ""
     assert LONG.startswith(body["text"]) and len(body["text"]) < len(LONG), body
     assert body["text"].startswith(shown) and shown, (shown, body)
+
+
+def test_stop_cancels_the_answer_on_the_server_also_after_a_reload(
+    offline: OfflineContext, make_server: ServerFactory, fake_openai: FakeOpenAI, example_origin: str
+) -> None:
+    server = make_server(PERSISTREAM_ALLOWED_ORIGINS=example_origin)
+    first, second = unique("ai-sdk-stop"), unique("ai-sdk-stop-resumed")
+    first_marker = fake_openai.add(first, Script(words(LONG), delay=0.04))
+    second_marker = fake_openai.add(second, Script(words(LONG), delay=0.04))
+    page = open_app(offline, example_origin, server.graphql_http)
+
+    send(page, f"Go on and on {first_marker}")
+    stop_and_check(page, server.graphql_http, 0)
+    # An answer resumed after a reload: Stop cancels it on the server too.
+    send(page, f"And on {second_marker}")
+    page.wait_for_function("(document.querySelectorAll('.answer .text')[1]?.textContent.length ?? 0) > 10")
+    page.reload()
+    expect(page.get_by_role("button", name="Stop")).to_have_count(1)
+    stop_and_check(page, server.graphql_http, 1)
+    assert len(fake_openai.requests_for(second)) == 1
 
 
 def test_a_reload_mid_answer_shows_the_whole_answer_once(

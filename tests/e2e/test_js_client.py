@@ -156,6 +156,7 @@ async def test_js_client_ai_sdk_transport(make_server: ServerFactory, fake_opena
     plan = {
         "stop": Script(words(200, "stop"), delay=0.03),
         "resume": Script(words(150, "resume"), delay=0.03),
+        "resume-stop": Script(words(200, "halt"), delay=0.03),
         "root": Script(words(8, "root"), delay=0.01),
         "edited": Script(words(8, "edited"), delay=0.01),
         "fail": Script(words(20, "fail"), delay=0.01, error_after=3),
@@ -174,10 +175,10 @@ async def test_js_client_ai_sdk_transport(make_server: ServerFactory, fake_opena
         CLIENT_DIR / "test" / "ai-sdk.test.mjs",
         {"PERSISTREAM_TEST_URL": server.graphql_http, "PERSISTREAM_TEST_SCRIPTS": json.dumps(handed)},
     )
-    assert run.passed == 5, run.output
+    assert run.passed == 6, run.output
     asked = {key: len(fake_openai.requests_for(name)) for key, name in names.items()}
     # A reader that went away and two that reconnected: the answer was still generated once.
-    assert asked["resume"] == 1 and asked["stop"] == 1 and asked["edited"] == 1, asked
+    assert asked["resume"] == asked["resume-stop"] == asked["stop"] == asked["edited"] == 1, asked
     assert asked["root"] == 2, "asked, then regenerated"
     for name in tool_names:
         assert len(fake_openai.requests_for(name)) == 2, f"{name}: one request per step"

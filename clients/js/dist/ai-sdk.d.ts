@@ -27,10 +27,13 @@ export declare class PersistreamChatTransport<UI_MESSAGE extends UIMessage = UIM
     sendMessages(options: SendOptions & {
         messages: UI_MESSAGE[];
     }): Promise<ReadableStream<UIMessageChunk>>;
-    reconnectToStream({ chatId }: ReconnectOptions): Promise<ReadableStream<UIMessageChunk> | null>;
+    reconnectToStream({ chatId, abortSignal }: ReconnectOptions): Promise<ReadableStream<UIMessageChunk> | null>;
     /** A new prompt: in the chat's thread (its id, for a chat opened on a thread), else in a new thread. */
     private submit;
-    /** The answer as chunks, from its start: what `initial` holds at once, then the rest from the server. */
+    /** The answer as chunks, from its start: what `initial` holds at once, then the rest from the server.
+     * The abort signal is `stop()`: it cancels the answer on the server. A resume (`resumed`) aborted before the page
+     * read anything from it was abandoned, not stopped (React's StrictMode unmounts once, and useChat then stops
+     * every request): it leaves the answer alone. */
     private follow;
     private persistreamId;
     private record;

@@ -71,16 +71,17 @@ export class PersistreamChatTransport {
         this.saveRecord(chatId, record);
         if (known !== sent.threadId)
             this.onThread?.(sent.threadId, chatId);
-        return this.follow(sent.threadId, sent.id, sent.responseStreamId, {}, abortSignal);
+        const target = { threadId: sent.threadId, messageId: sent.id, streamId: sent.responseStreamId };
+        return this.follow(target, {}, abortSignal, false);
     }
-    async reconnectToStream({ chatId }) {
+    async reconnectToStream({ chatId, abortSignal }) {
         const threadId = this.record(chatId).threadId ?? asThreadId(chatId);
         if (!threadId)
             return null;
         const held = this.readLive(threadId);
         if (held) {
             const initial = { parts: held.parts, text: held.text, offset: held.offset, cursor: held.cursor ?? undefined };
-            return this.follow(threadId, held.messageId, held.streamId, initial, undefined);
+            return this.follow(held, initial, abortSignal, true);
         }
         let newest;
         try {
@@ -93,7 +94,8 @@ export class PersistreamChatTransport {
         }
         if (!newest || isFinal(newest.response.status))
             return null;
-        return this.follow(threadId, newest.id, newest.responseStreamId, {}, undefined);
+        const target = { threadId, messageId: newest.id, streamId: newest.responseStreamId };
+        return this.follow(target, {}, abortSignal, true);
     }
     /** A new prompt: in the chat's thread (its id, for a chat opened on a thread), else in a new thread. */
     async submit(record, chatId, prompt, parentId) {
@@ -110,69 +112,82 @@ export class PersistreamChatTransport {
             return this.client.sendMessage(prompt);
         }
     }
-    /** The answer as chunks, from its start: what `initial` holds at once, then the rest from the server. */
-    follow(threadId, messageId, streamId, initial, abortSignal) {
+    /** The answer as chunks, from its start: what `initial` holds at once, then the rest from the server.
+     * The abort signal is `stop()`: it cancels the answer on the server. A resume (`resumed`) aborted before the page
+     * read anything from it was abandoned, not stopped (React's StrictMode unmounts once, and useChat then stops
+     * every request): it leaves the answer alone. */
+    follow(target, initial, abortSignal, resumed) {
+        const { threadId, messageId, streamId } = target;
         const writer = new ChunkWriter({ threadId, messageId, streamId });
         const liveKey = `${PREFIX}live:${threadId}`;
+        const queue = [];
+        let wake = null;
+        let ended = false; // nothing more will be queued
+        let read = false;
         let stream = null;
         let lastSave = 0;
-        let closed = false;
-        const save = (snapshot, force = false) => {
-            if (!force && Date.now() - lastSave < SAVE_INTERVAL_MS)
+        const push = (chunks, last = false) => {
+            if (ended)
+                return;
+            queue.push(...chunks);
+            ended = last;
+            wake?.();
+        };
+        const save = (snapshot) => {
+            if (!isFinal(snapshot.status) && Date.now() - lastSave < SAVE_INTERVAL_MS)
                 return;
             lastSave = Date.now();
+            if (isFinal(snapshot.status))
+                return this.storage.removeItem(liveKey);
             const { parts, text, offset, cursor } = snapshot;
-            const live = { threadId, messageId, streamId, parts, text, offset, cursor };
-            this.write(liveKey, live);
+            this.write(liveKey, { threadId, messageId, streamId, parts, text, offset, cursor });
         };
-        return new ReadableStream({
-            start: (controller) => {
-                const finish = () => {
-                    if (closed)
-                        return;
-                    closed = true;
-                    controller.close();
-                };
-                const enqueue = (chunks) => {
-                    if (closed)
-                        return;
-                    for (const chunk of chunks)
-                        controller.enqueue(chunk);
-                };
-                const onAbort = () => {
-                    // stop(): the answer ends on the server, CANCELLED with its text so far; nothing is left to resume.
-                    this.client.cancel(streamId).catch(() => { });
-                    this.storage.removeItem(liveKey);
-                    stream?.close();
-                    finish();
-                };
-                if (abortSignal?.aborted)
-                    return onAbort();
-                abortSignal?.addEventListener("abort", onAbort, { once: true });
-                stream = this.client.stream(streamId, { drive: true, initial });
-                save(stream.snapshot, true);
-                stream.subscribe((snapshot) => {
-                    enqueue(writer.advance(snapshot));
-                    if (isFinal(snapshot.status)) {
-                        this.storage.removeItem(liveKey);
-                        abortSignal?.removeEventListener("abort", onAbort);
-                        finish();
-                    }
-                    else
-                        save(snapshot);
-                }, (error) => {
-                    this.storage.removeItem(liveKey);
+        const onAbort = () => {
+            if (read || !resumed) {
+                // stop(): the answer ends on the server, CANCELLED with its text so far; nothing is left to resume.
+                this.client.cancel(streamId).catch(() => { });
+                this.storage.removeItem(liveKey);
+            }
+            stream?.close();
+            push([], true);
+        };
+        const begin = () => {
+            if (abortSignal?.aborted)
+                return onAbort();
+            abortSignal?.addEventListener("abort", onAbort, { once: true });
+            stream = this.client.stream(streamId, { drive: true, initial });
+            lastSave = 0;
+            stream.subscribe((snapshot) => {
+                save(snapshot);
+                push(writer.advance(snapshot), isFinal(snapshot.status));
+                if (ended)
                     abortSignal?.removeEventListener("abort", onAbort);
-                    enqueue(writer.fail(error.message));
-                    finish();
-                });
+            }, (error) => {
+                this.storage.removeItem(liveKey);
+                abortSignal?.removeEventListener("abort", onAbort);
+                push(writer.fail(error.message), true);
+            });
+        };
+        // highWaterMark 0: `pull` runs only when the page reads, which is how a read is told from none.
+        return new ReadableStream({
+            start: begin,
+            pull: async (controller) => {
+                read = true;
+                while (!queue.length && !ended)
+                    await new Promise((resolve) => (wake = resolve));
+                wake = null;
+                for (const chunk of queue.splice(0))
+                    controller.enqueue(chunk);
+                if (ended)
+                    controller.close();
             },
             // The reader went away without stop() (a page leaving, say): the answer goes on, and can be resumed.
             cancel: () => {
-                closed = true;
+                abortSignal?.removeEventListener("abort", onAbort);
                 stream?.close();
+                push([], true);
             },
-        });
+        }, { highWaterMark: 0 });
     }
     persistreamId(record, uiMessageId) {
         return record.ids[uiMessageId] ?? uiMessageId;

@@ -115,16 +115,17 @@ export class PersistreamChatTransport<UI_MESSAGE extends UIMessage = UIMessage> 
     record.threadId = sent.threadId;
     this.saveRecord(chatId, record);
     if (known !== sent.threadId) this.onThread?.(sent.threadId, chatId);
-    return this.follow(sent.threadId, sent.id, sent.responseStreamId, {}, abortSignal);
+    const target = { threadId: sent.threadId, messageId: sent.id, streamId: sent.responseStreamId };
+    return this.follow(target, {}, abortSignal, false);
   }
 
-  async reconnectToStream({ chatId }: ReconnectOptions): Promise<ReadableStream<UIMessageChunk> | null> {
+  async reconnectToStream({ chatId, abortSignal }: ReconnectOptions): Promise<ReadableStream<UIMessageChunk> | null> {
     const threadId = this.record(chatId).threadId ?? asThreadId(chatId);
     if (!threadId) return null;
     const held = this.readLive(threadId);
     if (held) {
       const initial = { parts: held.parts, text: held.text, offset: held.offset, cursor: held.cursor ?? undefined };
-      return this.follow(threadId, held.messageId, held.streamId, initial, undefined);
+      return this.follow(held, initial, abortSignal, true);
     }
     let newest: Message | undefined;
     try {
@@ -134,7 +135,8 @@ export class PersistreamChatTransport<UI_MESSAGE extends UIMessage = UIMessage> 
       throw error;
     }
     if (!newest || isFinal(newest.response.status)) return null;
-    return this.follow(threadId, newest.id, newest.responseStreamId, {}, undefined);
+    const target = { threadId, messageId: newest.id, streamId: newest.responseStreamId };
+    return this.follow(target, {}, abortSignal, true);
   }
 
   /** A new prompt: in the chat's thread (its id, for a chat opened on a thread), else in a new thread. */
@@ -150,71 +152,85 @@ export class PersistreamChatTransport<UI_MESSAGE extends UIMessage = UIMessage> 
     }
   }
 
-  /** The answer as chunks, from its start: what `initial` holds at once, then the rest from the server. */
+  /** The answer as chunks, from its start: what `initial` holds at once, then the rest from the server.
+   * The abort signal is `stop()`: it cancels the answer on the server. A resume (`resumed`) aborted before the page
+   * read anything from it was abandoned, not stopped (React's StrictMode unmounts once, and useChat then stops
+   * every request): it leaves the answer alone. */
   private follow(
-    threadId: string,
-    messageId: string,
-    streamId: string,
+    target: { threadId: string; messageId: string; streamId: string },
     initial: StreamOptions["initial"],
     abortSignal: AbortSignal | undefined,
+    resumed: boolean,
   ): ReadableStream<UIMessageChunk> {
+    const { threadId, messageId, streamId } = target;
     const writer = new ChunkWriter({ threadId, messageId, streamId });
     const liveKey = `${PREFIX}live:${threadId}`;
+    const queue: UIMessageChunk[] = [];
+    let wake: (() => void) | null = null;
+    let ended = false; // nothing more will be queued
+    let read = false;
     let stream: Stream | null = null;
     let lastSave = 0;
-    let closed = false;
-    const save = (snapshot: Snapshot, force = false) => {
-      if (!force && Date.now() - lastSave < SAVE_INTERVAL_MS) return;
-      lastSave = Date.now();
-      const { parts, text, offset, cursor } = snapshot;
-      const live: LiveAnswer = { threadId, messageId, streamId, parts, text, offset, cursor };
-      this.write(liveKey, live);
+    const push = (chunks: UIMessageChunk[], last = false) => {
+      if (ended) return;
+      queue.push(...chunks);
+      ended = last;
+      wake?.();
     };
-    return new ReadableStream<UIMessageChunk>({
-      start: (controller) => {
-        const finish = () => {
-          if (closed) return;
-          closed = true;
-          controller.close();
-        };
-        const enqueue = (chunks: UIMessageChunk[]) => {
-          if (closed) return;
-          for (const chunk of chunks) controller.enqueue(chunk);
-        };
-        const onAbort = () => {
-          // stop(): the answer ends on the server, CANCELLED with its text so far; nothing is left to resume.
-          this.client.cancel(streamId).catch(() => {});
+    const save = (snapshot: Snapshot) => {
+      if (!isFinal(snapshot.status) && Date.now() - lastSave < SAVE_INTERVAL_MS) return;
+      lastSave = Date.now();
+      if (isFinal(snapshot.status)) return this.storage.removeItem(liveKey);
+      const { parts, text, offset, cursor } = snapshot;
+      this.write(liveKey, { threadId, messageId, streamId, parts, text, offset, cursor } satisfies LiveAnswer);
+    };
+    const onAbort = () => {
+      if (read || !resumed) {
+        // stop(): the answer ends on the server, CANCELLED with its text so far; nothing is left to resume.
+        this.client.cancel(streamId).catch(() => {});
+        this.storage.removeItem(liveKey);
+      }
+      stream?.close();
+      push([], true);
+    };
+    const begin = () => {
+      if (abortSignal?.aborted) return onAbort();
+      abortSignal?.addEventListener("abort", onAbort, { once: true });
+      stream = this.client.stream(streamId, { drive: true, initial });
+      lastSave = 0;
+      stream.subscribe(
+        (snapshot) => {
+          save(snapshot);
+          push(writer.advance(snapshot), isFinal(snapshot.status));
+          if (ended) abortSignal?.removeEventListener("abort", onAbort);
+        },
+        (error) => {
           this.storage.removeItem(liveKey);
+          abortSignal?.removeEventListener("abort", onAbort);
+          push(writer.fail(error.message), true);
+        },
+      );
+    };
+    // highWaterMark 0: `pull` runs only when the page reads, which is how a read is told from none.
+    return new ReadableStream<UIMessageChunk>(
+      {
+        start: begin,
+        pull: async (controller) => {
+          read = true;
+          while (!queue.length && !ended) await new Promise<void>((resolve) => (wake = resolve));
+          wake = null;
+          for (const chunk of queue.splice(0)) controller.enqueue(chunk);
+          if (ended) controller.close();
+        },
+        // The reader went away without stop() (a page leaving, say): the answer goes on, and can be resumed.
+        cancel: () => {
+          abortSignal?.removeEventListener("abort", onAbort);
           stream?.close();
-          finish();
-        };
-        if (abortSignal?.aborted) return onAbort();
-        abortSignal?.addEventListener("abort", onAbort, { once: true });
-        stream = this.client.stream(streamId, { drive: true, initial });
-        save(stream.snapshot, true);
-        stream.subscribe(
-          (snapshot) => {
-            enqueue(writer.advance(snapshot));
-            if (isFinal(snapshot.status)) {
-              this.storage.removeItem(liveKey);
-              abortSignal?.removeEventListener("abort", onAbort);
-              finish();
-            } else save(snapshot);
-          },
-          (error) => {
-            this.storage.removeItem(liveKey);
-            abortSignal?.removeEventListener("abort", onAbort);
-            enqueue(writer.fail(error.message));
-            finish();
-          },
-        );
+          push([], true);
+        },
       },
-      // The reader went away without stop() (a page leaving, say): the answer goes on, and can be resumed.
-      cancel: () => {
-        closed = true;
-        stream?.close();
-      },
-    });
+      { highWaterMark: 0 },
+    );
   }
 
   private persistreamId(record: ChatRecord, uiMessageId: string): string {

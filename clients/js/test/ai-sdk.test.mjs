@@ -54,6 +54,17 @@ async function built(chunks) {
   return last;
 }
 
+/** The stream's stored body once its status is `status` (polled for up to 5 s). */
+async function stored(c, streamId, status) {
+  let body = await c.body(streamId);
+  for (let i = 0; i < 50 && body.status !== status; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    body = await c.body(streamId);
+  }
+  assert.equal(body.status, status);
+  return body;
+}
+
 const textOf = (chunks) => chunks.filter((c) => c.type === "text-delta").map((c) => c.delta).join("");
 const shownText = (message) => message.parts.filter((p) => p.type === "text").map((p) => p.text).join("");
 const metaOf = (chunks) => chunks.find((c) => c.type === "start").messageMetadata;
@@ -119,12 +130,7 @@ test("stop() (the abort signal) cancels the answer on the server: CANCELLED, its
     );
     abort.abort();
     const { streamId } = metaOf(chunks);
-    let body = await c.body(streamId);
-    for (let i = 0; i < 50 && body.status !== "CANCELLED"; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      body = await c.body(streamId);
-    }
-    assert.equal(body.status, "CANCELLED");
+    const body = await stored(c, streamId, "CANCELLED");
     assert.ok(body.text.startsWith(textOf(chunks)) && body.text.length < script("stop").text.length, body.text);
   } finally {
     c.dispose();
@@ -176,6 +182,38 @@ test("a reader that goes away leaves the answer running; reconnecting shows it w
     assert.equal(await after.reconnectToStream({ chatId: threadId }), null);
   } finally {
     for (const c of [c1, c2, c3]) c.dispose();
+  }
+});
+
+test("stop() on a resumed answer cancels it; a resume abandoned before anything was read leaves it running", async () => {
+  const c = client();
+  try {
+    const sender = new PersistreamChatTransport({ client: c, storage: null });
+    const first = await collect(await send(sender, "", [user(script("resume-stop").prompt)]), (got) => textOf(got).length > 20);
+    await first.reader.cancel();
+    const { threadId, streamId } = metaOf(first.chunks);
+    const resumer = new PersistreamChatTransport({ client: c, storage: null });
+
+    // Aborted before the page read from it (React's StrictMode unmounts once; useChat stops what is in flight).
+    const abandon = new AbortController();
+    const abandoned = await resumer.reconnectToStream({ chatId: threadId, abortSignal: abandon.signal });
+    abandon.abort();
+    await collect(abandoned); // it ends
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal((await c.body(streamId)).status, "STREAMING");
+
+    // Read, then stopped: the answer is cancelled on the server, its text kept.
+    const stop = new AbortController();
+    const resumed = await collect(
+      await resumer.reconnectToStream({ chatId: threadId, abortSignal: stop.signal }),
+      (got) => textOf(got).length > 60,
+    );
+    stop.abort();
+    const body = await stored(c, streamId, "CANCELLED");
+    assert.ok(body.text.startsWith(textOf(resumed.chunks)), body.text);
+    assert.ok(body.text.length < script("resume-stop").text.length);
+  } finally {
+    c.dispose();
   }
 });
 
