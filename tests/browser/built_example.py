@@ -14,11 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
+
+from playwright.sync_api import Page
 
 from tests.support.net import free_port
 from tests.support.server import ROOT
 
-from .conftest import _missing
+from .conftest import OfflineContext, _missing
 
 CLIENT_DIST = ROOT / "clients" / "js" / "dist"
 
@@ -64,3 +67,16 @@ def served_example(example: Path, out: Path) -> Iterator[str]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def open_example(offline: OfflineContext, origin: str, graphql: str, recorder: str) -> Page:
+    """A new page of the served example, talking to the server at `graphql`, with `recorder` run in every load."""
+    offline.context.add_init_script(recorder)
+    page = offline.context.new_page()
+    page.goto(f"{origin}/?{urlencode({'api': graphql})}")
+    return page
+
+
+def send(page: Page, prompt: str) -> None:
+    page.get_by_label("Message").fill(prompt)
+    page.get_by_role("button", name="Send").click()

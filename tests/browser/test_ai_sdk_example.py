@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -23,7 +22,7 @@ from tests.support.server import ROOT
 from tests.support.streams import unique
 from tests.support.tool_answers import stored_parts, tool_answer, tools_env
 
-from .built_example import served_example
+from .built_example import open_example, send, served_example
 from .chat import words
 from .conftest import OfflineContext
 
@@ -52,15 +51,7 @@ def example_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def open_app(offline: OfflineContext, origin: str, graphql: str) -> Page:
-    offline.context.add_init_script(RECORDER)
-    page = offline.context.new_page()
-    page.goto(f"{origin}/?{urlencode({'api': graphql})}")
-    return page
-
-
-def send(page: Page, prompt: str) -> None:
-    page.get_by_label("Message").fill(prompt)
-    page.get_by_role("button", name="Send").click()
+    return open_example(offline, origin, graphql, RECORDER)
 
 
 def query(page: Page, graphql: str, document: str, variables: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -25,7 +24,7 @@ from tests.support.server import ROOT
 from tests.support.streams import unique
 from tests.support.tool_answers import stored_parts, tool_answer, tools_env
 
-from .built_example import served_example
+from .built_example import open_example, send, served_example
 from .chat import words
 from .conftest import OfflineContext
 
@@ -61,15 +60,7 @@ def stored(graphql: str, stream_id: str) -> dict[str, Any]:
 
 
 def open_app(offline: OfflineContext, origin: str, graphql: str) -> Page:
-    offline.context.add_init_script(RECORDER)
-    page = offline.context.new_page()
-    page.goto(f"{origin}/?{urlencode({'api': graphql})}")
-    return page
-
-
-def send(page: Page, prompt: str) -> None:
-    page.get_by_label("Message").fill(prompt)
-    page.get_by_role("button", name="Send").click()
+    return open_example(offline, origin, graphql, RECORDER)
 
 
 def shown(page: Page) -> list[dict[str, Any]]:
