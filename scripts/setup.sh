@@ -65,6 +65,15 @@ if [ "$want_tests" = 1 ]; then
     npm ci --prefix examples/react-chat --no-audit --no-fund --loglevel=error
     touch "$example_stamp"
   fi
+  # The AI SDK example (examples/ai-sdk-chat: useChat on persistream-client/ai-sdk), built and driven by
+  # tests/browser/test_ai_sdk_example.py; a copy of clients/js too, so again on the same changes.
+  ai_sdk_stamp=examples/ai-sdk-chat/node_modules/.persistream-installed
+  if [ -f examples/ai-sdk-chat/package-lock.json ] && { [ ! -f "$ai_sdk_stamp" ] \
+      || [ -n "$(find examples/ai-sdk-chat/package-lock.json clients/js/package.json clients/js/dist -newer "$ai_sdk_stamp" -print -quit)" ]; }; then
+    echo "setup: installing the AI SDK example's packages"
+    npm ci --prefix examples/ai-sdk-chat --no-audit --no-fund --loglevel=error
+    touch "$ai_sdk_stamp"
+  fi
   if ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
       echo "setup: installing Chromium for the browser tests"

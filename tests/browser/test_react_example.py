@@ -6,19 +6,12 @@ that reasons and calls a tool shows its reasoning (folded once the text starts),
 
 from __future__ import annotations
 
-import filecmp
-import functools
-import http.server
 import json
-import os
 import random
 import re
-import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -27,18 +20,17 @@ from playwright.sync_api import Page, expect
 from tests.conftest import ServerFactory
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import BODY
-from tests.support.net import free_port
 from tests.support.server import ROOT
 from tests.support.streams import unique
 from tests.support.tool_answers import stored_parts, tool_answer, tools_env
 
+from .built_example import open_example, send, served_example
 from .chat import words
-from .conftest import OfflineContext, _missing
+from .conftest import OfflineContext
 
 pytestmark = pytest.mark.browser
 
 EXAMPLE = ROOT / "examples" / "react-chat"
-CLIENT_DIST = ROOT / "clients" / "js" / "dist"
 LONG = " ".join(f"Sentence {i} of a long answer is still being written when the page reloads." for i in range(14))
 MARKDOWN = "**Bold** start, then " + " ".join(f"word{i}" for i in range(80))
 # Every answer element's shown text and status, on every change, for this page load.
@@ -53,41 +45,11 @@ new MutationObserver(() => {
 """
 
 
-class QuietFiles(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # a line per asset request would bury a failure's output
-
-
-def build_step(command: list[str], *, cwd: Path) -> None:
-    """Runs one build step; it must succeed and print no warning."""
-    env = {**os.environ, "NO_COLOR": "1", "FORCE_COLOR": "0"}
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output
-    warnings = [line for line in output.splitlines() if re.search(r"warn|\(!\)|deprecat", line, re.IGNORECASE)]
-    assert not warnings, output
-
-
 @pytest.fixture(scope="module")
 def example_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The example type-checked and built, its dist/ served over HTTP on loopback; its origin."""
-    bin_dir = EXAMPLE / "node_modules" / ".bin"
-    if not (bin_dir / "vite").exists():
-        _missing("examples/react-chat/node_modules is missing: run scripts/setup.sh --test")
-    # The example holds a copy of the client (install-links): it must be the client in this checkout.
-    installed = EXAMPLE / "node_modules" / "persistream-client" / "dist"
-    stale = [f.name for f in CLIENT_DIST.iterdir() if not filecmp.cmp(f, installed / f.name, shallow=False)]
-    assert not stale, f"examples/react-chat has an old copy of the client ({stale}): run scripts/setup.sh --test"
-    build_step([str(bin_dir / "tsc"), "--noEmit"], cwd=EXAMPLE)
-    out = tmp_path_factory.mktemp("react-chat-dist")
-    build_step([str(bin_dir / "vite"), "build", "--outDir", str(out), "--emptyOutDir"], cwd=EXAMPLE)
-    handler = functools.partial(QuietFiles, directory=str(out))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with served_example(EXAMPLE, tmp_path_factory.mktemp("react-chat-dist")) as origin:
+        yield origin
 
 
 def stored(graphql: str, stream_id: str) -> dict[str, Any]:
@@ -98,15 +60,7 @@ def stored(graphql: str, stream_id: str) -> dict[str, Any]:
 
 
 def open_app(offline: OfflineContext, origin: str, graphql: str) -> Page:
-    offline.context.add_init_script(RECORDER)
-    page = offline.context.new_page()
-    page.goto(f"{origin}/?{urlencode({'api': graphql})}")
-    return page
-
-
-def send(page: Page, prompt: str) -> None:
-    page.get_by_label("Message").fill(prompt)
-    page.get_by_role("button", name="Send").click()
+    return open_example(offline, origin, graphql, RECORDER)
 
 
 def shown(page: Page) -> list[dict[str, Any]]:

@@ -147,3 +147,38 @@ async def test_js_client_branches(server: ServerProcess, fake_openai: FakeOpenAI
     # The first prompt answered, then regenerated: asked twice; the lonely ones were cancelled before any drive.
     asked = {key: len(fake_openai.requests_for(name)) for key, name in names.items()}
     assert asked == {"root": 1, "asked": 2, "edited": 1, "follow": 1, "lonely": 0}
+
+
+async def test_js_client_ai_sdk_transport(make_server: ServerFactory, fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    """persistream-client/ai-sdk: its chunks checked by the AI SDK's own schema (clients/js/test/ai-sdk.test.mjs)."""
+    server = make_server(**tools_env(tmp_path))
+    tool_names = [unique("js-ai-sdk-tool") for _ in range(2)]
+    plan = {
+        "stop": Script(words(200, "stop"), delay=0.03),
+        "resume": Script(words(150, "resume"), delay=0.03),
+        "resume-stop": Script(words(200, "halt"), delay=0.03),
+        "root": Script(words(8, "root"), delay=0.01),
+        "edited": Script(words(8, "edited"), delay=0.01),
+        "fail": Script(words(20, "fail"), delay=0.01, error_after=3),
+    }
+    names = {key: unique(f"js-ai-sdk-{key}") for key in plan}
+    handed: dict[str, object] = {
+        key: {"prompt": f"Answer {fake_openai.add(names[key], script)}", "text": "".join(script.tokens)}
+        for key, script in plan.items()
+    }
+    handed["parts"] = {
+        "answers": [f"What is 2 + 3? {fake_openai.add(name, tool_answer())}" for name in tool_names],
+        "expected": stored_parts(),
+        "usage": REPORTED,
+    }
+    run = await run_node_tests(
+        CLIENT_DIR / "test" / "ai-sdk.test.mjs",
+        {"PERSISTREAM_TEST_URL": server.graphql_http, "PERSISTREAM_TEST_SCRIPTS": json.dumps(handed)},
+    )
+    assert run.passed == 6, run.output
+    asked = {key: len(fake_openai.requests_for(name)) for key, name in names.items()}
+    # A reader that went away and two that reconnected: the answer was still generated once.
+    assert asked["resume"] == asked["resume-stop"] == asked["stop"] == asked["edited"] == 1, asked
+    assert asked["root"] == 2, "asked, then regenerated"
+    for name in tool_names:
+        assert len(fake_openai.requests_for(name)) == 2, f"{name}: one request per step"

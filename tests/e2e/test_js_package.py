@@ -49,7 +49,15 @@ def test_npm_pack_tarball_installs_and_imports(tmp_path: Path) -> None:
     assert npm is not None
     packed = json.loads(run([npm, "pack", "--json", "--pack-destination", str(tmp_path)], CLIENT_DIR))
     files = {f["path"] for f in packed[0]["files"]}
-    wanted = {"package.json", "README.md", "dist/index.js", "dist/index.d.ts", "dist/react.js", "dist/react.d.ts"}
+    wanted = {
+        "package.json",
+        "README.md",
+        "dist/index.js",
+        "dist/index.d.ts",
+        "dist/react.js",
+        "dist/react.d.ts",
+        "dist/ai-sdk.js",
+    }
     assert wanted <= files
     assert not [f for f in files if f.startswith(("src/", "test/", "node_modules/"))], files
     tarball = tmp_path / packed[0]["filename"]
@@ -81,3 +89,14 @@ def test_npm_pack_tarball_installs_and_imports(tmp_path: Path) -> None:
     assert (installed / "persistream-client" / "dist" / "react.js").is_file()
     assert (installed / "graphql-ws" / "package.json").is_file(), "its one dependency came along"
     assert not (installed / "react").exists(), "react is an optional peer: not installed unless asked for"
+    # The AI SDK transport loads without the AI SDK: `ai` is an optional peer, used only for its types.
+    ai_sdk = (
+        "const { createClient } = await import('persistream-client');"
+        "const { PersistreamChatTransport } = await import('persistream-client/ai-sdk');"
+        "const client = createClient({ url: 'http://127.0.0.1:9/graphql' });"
+        "const t = new PersistreamChatTransport({ client, storage: null });"
+        "console.log(JSON.stringify([typeof t.sendMessages, typeof t.reconnectToStream, t.resumeStreamIsReplay]));"
+        "client.dispose();"
+    )
+    assert json.loads(run([node, "--input-type=module", "-e", ai_sdk], app)) == ["function", "function", True]
+    assert not (installed / "ai").exists(), "ai is an optional peer: not installed unless asked for"

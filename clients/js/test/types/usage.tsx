@@ -11,6 +11,13 @@ import {
   type Usage,
 } from "persistream-client";
 import { useStream } from "persistream-client/react";
+import type { ChatTransport, UIMessage } from "ai";
+import {
+  PersistreamChatTransport,
+  toUIMessages,
+  type PersistreamMessageMetadata,
+  type PersistreamUIMessage,
+} from "persistream-client/ai-sdk";
 
 const client = createClient({
   url: "http://127.0.0.1:8000/graphql",
@@ -83,4 +90,21 @@ export function Answer({ streamId }: { streamId: string | null }) {
       {error}
     </p>
   );
+}
+
+// The AI SDK's useChat takes the transport as its ChatTransport, for plain UI messages or with the metadata typed.
+export const plain: ChatTransport<UIMessage> = new PersistreamChatTransport({ client });
+export const typed: ChatTransport<PersistreamUIMessage> = new PersistreamChatTransport<PersistreamUIMessage>({
+  client,
+  storage: null,
+  onThread: (threadId: string, chatId: string) => void [threadId, chatId],
+});
+// @ts-expect-error: the client is required
+export const clientless = new PersistreamChatTransport({});
+
+export async function history(threadId: string): Promise<PersistreamUIMessage[]> {
+  const messages = toUIMessages(await client.branch(threadId));
+  const meta: PersistreamMessageMetadata | undefined = messages[1]?.metadata;
+  void meta?.usage?.outputTokens;
+  return messages;
 }
