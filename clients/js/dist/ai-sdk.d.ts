@@ -28,7 +28,9 @@ export declare class PersistreamChatTransport<UI_MESSAGE extends UIMessage = UIM
         messages: UI_MESSAGE[];
     }): Promise<ReadableStream<UIMessageChunk>>;
     reconnectToStream({ chatId, abortSignal }: ReconnectOptions): Promise<ReadableStream<UIMessageChunk> | null>;
-    /** A new prompt: in the chat's thread (its id, for a chat opened on a thread), else in a new thread. */
+    /** A new prompt: in the chat's thread (its id, for a chat opened on a thread), else in a new thread. A chat id
+     * that is a thread id the caller cannot see (none, or another identity's) fails with the server's NOT_FOUND and
+     * stores nothing: the chat does not quietly become a new thread under the same name. */
     private submit;
     /** The answer as chunks, from its start: what `initial` holds at once, then the rest from the server.
      * The abort signal is `stop()`: it cancels the answer on the server. A resume (`resumed`) aborted before the page

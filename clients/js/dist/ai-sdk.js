@@ -97,20 +97,14 @@ export class PersistreamChatTransport {
         const target = { threadId, messageId: newest.id, streamId: newest.responseStreamId };
         return this.follow(target, {}, abortSignal, true);
     }
-    /** A new prompt: in the chat's thread (its id, for a chat opened on a thread), else in a new thread. */
+    /** A new prompt: in the chat's thread (its id, for a chat opened on a thread), else in a new thread. A chat id
+     * that is a thread id the caller cannot see (none, or another identity's) fails with the server's NOT_FOUND and
+     * stores nothing: the chat does not quietly become a new thread under the same name. */
     async submit(record, chatId, prompt, parentId) {
         const threadId = record.threadId ?? asThreadId(chatId);
         if (!threadId)
             return this.client.sendMessage(prompt);
-        try {
-            return await this.client.sendMessage(prompt, { threadId, parentId });
-        }
-        catch (error) {
-            // A chat id that names no thread of the caller's: the chat starts one.
-            if (record.threadId || !(error instanceof PersistreamError) || error.code !== "NOT_FOUND")
-                throw error;
-            return this.client.sendMessage(prompt);
-        }
+        return this.client.sendMessage(prompt, { threadId, parentId });
     }
     /** The answer as chunks, from its start: what `initial` holds at once, then the rest from the server.
      * The abort signal is `stop()`: it cancels the answer on the server. A resume (`resumed`) aborted before the page

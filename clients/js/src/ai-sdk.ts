@@ -139,17 +139,13 @@ export class PersistreamChatTransport<UI_MESSAGE extends UIMessage = UIMessage> 
     return this.follow(target, {}, abortSignal, true);
   }
 
-  /** A new prompt: in the chat's thread (its id, for a chat opened on a thread), else in a new thread. */
+  /** A new prompt: in the chat's thread (its id, for a chat opened on a thread), else in a new thread. A chat id
+   * that is a thread id the caller cannot see (none, or another identity's) fails with the server's NOT_FOUND and
+   * stores nothing: the chat does not quietly become a new thread under the same name. */
   private async submit(record: ChatRecord, chatId: string, prompt: string, parentId: string | null): Promise<Message> {
     const threadId = record.threadId ?? asThreadId(chatId);
     if (!threadId) return this.client.sendMessage(prompt);
-    try {
-      return await this.client.sendMessage(prompt, { threadId, parentId });
-    } catch (error) {
-      // A chat id that names no thread of the caller's: the chat starts one.
-      if (record.threadId || !(error instanceof PersistreamError) || error.code !== "NOT_FOUND") throw error;
-      return this.client.sendMessage(prompt);
-    }
+    return this.client.sendMessage(prompt, { threadId, parentId });
   }
 
   /** The answer as chunks, from its start: what `initial` holds at once, then the rest from the server.

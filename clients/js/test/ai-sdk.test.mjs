@@ -258,3 +258,20 @@ test("an answer that fails ends with an error chunk", async () => {
     c.dispose();
   }
 });
+
+test("a chat id that is a thread id the caller cannot see is NOT_FOUND, and nothing is stored", async () => {
+  const c = client();
+  const transport = new PersistreamChatTransport({ client: c, storage: null });
+  try {
+    const threadCount = async () => (await c.request("{ threads(last: 100) { id } }")).threads.length;
+    const before = await threadCount();
+    // A thread id this caller has no thread under: another identity's answers exactly as one that does not exist.
+    await assert.rejects(send(transport, randomUUID(), [user("Is this your thread?")]), (error) => {
+      assert.equal(error.code, "NOT_FOUND");
+      return true;
+    });
+    assert.equal(await threadCount(), before, "a refused send stored a thread");
+  } finally {
+    c.dispose();
+  }
+});
