@@ -38,7 +38,9 @@ def check_run(record: RunRecord) -> list[str]:
     violations += check_stored_parts(record, stored)
     violations += check_status(record, stored)
     violations += check_branch(record)
-    may_run_ahead = FaultKind.SIGKILL in record.struck
+    # The driver is sent what the model says before it is stored: a process killed, or a generation taken for
+    # dead (its heartbeat late), leaves it having seen more than is stored.
+    may_run_ahead = FaultKind.SIGKILL in record.struck or (stored.error or "").startswith(PROCESS_GONE)
     for subscriber in record.subscribers:
         struck = bool(record.struck)
         violations += check_subscriber(subscriber, stored, may_run_ahead=may_run_ahead, faults_struck=struck)

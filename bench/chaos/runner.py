@@ -17,8 +17,9 @@ from bench.chaos.plan import CANCEL_KINDS, CLUSTER_KINDS, SQLITE, ActionPlan, Fa
 from bench.chaos.record import FINAL, RunRecord, StoredBody
 
 # Seconds after the message was sent by which the stream must be final and every subscriber ended: well above
-# the timeouts (2.5 s silence, 6 s pending), the sweeper's interval, a remote cancel's grace and a restart.
-SETTLE = 45.0
+# the timeouts (5 s silence, 10 s pending), the sweeper's interval, a remote cancel's grace and a restart (which
+# takes 30 s and more on a busy two-core machine: a SQLite process's stream is swept only once it is back).
+SETTLE = 90.0
 # Seconds between the final status and the second read of the body (nothing may be stored after it).
 AFTER_FINAL = 0.5
 

@@ -67,7 +67,8 @@ def tool_run() -> RunRecord:
         segment(events[:cut], ending="cut: its connection was cut on purpose"),
         segment([event(0, cursor=events[cut - 1]["cursor"]), *events[cut:]], cursor=events[cut - 1]["cursor"]),
     ]
-    driver = SubscriberRecord("driver", True, "ws", start=0, start_parts=[], segments=[segment(whole_answer(), "streamChat")])
+    driving = [segment(whole_answer(), "streamChat")]
+    driver = SubscriberRecord("driver", True, "ws", start=0, start_parts=[], segments=driving)
     return RunRecord(
         plan,
         stream_id="s",
