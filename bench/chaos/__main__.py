@@ -43,6 +43,7 @@ class Tally:
     by_branch: Counter[str] = field(default_factory=Counter)
     subscriptions: int = 0
     resubscriptions: int = 0
+    by_cursor: int = 0
     violations: int = 0
     failed: list[tuple[RunRecord, History, list[str]]] = field(default_factory=list)
 
@@ -60,6 +61,7 @@ class Tally:
             joined = [s for s in subscriber.segments if s.operation != "none"]
             self.subscriptions += len(joined)
             self.resubscriptions += max(0, len(joined) - 1)
+            self.by_cursor += sum(1 for s in joined[1:] if s.from_cursor is not None)
         if violations:
             self.violations += len(violations)
             self.failed.append((record, history, violations))
@@ -119,7 +121,10 @@ def report(tally: Tally, seed: int, concurrency: int, elapsed: float, command: s
     print(f"answers with a part of kind: {counts(tally.by_part, ('TEXT', 'REASONING', 'TOOL_CALL', 'TOOL_RESULT'))}")
     print(f"by branch: {counts(tally.by_branch, ('none', 'regenerate', 'edit'))}")
     print(f"subscribers by resume: {counts(tally.by_resume, ('offset', 'cursor'))}")
-    print(f"subscriptions: {tally.subscriptions} (resubscriptions after a drop: {tally.resubscriptions})")
+    print(
+        f"subscriptions: {tally.subscriptions} (resubscriptions after a drop or a cut: {tally.resubscriptions}, "
+        f"{tally.by_cursor} of them by cursor)"
+    )
 
 
 def main() -> None:
