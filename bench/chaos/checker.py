@@ -9,12 +9,15 @@ run kept every promise. One checker for every run, whatever its faults:
 3. no stream is left live;
 4. nothing is stored after a final status: the body read when the status was first final is the body read later
    from every process; the text is the script's for DONE and a prefix of what the model sent otherwise;
-and the final status is one this run's faults can explain (a plain answer ends DONE unless cancelled or cut off).
+and the final status is one this run's faults can explain (a plain answer ends DONE unless cancelled or cut off);
+and the part rules and a branch's context (`parts_check`).
 """
 
 from __future__ import annotations
 
-from bench.chaos.plan import FaultKind, ModelPlan
+from bench.chaos.model import ModelPlan
+from bench.chaos.parts_check import check_branch, check_stored_parts, check_subscriber_parts
+from bench.chaos.plan import FaultKind
 from bench.chaos.record import FINAL, Event, RunRecord, StoredBody, SubscriberRecord
 from tests.support.fake_openai import SECRET_KEY
 
@@ -32,11 +35,17 @@ def check_run(record: RunRecord) -> list[str]:
         return violations
     violations += check_model_requests(record, stored)
     violations += check_stored(record, stored)
+    violations += check_stored_parts(record, stored)
     violations += check_status(record, stored)
+    violations += check_branch(record)
+    # The driver is sent what the model says before it is stored: a process killed, or a generation taken for
+    # dead (its heartbeat late), leaves it having seen more than is stored.
+    may_run_ahead = FaultKind.SIGKILL in record.struck or (stored.error or "").startswith(PROCESS_GONE)
     for subscriber in record.subscribers:
-        violations += check_subscriber(
-            subscriber, stored, may_run_ahead=FaultKind.SIGKILL in record.struck, faults_struck=bool(record.struck)
-        )
+        struck = bool(record.struck)
+        violations += check_subscriber(subscriber, stored, may_run_ahead=may_run_ahead, faults_struck=struck)
+        if subscriber.start is not None:
+            violations += check_subscriber_parts(subscriber, stored, may_run_ahead=may_run_ahead)
     if not record.struck:
         violations += check_promptness(record)
     return violations
@@ -59,19 +68,18 @@ def check_promptness(record: RunRecord) -> list[str]:
 
 def reachable_text(model: ModelPlan) -> str:
     """The most text the model sends: everything before the token where its script fails, hangs or drops."""
-    if model.fail_status is not None:
-        return ""
-    stops = [k for k in (model.error_after, model.drop_after, model.hang_after) if k is not None]
-    return "".join(model.tokens[: min(stops)] if stops else model.tokens)
+    return model.reachable()
 
 
 def check_model_requests(record: RunRecord, stored: StoredBody) -> list[str]:
     model = record.plan.model
     asked = record.model_requests
-    limit = 1 + SDK_RETRIES if model.fail_status is not None else 1
+    limit = 1 + SDK_RETRIES if model.fail_status is not None else model.steps
     violations = []
     if asked > limit:
         violations.append(f"the model was asked {asked} times for one stream (at most {limit})")
+    if stored.status == "DONE" and asked < model.steps:
+        violations.append(f"the answer ended DONE after {asked} model requests, its script takes {model.steps}")
     claimed = bool(stored.text) or stored.status in ("DONE", "ERROR")
     if claimed and asked == 0:
         violations.append(

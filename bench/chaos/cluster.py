@@ -3,31 +3,59 @@
 - the test model (tests/support/fake_openai.py) in this process, which records every request by script name;
 - a private redis-server (killed and started again by `redis_restart`);
 - a TCP proxy in front of PostgreSQL (cut and restored by `pg_cut`) and a fresh, migrated database behind it;
-- server processes A and B on that database through the proxy and on the private Redis, and C on its own SQLite
-  file and `memory://`.
+- four server processes A, B, C and D (or two, A and B) on that database through the proxy and on the private
+  Redis, and S on its own SQLite file and `memory://`;
+- on every process the `pause` tool (`TOOLS_MODULE`, written into the work folder), which waits as long as the
+  model asks, so a fault can strike while a tool runs.
 
 The servers run with short timeouts, so a hung model or a killed process ends its stream within seconds.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench.chaos.plan import SHARED, SQLITE
 from tests.support.fake_openai import SECRET_KEY, FakeOpenAI
 from tests.support.faults import RedisServer, TcpProxy
 from tests.support.pg import create_database, drop_database, pg_port, pg_url
 from tests.support.secrets import remember
-from tests.support.server import ServerProcess, start_servers
+from tests.support.server import ROOT, ServerProcess
 
-STREAM_TIMEOUT = 2.5
-PENDING_TIMEOUT = 6.0
+# Seconds five servers starting side by side may take on a busy two-core machine.
+START_TIMEOUT = 300.0
+# Short, so a hung model or a killed process ends its stream within seconds; not shorter, because on a shared
+# two-core machine at a load of 15 to 20 a live process's heartbeat can be late by more than 2.5 s (five server
+# processes, the model and every client on two cores), and the sweeper then rightly takes it for dead.
+STREAM_TIMEOUT = 5.0
+PENDING_TIMEOUT = 10.0
 FLUSH_MS = 50
+# Longer than any tool of a plan runs (1.5 s), shorter than a run's patience.
+TOOL_TIMEOUT = 10.0
+TOOLS_MODULE = '''
+import asyncio
 
 
-def chaos_env(fake: FakeOpenAI, database_url: str, broadcast_url: str) -> dict[str, str]:
+async def pause(seconds: float, word: str) -> str:
+    """Wait `seconds`, then say which word it waited for."""
+    await asyncio.sleep(seconds)
+    return f"paused for {word}"
+
+
+TOOLS = [pause]
+'''
+
+
+def chaos_env(fake: FakeOpenAI, database_url: str, broadcast_url: str, tools: Path) -> dict[str, str]:
+    path = os.pathsep.join(p for p in (str(tools), str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     return {
+        "PERSISTREAM_TOOLS": "chaos_tools:TOOLS",
+        "PERSISTREAM_TOOL_TIMEOUT": str(TOOL_TIMEOUT),
+        "PYTHONPATH": path,
         "PERSISTREAM_DATABASE_URL": database_url,
         "PERSISTREAM_BROADCAST_URL": broadcast_url,
         "PERSISTREAM_PROVIDER": "openai",
@@ -46,8 +74,15 @@ def chaos_env(fake: FakeOpenAI, database_url: str, broadcast_url: str) -> dict[s
     }
 
 
+def start_servers(*servers: ServerProcess, timeout: float) -> None:
+    with ThreadPoolExecutor(len(servers)) as pool:
+        for future in [pool.submit(server.start, timeout) for server in servers]:
+            future.result()
+
+
 class Cluster:
-    def __init__(self) -> None:
+    def __init__(self, processes: int = 4) -> None:
+        self.shared = SHARED[processes]
         self.workdir = Path(tempfile.mkdtemp(prefix="persistream-chaos-"))
         remember(SECRET_KEY)  # every server log is searched for it when the server stops
         self.fake = FakeOpenAI()
@@ -63,11 +98,19 @@ class Cluster:
         self.redis.start()
         self.proxy.start()
         self.database = create_database()
-        pair_env = chaos_env(self.fake, pg_url(self.database, port=self.proxy.port), self.redis.url)
-        sqlite_env = chaos_env(self.fake, f"sqlite+aiosqlite:///{self.workdir / 'c.db'}", "memory://")
-        for name, env in (("A", pair_env), ("B", pair_env), ("C", sqlite_env)):
-            self.servers[name] = ServerProcess(env, log_path=self.workdir / f"server-{name}.log")
-        start_servers(*self.servers.values())
+        tools = self.workdir / "tools"
+        tools.mkdir()
+        (tools / "chaos_tools.py").write_text(TOOLS_MODULE, encoding="utf-8")
+        shared_env = chaos_env(self.fake, pg_url(self.database, port=self.proxy.port), self.redis.url, tools)
+        sqlite_env = chaos_env(self.fake, f"sqlite+aiosqlite:///{self.workdir / 's.db'}", "memory://", tools)
+        for name in self.shared:
+            self.servers[name] = ServerProcess(shared_env, log_path=self.workdir / f"server-{name}.log")
+        self.servers[SQLITE] = ServerProcess(sqlite_env, log_path=self.workdir / f"server-{SQLITE}.log")
+        try:
+            start_servers(*self.servers.values(), timeout=START_TIMEOUT)
+        except BaseException:
+            self.stop(keep_logs=True)
+            raise
         return self
 
     def url(self, process: str) -> str:

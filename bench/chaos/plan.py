@@ -4,10 +4,10 @@ which faults strike at which moments. Nothing here touches a server; replaying a
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from tests.support.fake_openai import Script
+from bench.chaos.model import ModelPlan, draw_model
 
 
 class FaultKind(StrEnum):
@@ -23,75 +23,32 @@ class FaultKind(StrEnum):
     REDIS_RESTART = "redis_restart"
     PG_CUT = "pg_cut"
     SIGKILL = "sigkill"
+    # The model reasons and calls the slow tool; a subscriber's connection is cut while the call streams or the
+    # tool runs, and it resumes (by cursor or by offset).
+    CUT_DURING_TOOL = "cut_during_tool"
+    # The model calls the slow tool and a cancel (from any process) arrives while the tool runs.
+    CANCEL_DURING_TOOL = "cancel_during_tool"
+    # The run's answer is a sibling: `regenerate` or `editMessage` on the second message of a thread.
+    BRANCH = "branch"
 
 
 KINDS = tuple(FaultKind)
 # Faults of the whole cluster: they strike every run going on at the time on the servers they hit (a Redis
-# restart or a PostgreSQL cut: every run on A and B; a SIGKILL: every run on the killed process's database).
+# restart or a PostgreSQL cut: every run on the shared database; a SIGKILL: every run on the killed process's
+# database).
 CLUSTER_KINDS = frozenset({FaultKind.REDIS_RESTART, FaultKind.PG_CUT, FaultKind.SIGKILL})
-# Faults that need two processes sharing a database (the SQLite server is alone). A SIGKILL is not one of them:
-# killing C, the stream is ended by C's own sweeper once C is started again.
-PAIR_KINDS = frozenset({FaultKind.REDIS_RESTART, FaultKind.PG_CUT, FaultKind.CANCEL_OTHER_PROCESS})
+# Faults that need several processes sharing a database (the SQLite server is alone). A SIGKILL is not one of
+# them: killing the SQLite process, the stream is ended by its own sweeper once it is started again.
+SHARED_KINDS = frozenset({FaultKind.REDIS_RESTART, FaultKind.PG_CUT, FaultKind.CANCEL_OTHER_PROCESS})
 # What the model does wrong: one script per run, so at most one of these.
 MODEL_KINDS = frozenset({FaultKind.MODEL_ERROR, FaultKind.MODEL_FAIL, FaultKind.MODEL_DROP, FaultKind.MODEL_HANG})
-CANCEL_KINDS = frozenset({FaultKind.CANCEL_SAME_PROCESS, FaultKind.CANCEL_OTHER_PROCESS})
+CANCEL_KINDS = frozenset({FaultKind.CANCEL_SAME_PROCESS, FaultKind.CANCEL_OTHER_PROCESS, FaultKind.CANCEL_DURING_TOOL})
+TOOL_KINDS = frozenset({FaultKind.CUT_DURING_TOOL, FaultKind.CANCEL_DURING_TOOL})
 
 TRANSPORTS = ("ws", "ws-legacy", "sse", "multipart")
-PAIR = ("A", "B")
-SQLITE = "C"
-
-# Words of the scripted answers: several scripts, multi-code-point characters, sentence and line ends (which cut
-# chunks), so an offset counted in bytes or UTF-16 units, a lost or doubled chunk, shows in the text.
-WORDS = (
-    "alpha",
-    "beta",
-    "größe",
-    "naïve",
-    "café",
-    "中文",
-    "日本語",
-    "😀",
-    "🚀x",
-    "Ω",
-    "—",
-    "tab\tbed",
-    "line\n",
-    "end.",
-)
-
-
-@dataclass(frozen=True)
-class ModelPlan:
-    tokens: tuple[str, ...]
-    delay: float
-    fail_status: int | None = None
-    error_after: int | None = None
-    drop_after: int | None = None
-    hang_after: int | None = None
-
-    @property
-    def text(self) -> str:
-        """The whole answer, as a model that never fails would send it."""
-        return "".join(self.tokens)
-
-    @property
-    def duration(self) -> float:
-        """About how long the answer takes to stream, in seconds (for placing faults along it)."""
-        return max(0.2, len(self.tokens) * self.delay)
-
-    @property
-    def fails(self) -> bool:
-        return any(v is not None for v in (self.fail_status, self.error_after, self.drop_after))
-
-    def script(self) -> Script:
-        return Script(
-            list(self.tokens),
-            delay=self.delay,
-            fail_status=self.fail_status,
-            error_after=self.error_after,
-            hang_after=self.hang_after,
-            drop_after=self.drop_after,
-        )
+# The processes on PostgreSQL and Redis, by how many of them the cluster runs; and the one on SQLite.
+SHARED = {2: ("A", "B"), 4: ("A", "B", "C", "D")}
+SQLITE = "S"
 
 
 @dataclass(frozen=True)
@@ -103,13 +60,19 @@ class SubscriberPlan:
     # Seconds after the message was sent.
     join_at: float
     # Observers: where they start. ("zero", 0), ("at", k) a fixed offset, ("beyond", k) k past the stored length
-    # when it joins (what a driver resuming past text never stored sends).
+    # when it joins (what a driver resuming past text never stored sends), ("cursor", 0) the cursor of the body
+    # read when it joins.
     start: tuple[str, int] = ("zero", 0)
+    # How it resubscribes after a drop: "offset" (`fromOffset`: the TEXT it holds) or "cursor" (`fromCursor`: the
+    # last event's cursor, covering every part).
+    resume: str = "offset"
     # Leaves on purpose this many seconds after the message was sent (None: follows to the end).
     leave_at: float | None = None
     # A slow client: stops reading at `pause_at` for `pause_for` seconds, then reads on.
     pause_at: float | None = None
     pause_for: float = 0.0
+    # Its connection is cut at this moment (once), then it resubscribes.
+    cut_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -128,34 +91,30 @@ class RunPlan:
     index: int
     primary: FaultKind
     kinds: frozenset[FaultKind]
-    pair: bool
+    # The processes the run uses: the shared ones (PostgreSQL, Redis) or the SQLite one alone.
+    group: tuple[str, ...]
     model: ModelPlan
     # Whether anyone drives the stream; not driven, it must end TIMEOUT after the pending timeout.
     driven: bool
     subscribers: tuple[SubscriberPlan, ...]
     actions: tuple[ActionPlan, ...] = field(default=())
+    # "regenerate" or "edit": the answer is a sibling of a thread's second message (None: a new thread's first).
+    branch: str | None = None
+
+    @property
+    def shared(self) -> bool:
+        return self.group != (SQLITE,)
 
     @property
     def processes(self) -> tuple[str, ...]:
-        return PAIR if self.pair else (SQLITE,)
+        return self.group
 
     def describe(self) -> str:
-        model = self.model
-        faults = ", ".join(sorted(self.kinds))
-        extra = [
-            f"{name}={value}"
-            for name, value in (
-                ("fail_status", model.fail_status),
-                ("error_after", model.error_after),
-                ("drop_after", model.drop_after),
-                ("hang_after", model.hang_after),
-            )
-            if value is not None
-        ]
+        where = f"{'+'.join(self.group)} (PostgreSQL, Redis)" if self.shared else f"{SQLITE} (SQLite)"
+        branch = f"; a {self.branch} sibling" if self.branch else ""
         return (
-            f"run {self.index} (seed {self.seed}) on {'A+B (PostgreSQL, Redis)' if self.pair else 'C (SQLite)'}: "
-            f"faults {faults}; model {len(model.tokens)} tokens every {model.delay * 1000:.0f} ms "
-            f"{' '.join(extra)}; driven={self.driven}"
+            f"run {self.index} (seed {self.seed}) on {where}: faults {', '.join(sorted(self.kinds))}; "
+            f"{self.model.describe()}; driven={self.driven}{branch}"
         )
 
 
@@ -164,7 +123,7 @@ def run_seed(seed: int, index: int) -> str:
     return f"{seed}:{index}"
 
 
-def draw_plan(seed: int, index: int) -> RunPlan:
+def draw_plan(seed: int, index: int, processes: int = 4) -> RunPlan:
     rng = random.Random(run_seed(seed, index))
     primary = KINDS[index % len(KINDS)]  # round-robin: a short run covers every kind
     kinds = {primary}
@@ -174,93 +133,91 @@ def draw_plan(seed: int, index: int) -> RunPlan:
             if kind in MODEL_KINDS and kinds & MODEL_KINDS:
                 continue
             kinds.add(kind)
-    pair = bool(kinds & PAIR_KINDS) or rng.random() < 0.65
-    if not pair:
-        kinds -= PAIR_KINDS
+    shared = bool(kinds & SHARED_KINDS) or rng.random() < 0.75
+    if not shared:
+        kinds -= SHARED_KINDS
+    group = SHARED[processes] if shared else (SQLITE,)
 
-    model = _draw_model(rng, kinds)
+    fail = next((str(kind) for kind in KINDS if kind in MODEL_KINDS and kind in kinds), None)
+    tool = bool(kinds & TOOL_KINDS) or rng.random() < 0.3
+    model = draw_model(rng, fail=fail, parts=tool or rng.random() < 0.4, tool=tool)
     duration = model.duration
-    processes = PAIR if pair else (SQLITE,)
-    driver_process = rng.choice(processes)
+    driver_process = rng.choice(group)
     driven = not (FaultKind.DRIVER_LEAVES in kinds and rng.random() < 0.2)
+    if not driven:
+        kinds -= TOOL_KINDS  # nothing is generated: no tool runs
 
     subscribers: list[SubscriberPlan] = []
     if driven:
         join_at = rng.uniform(0, 0.2)
         leave_at = join_at + rng.uniform(0.0, duration * 1.1) if FaultKind.DRIVER_LEAVES in kinds else None
         subscribers.append(
-            SubscriberPlan("driver", True, driver_process, rng.choice(TRANSPORTS), join_at, leave_at=leave_at)
+            SubscriberPlan(
+                "driver", True, driver_process, rng.choice(TRANSPORTS), join_at, resume=_resume(rng), leave_at=leave_at
+            )
         )
     observer_count = rng.randint(2, 5) if FaultKind.OBSERVERS in kinds else rng.randint(0 if driven else 1, 2)
     for number in range(1, observer_count + 1):
-        roll = rng.random()
-        start: tuple[str, int]
-        if roll < 0.3:
-            start = ("zero", 0)
-        elif roll < 0.75:
-            start = ("at", rng.randint(0, len(model.text)))
-        else:
-            start = ("beyond", rng.randint(1, 30))
-        leave_at = None
-        join_at = rng.uniform(0, duration * 1.3 + 0.3)
-        if FaultKind.OBSERVERS in kinds and rng.random() < 0.15:
-            leave_at = join_at + rng.uniform(0, duration)
-        subscribers.append(
-            SubscriberPlan(
-                f"observer-{number}",
-                False,
-                rng.choice(processes),
-                rng.choice(TRANSPORTS),
-                join_at,
-                start=start,
-                leave_at=leave_at,
-            )
-        )
+        subscribers.append(_observer(rng, number, group, model, duration, FaultKind.OBSERVERS in kinds))
     if FaultKind.SLOW_CLIENT in kinds and subscribers:
         slow = rng.randrange(len(subscribers))
-        chosen = subscribers[slow]
-        subscribers[slow] = SubscriberPlan(
-            chosen.name,
-            chosen.driver,
-            chosen.process,
-            chosen.transport,
-            chosen.join_at,
-            start=chosen.start,
-            leave_at=chosen.leave_at,
-            pause_at=chosen.join_at + rng.uniform(0, duration * 0.8),
-            pause_for=rng.uniform(1.0, 4.0),
-        )
+        pause_at = subscribers[slow].join_at + rng.uniform(0, duration * 0.8)
+        subscribers[slow] = replace(subscribers[slow], pause_at=pause_at, pause_for=rng.uniform(1.0, 4.0))
+    begin, end = model.tool_window
+    if FaultKind.CUT_DURING_TOOL in kinds and subscribers:
+        cut = rng.randrange(len(subscribers))
+        subscribers[cut] = replace(subscribers[cut], leave_at=None, cut_at=rng.uniform(begin, end) + 0.1)
 
     actions: list[ActionPlan] = []
-    other = {"A": "B", "B": "A"}
+    others = [p for p in group if p != driver_process] or [driver_process]
     if FaultKind.CANCEL_SAME_PROCESS in kinds:
         actions.append(ActionPlan(FaultKind.CANCEL_SAME_PROCESS, rng.uniform(0, duration * 1.1), driver_process))
     if FaultKind.CANCEL_OTHER_PROCESS in kinds:
-        target = other.get(driver_process, driver_process)
+        target = rng.choice(others)
         actions.append(ActionPlan(FaultKind.CANCEL_OTHER_PROCESS, rng.uniform(0, duration * 1.1), target))
+    if FaultKind.CANCEL_DURING_TOOL in kinds and model.tool is not None:
+        # From any process, while the tool runs (after its call streamed), plus the time the answer takes to start.
+        at = rng.uniform(end - model.tool.seconds, end) + 0.1
+        actions.append(ActionPlan(FaultKind.CANCEL_DURING_TOOL, at, rng.choice(group)))
     if FaultKind.REDIS_RESTART in kinds:
         actions.append(ActionPlan(FaultKind.REDIS_RESTART, rng.uniform(0, duration), duration=rng.uniform(0.3, 2.0)))
     if FaultKind.PG_CUT in kinds:
         actions.append(ActionPlan(FaultKind.PG_CUT, rng.uniform(0, duration), duration=rng.uniform(0.2, 1.5)))
     if FaultKind.SIGKILL in kinds:
-        target = "driver" if rng.random() < 0.8 else rng.choice(processes)
+        target = "driver" if rng.random() < 0.8 else rng.choice(group)
         actions.append(ActionPlan(FaultKind.SIGKILL, rng.uniform(0.05, duration * 0.9), target))
-    return RunPlan(seed, index, primary, frozenset(kinds), pair, model, driven, tuple(subscribers), tuple(actions))
+    branch = rng.choice(("regenerate", "edit")) if FaultKind.BRANCH in kinds else None
+    return RunPlan(
+        seed, index, primary, frozenset(kinds), group, model, driven, tuple(subscribers), tuple(actions), branch
+    )
 
 
-def _draw_model(rng: random.Random, kinds: set[FaultKind]) -> ModelPlan:
-    count = rng.randint(8, 80)
-    tokens = []
-    for i in range(count):
-        word = rng.choice(WORDS)
-        tokens.append(f" {word}{i}" if not word.endswith(("\n", ".")) else f" {i}{word}")
-    delay = rng.uniform(0.01, 0.05)
-    if FaultKind.MODEL_FAIL in kinds:
-        return ModelPlan(tuple(tokens), delay, fail_status=500)
-    if FaultKind.MODEL_ERROR in kinds:
-        return ModelPlan(tuple(tokens), delay, error_after=rng.randint(0, count - 1))
-    if FaultKind.MODEL_DROP in kinds:
-        return ModelPlan(tuple(tokens), delay, drop_after=rng.randint(1, count - 1))
-    if FaultKind.MODEL_HANG in kinds:
-        return ModelPlan(tuple(tokens), delay, hang_after=rng.randint(0, count - 1))
-    return ModelPlan(tuple(tokens), delay)
+def _resume(rng: random.Random) -> str:
+    return "cursor" if rng.random() < 0.5 else "offset"
+
+
+def _observer(
+    rng: random.Random, number: int, group: tuple[str, ...], model: ModelPlan, duration: float, leaves: bool
+) -> SubscriberPlan:
+    roll = rng.random()
+    start: tuple[str, int]
+    if roll < 0.25:
+        start = ("zero", 0)
+    elif roll < 0.5:
+        start = ("cursor", 0)
+    elif roll < 0.8:
+        start = ("at", rng.randint(0, len(model.text)))
+    else:
+        start = ("beyond", rng.randint(1, 30))
+    join_at = rng.uniform(0, duration * 1.3 + 0.3)
+    leave_at = join_at + rng.uniform(0, duration) if leaves and rng.random() < 0.15 else None
+    return SubscriberPlan(
+        f"observer-{number}",
+        False,
+        rng.choice(group),
+        rng.choice(TRANSPORTS),
+        join_at,
+        start=start,
+        resume="cursor" if start[0] == "cursor" else _resume(rng),
+        leave_at=leave_at,
+    )

@@ -25,6 +25,8 @@ class Segment:
     arrived: list[float] = field(default_factory=list)
     # "completed", "left", "dropped: ..." (connection lost), "error: CODE ..." (GraphQL error), "gave up".
     ending: str = ""
+    # The cursor it subscribed from (`fromCursor`), None for a subscription from an offset.
+    from_cursor: str | None = None
 
 
 @dataclass
@@ -34,6 +36,11 @@ class SubscriberRecord:
     transport: str
     # The offset it started from (an observer's fromOffset; 0 for the driver); None if it never joined.
     start: int | None = None
+    # "offset" or "cursor": how it resubscribes after a drop.
+    resume: str = "offset"
+    # An observer that started from a cursor: the parts of the body that cursor came with (it must receive the
+    # rest of each); for every other subscriber None.
+    start_parts: list[dict[str, Any]] | None = None
     left: bool = False
     # Seconds it stopped reading on purpose (a slow client).
     paused: float = 0.0
@@ -54,6 +61,34 @@ class StoredBody:
     text: str
     status: str
     error: str | None
+    # Every part, as GraphQL shows it (index, kind, text, toolName, toolCallId, isError).
+    parts: tuple[dict[str, Any], ...] = ()
+    cursor: str = ""
+
+
+@dataclass
+class BranchRecord:
+    """A run whose answer is a sibling: the thread's first message, the second one it replaced, what the model
+    must have received as context and what it must never have seen."""
+
+    kind: str  # regenerate or edit
+    thread_id: str = ""
+    first_id: str = ""
+    replaced_id: str = ""
+    sibling_id: str = ""
+    # The messages of the branch as (role, content), the sibling's prompt last: what every request of the answer
+    # starts with (a tool loop's later requests go on after it).
+    context: list[tuple[str, str]] = field(default_factory=list)
+    # Whether `context` holds the first answer too (it ended DONE); else only the prompts are compared.
+    whole: bool = True
+    # Text only the other branch holds (the replaced message's answer; for an edit, its prompt too).
+    foreign: list[str] = field(default_factory=list)
+    # What `branch(threadId, leafId: sibling)` listed (message ids, oldest first), and the sibling's parentId.
+    listed: list[str] = field(default_factory=list)
+    parent_id: str | None = None
+    sibling_ids: list[str] = field(default_factory=list)
+    # Each request the model received for the answer: its messages as (role, content).
+    requests: list[list[tuple[str, str]]] = field(default_factory=list)
 
 
 @dataclass
@@ -71,6 +106,8 @@ class RunRecord:
     # Cluster faults that struck while this run went on (their kinds, and on which process for a kill).
     struck: set[FaultKind] = field(default_factory=set)
     killed: set[str] = field(default_factory=set)
+    # The sibling of a branch run (None for a new thread's first answer).
+    branch: BranchRecord | None = None
     # What kept the harness itself from doing the plan (the message could not be sent, ...).
     harness_errors: list[str] = field(default_factory=list)
 

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Awaitable
 
 from bench.chaos.actors import RunContext, Subscriber, cancel_stream, read_body, send_message
+from bench.chaos.branches import look_at_branch, make_sibling
 from bench.chaos.cluster import Cluster
 from bench.chaos.faults import Injector
 from bench.chaos.history import History
@@ -16,8 +17,9 @@ from bench.chaos.plan import CANCEL_KINDS, CLUSTER_KINDS, SQLITE, ActionPlan, Fa
 from bench.chaos.record import FINAL, RunRecord, StoredBody
 
 # Seconds after the message was sent by which the stream must be final and every subscriber ended: well above
-# the timeouts (2.5 s silence, 6 s pending), the sweeper's interval, a remote cancel's grace and a restart.
-SETTLE = 45.0
+# the timeouts (5 s silence, 10 s pending), the sweeper's interval, a remote cancel's grace and a restart (which
+# takes 30 s and more on a busy two-core machine: a SQLite process's stream is swept only once it is back).
+SETTLE = 90.0
 # Seconds between the final status and the second read of the body (nothing may be stored after it).
 AFTER_FINAL = 0.5
 
@@ -30,21 +32,31 @@ async def execute(plan: RunPlan, cluster: Cluster, injector: Injector) -> tuple[
     name = f"chaos-{plan.seed}-{plan.index}-{uuid.uuid4().hex[:6]}"
     marker = cluster.fake.add(name, plan.model.script())
     driver_process = plan.subscribers[0].process if plan.driven else plan.processes[0]
-    sent = await send_message(cluster, driver_process, f"Chaos run {plan.index}: {marker}", history, started + SETTLE)
+    before = 0
+    if plan.branch is None:
+        prompt = f"Chaos run {plan.index}: {marker}"
+        sent = await send_message(cluster, driver_process, prompt, history, started + SETTLE)
+    else:
+        made = await make_sibling(plan, cluster, name, driver_process, history, started + SETTLE)
+        sent = None
+        if made is not None:
+            sent, record.branch, name, before = made
     if sent is None:
-        record.harness_errors.append("sendMessage was never answered")
+        record.harness_errors.append("the message was never made")
         return record, history
-    stream_id, _ = sent
+    stream_id = str(sent["responseStreamId"])
     record.stream_id = stream_id
     ctx = RunContext(plan, cluster, history, time.monotonic(), time.monotonic() + SETTLE, stream_id)
 
     subscribers = [Subscriber(p, ctx) for p in plan.subscribers]
     record.subscribers = [s.record for s in subscribers]
+    # Watched from the start: a fault that waits its turn (one at a time) must not use up the time to see it final.
+    final = asyncio.create_task(_wait_final(ctx))
     tasks: list[Awaitable[None]] = [s.run() for s in subscribers]
     tasks += [_act(action, ctx, injector, record, driver_process) for action in plan.actions]
     await asyncio.gather(*tasks)
 
-    record.first_final = await _wait_final(ctx)
+    record.first_final = await final
     if record.first_final is not None:
         history.add(
             "store",
@@ -59,11 +71,13 @@ async def execute(plan: RunPlan, cluster: Cluster, injector: Injector) -> tuple[
                 record.harness_errors.append(f"the body could not be read again on {process}")
             else:
                 record.later[process] = later
-    record.model_requests = len(cluster.fake.requests_for(name))
+        if record.branch is not None:
+            await look_at_branch(ctx, record.branch, name, before)
+    record.model_requests = len(cluster.fake.requests_for(name)) - before
     history.add("model", f"asked {record.model_requests} time(s)")
     for entry in injector.overlapping(started, time.monotonic()):
-        if (entry.process == SQLITE) == plan.pair:
-            continue  # a kill of C strikes only C's runs; every other fault only the pair's
+        if (entry.process == SQLITE) == plan.shared:
+            continue  # a kill of S strikes only S's runs; every other fault only the shared processes' runs
         record.struck.add(entry.kind)
         if entry.kind is FaultKind.SIGKILL:
             record.killed.add(entry.process)
@@ -94,4 +108,4 @@ async def _wait_final(ctx: RunContext) -> StoredBody | None:
             return body
         if ctx.expired():
             return None
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)

@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 import websockets
 
-from tests.support.gql import STREAM_BODY, STREAM_CHAT, SubscriptionError
+from bench.chaos.queries import STREAM_BODY, STREAM_CHAT
+from tests.support.gql import SubscriptionError
 from tests.support.http_stream import subscribe_http
 
 Event = dict[str, Any]
@@ -30,11 +31,19 @@ class Dropped(Exception):
 
 
 def subscription(
-    http_url: str, ws_url: str, transport: str, stream_id: str, *, drive: bool, offset: int = 0
+    http_url: str,
+    ws_url: str,
+    transport: str,
+    stream_id: str,
+    *,
+    drive: bool,
+    offset: int = 0,
+    cursor: str | None = None,
 ) -> AsyncGenerator[Event, None]:
+    """`streamChat` (drive), or `streamBody` from `cursor` when given, else from `offset`."""
     field = "streamChat" if drive else "streamBody"
     query = STREAM_CHAT if drive else STREAM_BODY
-    variables: dict[str, Any] = {"id": stream_id} if drive else {"id": stream_id, "from": offset}
+    variables: dict[str, Any] = {"id": stream_id} if drive else {"id": stream_id, "from": offset, "cursor": cursor}
     if transport in ("ws", "ws-legacy"):
         return _websocket(ws_url, transport == "ws-legacy", query, variables, field)
     return _http(http_url, transport == "multipart", query, variables, field)

@@ -14,8 +14,18 @@ TOKENS = ("Grüß", " dich", " 😀.", "\nzwei", " 中文")
 TEXT = "".join(TOKENS)
 
 
+PLAIN = {"toolName": None, "toolCallId": None, "isError": False}
+
+
 def event(delta: str, offset: int, status: str = "STREAMING", error: str | None = None) -> Event:
-    return {"streamId": "s", "delta": delta, "offset": offset, "status": status, "error": error}
+    parts = [{"index": 0, "kind": "TEXT", "delta": delta, **PLAIN}] if delta else []
+    return {"streamId": "s", "delta": delta, "offset": offset, "status": status, "error": error, "parts": parts}
+
+
+def body(text: str, status: str, error: str | None = None) -> StoredBody:
+    """A stored body of one TEXT part (none when empty)."""
+    parts = ({"index": 0, "kind": "TEXT", "text": text, **PLAIN},) if text else ()
+    return StoredBody(text, status, error, parts, "c")
 
 
 def driver_events() -> list[Event]:
@@ -39,7 +49,7 @@ def good_run(kinds: frozenset[FaultKind] = frozenset({FaultKind.OBSERVERS})) -> 
         index=0,
         primary=FaultKind.OBSERVERS,
         kinds=kinds,
-        pair=True,
+        group=("A", "B"),
         model=ModelPlan(TOKENS, 0.01),
         driven=True,
         subscribers=(
@@ -47,7 +57,7 @@ def good_run(kinds: frozenset[FaultKind] = frozenset({FaultKind.OBSERVERS})) -> 
             SubscriberPlan("observer-1", False, "B", "sse", 0.1, start=("at", 7)),
         ),
     )
-    stored = StoredBody(TEXT, "DONE", None)
+    stored = body(TEXT, "DONE")
     observer = [event(TEXT[7:12], 12), event(TEXT[12:], len(TEXT)), event("", len(TEXT), "DONE")]
     return RunRecord(
         plan,
@@ -78,7 +88,7 @@ def test_a_stream_that_ended_shorter_than_the_driver_saw_is_cut_to_the_stored_te
     run = good_run()
     run.struck.add(FaultKind.SIGKILL)
     run.killed.add("A")
-    stored = StoredBody(TEXT[:9], "TIMEOUT", "The answer stopped making progress for 2.5 seconds.")
+    stored = body(TEXT[:9], "TIMEOUT", "The answer stopped making progress for 2.5 seconds.")
     run.first_final = stored
     run.later = {"A": stored, "B": stored}
     shown = driver_events()[:4]  # the driver saw 14 characters; only 9 were stored before the kill
@@ -130,7 +140,7 @@ def test_a_stream_left_live_is_caught() -> None:
 
 def test_text_appended_after_the_final_status_is_caught() -> None:
     run = good_run()
-    run.later["B"] = StoredBody(TEXT + " more", "DONE", None)
+    run.later["B"] = body(TEXT + " more", "DONE", None)
     violations = check_run(run)
     n = len(TEXT)
     assert violations == [
@@ -148,7 +158,7 @@ def test_a_subscriber_that_never_ends_is_caught() -> None:
 
 def test_a_status_the_faults_cannot_explain_is_caught() -> None:
     run = good_run()  # a plain answer, nobody cancelled it, nothing killed
-    stored = StoredBody(TEXT[:9], "TIMEOUT", "The answer stopped making progress for 2.5 seconds.")
+    stored = body(TEXT[:9], "TIMEOUT", "The answer stopped making progress for 2.5 seconds.")
     run.first_final, run.later = stored, {"A": stored, "B": stored}
     run.subscribers = []
     violations = check_run(run)
@@ -169,7 +179,7 @@ def test_an_error_the_fault_does_not_explain_is_caught() -> None:
     answer in ERROR with the model never asked."""
     run = good_run(frozenset({FaultKind.OBSERVERS, FaultKind.PG_CUT}))
     run.struck.add(FaultKind.PG_CUT)
-    stored = StoredBody("", "ERROR", "The answer failed because of an unexpected error.")
+    stored = body("", "ERROR", "The answer failed because of an unexpected error.")
     run.first_final, run.later, run.model_requests = stored, {"A": stored, "B": stored}, 0
     run.subscribers = [subscriber("driver", [event("", 0, "ERROR", stored.error)], driver=True)]
     violations = check_run(run)
@@ -185,7 +195,7 @@ def test_a_model_error_must_end_with_the_models_error() -> None:
         ("The model service reported an error while answering.", []),
         ("The model sent nothing for 2.5 seconds.", ["final status ERROR"]),
     ]:
-        stored = StoredBody(TEXT[:9], "ERROR", message)
+        stored = body(TEXT[:9], "ERROR", message)
         run.first_final, run.later = stored, {"A": stored, "B": stored}
         run.subscribers = [subscriber("driver", [*driver_events()[:3], event("", 9, "ERROR", message)], driver=True)]
         assert [v[: len("final status ERROR")] for v in check_run(run)] == expected, message
@@ -195,7 +205,7 @@ def test_a_pending_timeout_of_a_driven_stream_needs_its_only_process_killed() ->
     """Driven streams are claimed: a TIMEOUT for never being started is a violation, unless the one process the
     driver could claim on was killed before it did and stayed down past the pending timeout (C alone)."""
     run = good_run()
-    stored = StoredBody("", "TIMEOUT", "Nobody started this answer within 6 seconds.")
+    stored = body("", "TIMEOUT", "Nobody started this answer within 6 seconds.")
     run.first_final, run.later, run.model_requests = stored, {"A": stored, "B": stored}, 0
     dropped = Segment("A", "ws", "streamChat", 0, ending="dropped: killed")
     final = event("", 0, "TIMEOUT", stored.error)
