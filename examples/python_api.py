@@ -4,9 +4,11 @@ import asyncio
 
 from persistream.engine import StreamEngine
 
+SENTENCE = "Persistent streams survive reloads, crashes and slow clients."
+
 
 async def words():
-    for word in "Persistent streams survive reloads, crashes and slow clients.".split():
+    for word in SENTENCE.split():
         yield word + " "
         await asyncio.sleep(0.01)
 

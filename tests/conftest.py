@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.fake_openai import SECRET_KEY, FakeOpenAI
+from tests.support.pg import create_database, drop_database, pg_url
 from tests.support.secrets import remember
 from tests.support.server import ServerProcess
 
@@ -71,3 +72,14 @@ def make_server(fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[ServerFacto
     yield make
     for process in started:
         process.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new SQLite file, then a new PostgreSQL database (dropped at the end): no schema at all."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'migrated.db'}"
+        return
+    name = create_database(migrate=False)
+    yield pg_url(name)
+    drop_database(name)

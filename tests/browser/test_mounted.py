@@ -4,20 +4,19 @@ make stays under /chat. (At the root the rest of the browser suite shows the sam
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from tests.conftest import server_env
-from tests.support.fake_openai import FakeOpenAI, Script
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.host_app import HostAppProcess, fastapi_example
 
-from .chat import ChatPage, assert_never_wrong, words
 from .conftest import OfflineContext
+from .mounted import graphiql_runs_under_the_prefix, stream_on_the_page
 
 pytestmark = pytest.mark.browser
 
@@ -32,31 +31,10 @@ def host(fake_openai: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> I
     process.stop()
 
 
-def requested_paths(page: Page) -> list[str]:
-    paths: list[str] = []
-    page.on("request", lambda request: paths.append(urlsplit(request.url).path))
-    return paths
-
-
 def test_the_page_under_the_prefix_sends_streams_and_shares(
     offline: OfflineContext, other_offline: OfflineContext, host: HostAppProcess, fake_openai: FakeOpenAI
 ) -> None:
-    marker = fake_openai.add("mounted-page", Script(words(ANSWER), delay=0.03))
-    page = offline.context.new_page()
-    paths = requested_paths(page)
-    websockets: list[str] = []
-    page.on("websocket", lambda socket: websockets.append(urlsplit(socket.url).path))
-    chat = ChatPage(page, host.chat_url).open()
-
-    answer = chat.send(f"Stream under a prefix {marker}")
-    stream_id = chat.stream_id(answer)
-    chat.wait_text_at_least(answer, 20)
-    chat.wait_status(answer, "DONE")
-    assert chat.text(answer) == ANSWER
-    assert_never_wrong(chat.shown(stream_id), ANSWER)
-    # Everything the page asked for was persistream's, under /chat: nothing at the host's root.
-    assert paths and all(path.startswith("/chat/") for path in paths), paths
-    assert "/chat/graphql" in paths and websockets == ["/chat/graphql"]
+    page, chat, stream_id = stream_on_the_page(offline.context, host, fake_openai, ANSWER)
     # The thread's address, its link in the list and the link to GraphiQL stay under /chat.
     assert urlsplit(page.url).path == "/chat/" and chat.thread_id is not None
     expect(chat.thread_links.first).to_have_attribute("href", f"/chat/?thread={chat.thread_id}")
@@ -81,19 +59,4 @@ def test_the_page_under_the_prefix_sends_streams_and_shares(
 def test_graphiql_under_the_prefix_renders_and_queries_the_mounted_endpoint(
     offline: OfflineContext, host: HostAppProcess
 ) -> None:
-    ide = offline.context.new_page()
-    paths = requested_paths(ide)
-    ide.goto(f"{host.graphql_http}?{urlencode({'q': 'query { viewer { authMode } }'})}")
-    run = ide.locator(".graphiql-execute-button")
-    run.wait_for()
-    expect(ide.locator(".graphiql-query-editor .CodeMirror")).to_be_visible()
-    assert "/chat/static/vendor/graphiql/graphiql.min.js" in paths
-    assert all(path.startswith("/chat/") for path in paths), paths
-    run.click()
-
-    def shown() -> str:
-        value: str = ide.evaluate("document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue()")
-        return value
-
-    expect(ide.locator(".graphiql-response")).to_contain_text("authMode")
-    assert json.loads(shown()) == {"data": {"viewer": {"authMode": "none"}}}
+    graphiql_runs_under_the_prefix(offline.context, host)

@@ -16,13 +16,11 @@ import websockets
 
 from tests.conftest import server_env
 from tests.support.fake_openai import FakeOpenAI, Script
-from tests.support.gql import STREAM_BODY, STREAM_CHAT, GraphQLWS, check_events, collect
-from tests.support.host_app import HostAppProcess, fastapi_example
-from tests.support.http_stream import run_http
+from tests.support.gql import STREAM_CHAT, GraphQLWS, check_events, collect
+from tests.support.host_app import ANSWER, HostAppProcess, fastapi_example, streams_over_every_transport
 from tests.support.server import ROOT
 from tests.support.streams import Tap, start_stream, wait_until
 
-ANSWER = ["Mounted", " answers", " stream", " the", " same", " way."]
 SHARE = """mutation($thread: ID!) { shareThread(threadId: $thread) { url token } }"""
 MESSAGES = """query($thread: ID!) { messages(threadId: $thread, last: 10) { id prompt } }"""
 
@@ -104,23 +102,10 @@ def test_the_host_allow_list_takes_the_host_names_and_guards_only_persistream(ho
     assert httpx.get(f"{host.url}/", headers={"host": "rebound.example"}, timeout=10).status_code == 200
 
 
-async def test_both_websocket_protocols_under_the_prefix(host: HostAppProcess, fake_openai: FakeOpenAI) -> None:
-    stream_id, _ = await start_stream(host, fake_openai, Script(ANSWER, delay=0.02))
-    async with GraphQLWS(host.graphql_ws) as modern, GraphQLWS(host.graphql_ws, legacy=True) as legacy:
-        observer = Tap.observer(legacy, stream_id)
-        driven = await collect(modern.subscribe(STREAM_CHAT, {"id": stream_id}), "streamChat")
-        watched = await observer.result(timeout=20)
-    assert driven[-1]["status"] == watched[-1]["status"] == "DONE"
-    assert check_events(driven) == check_events(watched) == "".join(ANSWER)
-
-
-async def test_sse_and_multipart_under_the_prefix(host: HostAppProcess, fake_openai: FakeOpenAI) -> None:
-    stream_id, _ = await start_stream(host, fake_openai, Script(ANSWER, delay=0.02))
-    driven = await run_http(host.graphql_http, STREAM_CHAT, {"id": stream_id})
-    watched = await run_http(host.graphql_http, STREAM_BODY, {"id": stream_id, "from": 0}, multipart=True)
-    assert driven.status == watched.status == 200
-    assert check_events(driven.events("streamChat")) == "".join(ANSWER)
-    assert check_events(watched.events("streamBody")) == "".join(ANSWER)
+async def test_both_websocket_protocols_sse_and_multipart_under_the_prefix(
+    host: HostAppProcess, fake_openai: FakeOpenAI
+) -> None:
+    await streams_over_every_transport(host, fake_openai)
 
 
 async def test_a_starlette_host_two_mounts_deep_with_anonymous_identities(

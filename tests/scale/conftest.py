@@ -32,17 +32,6 @@ def pg_database() -> Iterator[str]:
     drop_database(name)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A new SQLite file, then a new PostgreSQL database (dropped at the end): no schema at all."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'migrated.db'}"
-        return
-    name = create_database(migrate=False)
-    yield pg_url(name)
-    drop_database(name)
-
-
 @pytest.fixture
 def make_scale_servers(fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[ScaleServerFactory]:
     """`count` server processes on PostgreSQL and Redis (the shared Redis by default), started side by side;

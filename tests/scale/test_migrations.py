@@ -41,6 +41,20 @@ TOKEN_COLUMNS = ("input_tokens", "output_tokens", "reasoning_tokens")
 BRANCH_COLUMN = "parent_id"
 # A database made by create_all before migrations existed is adopted as the first revision.
 ADOPTED = "0001"
+# A thread with one answered message ("Hi?", "Hello world"), as a server at revision PREVIOUS wrote it.
+ROWS_AT_PREVIOUS = (
+    "INSERT INTO threads (id, owner, title, created_at) "
+    "VALUES ('00000000-0000-4000-8000-000000000001', NULL, 'Kept', '2026-01-02 03:04:05+00')",
+    "INSERT INTO streams (id, status, error, created_at, updated_at, heartbeat_at, length, last_seq, "
+    "generation_id, cancel_requested) VALUES ('00000000-0000-4000-8000-000000000002', 'DONE', NULL, "
+    "'2026-01-02 03:04:05+00', '2026-01-02 03:04:06+00', NULL, 11, 2, NULL, false)",
+    "INSERT INTO chunks (stream_id, seq, text, end_offset) VALUES "
+    "('00000000-0000-4000-8000-000000000002', 1, 'Hello ', 6), "
+    "('00000000-0000-4000-8000-000000000002', 2, 'world', 11)",
+    "INSERT INTO messages (id, thread_id, prompt, response_stream_id, created_at) VALUES "
+    "('00000000-0000-4000-8000-000000000003', '00000000-0000-4000-8000-000000000001', 'Hi?', "
+    "'00000000-0000-4000-8000-000000000002', '2026-01-02 03:04:05+00')",
+)
 
 
 def persistream(*args: str, database_url: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -100,20 +114,7 @@ async def test_migrate_an_empty_database_to_the_newest_revision(empty_database: 
 async def test_migrate_from_the_previous_revision_keeps_the_data(empty_database: str) -> None:
     result = persistream("migrate", "--revision", PREVIOUS, database_url=empty_database)
     assert result.returncode == 0, result.stderr
-    await execute(
-        empty_database,
-        "INSERT INTO threads (id, owner, title, created_at) "
-        "VALUES ('00000000-0000-4000-8000-000000000001', NULL, 'Kept', '2026-01-02 03:04:05+00')",
-        "INSERT INTO streams (id, status, error, created_at, updated_at, heartbeat_at, length, last_seq, "
-        "generation_id, cancel_requested) VALUES ('00000000-0000-4000-8000-000000000002', 'DONE', NULL, "
-        "'2026-01-02 03:04:05+00', '2026-01-02 03:04:06+00', NULL, 11, 2, NULL, false)",
-        "INSERT INTO chunks (stream_id, seq, text, end_offset) VALUES "
-        "('00000000-0000-4000-8000-000000000002', 1, 'Hello ', 6), "
-        "('00000000-0000-4000-8000-000000000002', 2, 'world', 11)",
-        "INSERT INTO messages (id, thread_id, prompt, response_stream_id, created_at) VALUES "
-        "('00000000-0000-4000-8000-000000000003', '00000000-0000-4000-8000-000000000001', 'Hi?', "
-        "'00000000-0000-4000-8000-000000000002', '2026-01-02 03:04:05+00')",
-    )
+    await execute(empty_database, *ROWS_AT_PREVIOUS)
     check = persistream("migrate", "--check", database_url=empty_database)
     assert check.returncode == 1
     assert f"at revision {PREVIOUS} but this version needs {head_revision()}" in check.stderr

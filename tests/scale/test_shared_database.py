@@ -1,148 +1,36 @@
-"""persistream in a database an app already uses: beside the app's own Alembic history (in `alembic_version`) and
-tables, in the same SQLite file and the same PostgreSQL database; an older deployment's history moving to
-`persistream_alembic_version`; `migrate --check` in every state; PERSISTREAM_TABLE_PREFIX; the app's own engine.
-
-The host app is a real Starlette app written by the test, run by uvicorn in its own process, with persistream
-mounted under `/chat` and its lifespan entered from the host's.
+"""persistream in a database an app already uses: an older deployment's history moving from `alembic_version` to
+`persistream_alembic_version` with its data; `migrate --check` in every state; PERSISTREAM_TABLE_PREFIX; the app's
+own engine. (A FastAPI app with its own Alembic history and persistream mounted under /chat, migrating and serving
+in the same database, is tests/browser/test_shared_host.py.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import inspect, text
-from sqlalchemy.engine import Connection
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from persistream.core import StreamEngine
 from persistream.db.migrations import head_revision
-from tests.scale.test_migrations import execute
+from tests.scale.test_migrations import PREVIOUS, ROWS_AT_PREVIOUS, execute
 from tests.scale.test_migrations import persistream as run_persistream
 from tests.support.gql import BODY, GraphQLWS, gql, gql_data, send
-from tests.support.server import ROOT, ServerProcess
+from tests.support.server import ServerProcess
+from tests.support.shared_database import older_persistream_migrate, rows, table_names
 from tests.support.streams import Tap
 
 pytestmark = pytest.mark.scale
 
-APP_REVISIONS = {
-    "myapp_0001": """
-        op.create_table("notes", sa.Column("id", sa.Integer, primary_key=True), sa.Column("body", sa.String))
-        op.execute("INSERT INTO notes (id, body) VALUES (1, 'first'), (2, 'second')")
-    """,
-    "myapp_0002": """
-        op.add_column("notes", sa.Column("pinned", sa.Boolean, nullable=True))
-    """,
-}
-APP_ENV = """
-from alembic import context
-connection = context.config.attributes["connection"]
-context.configure(connection=connection, target_metadata=None)
-with context.begin_transaction():
-    context.run_migrations()
-"""
-# The host app: its own routes and engine, persistream mounted under /chat on that same engine.
-HOST_APP = """
-import contextlib, os, sys
-import uvicorn
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
-from starlette.applications import Starlette
-from starlette.responses import JSONResponse
-from starlette.routing import Mount, Route
-from persistream.config import Settings
-from persistream.web import create_app
-
-engine = create_async_engine(os.environ["HOST_DATABASE_URL"])
-chat = create_app(Settings.from_env(), engine=engine)
-
-@contextlib.asynccontextmanager
-async def lifespan(_app):
-    async with chat.router.lifespan_context(chat) as state:
-        yield state
-    # persistream has stopped: the engine is still the app's, and still works.
-    async with engine.connect() as conn:
-        notes = (await conn.execute(text("SELECT count(*) FROM notes"))).scalar()
-    print(f"host engine after persistream stopped: {notes} notes", flush=True)
-    await engine.dispose()
-
-async def healthz(_request):
-    return JSONResponse({"status": "ok"})
-
-async def notes(_request):
-    async with engine.connect() as conn:
-        rows = (await conn.execute(text("SELECT id, body FROM notes ORDER BY id"))).all()
-    return JSONResponse([list(row) for row in rows])
-
-app = Starlette(
-    routes=[Route("/healthz", healthz), Route("/notes", notes), Mount("/chat", app=chat)], lifespan=lifespan
-)
-
-if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[sys.argv.index("--port") + 1]), log_level="info")
-"""
 THREADS = "query { threads { id title messages { prompt response { text status } } } }"
 
 
 def persistream(*args: str, database_url: str, **env: str) -> subprocess.CompletedProcess[str]:
     return run_persistream(*args, database_url=database_url, env=env)
-
-
-def write_app_migrations(folder: Path) -> Path:
-    (folder / "versions").mkdir(parents=True)
-    (folder / "env.py").write_text(APP_ENV)
-    previous = None
-    for revision, body in APP_REVISIONS.items():
-        header = f"revision = {revision!r}\ndown_revision = {previous!r}\nbranch_labels = None\ndepends_on = None\n"
-        upgrade = "def upgrade():\n" + textwrap.indent(textwrap.dedent(body).strip(), "    ") + "\n"
-        source = "import sqlalchemy as sa\nfrom alembic import op\n" + header + upgrade
-        (folder / "versions" / f"{revision}.py").write_text(source)
-        previous = revision
-    return folder
-
-
-def _app_upgrade(conn: Connection, folder: Path, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(folder))
-    config.attributes["connection"] = conn
-    command.upgrade(config, revision)
-
-
-async def app_upgrade(url: str, folder: Path, revision: str) -> None:
-    """The app's own `alembic upgrade`, with Alembic's defaults (its history in `alembic_version`)."""
-    engine = create_async_engine(url)
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(_app_upgrade, folder, revision)
-    finally:
-        await engine.dispose()
-
-
-async def rows(url: str, statement: str) -> list[tuple[Any, ...]]:
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return [tuple(row) for row in (await conn.execute(text(statement))).all()]
-    finally:
-        await engine.dispose()
-
-
-async def table_names(url: str) -> set[str]:
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
-    finally:
-        await engine.dispose()
 
 
 def serve(tmp_path: Path, url: str, name: str, **env: str) -> ServerProcess:
@@ -160,58 +48,14 @@ async def answered(graphql_http: str, graphql_ws: str, prompt: str) -> tuple[str
     return message["responseStreamId"], tap.text
 
 
-async def test_host_app_with_its_own_alembic_history_migrates_and_serves(tmp_path: Path, empty_database: str) -> None:
-    app_migrations = write_app_migrations(tmp_path / "app_migrations")
-    await app_upgrade(empty_database, app_migrations, "myapp_0001")
-
-    # persistream reads only its own history: the app's is neither "a newer version" nor in the way.
-    check = persistream("migrate", "--check", database_url=empty_database)
-    assert check.returncode == 1 and "Traceback" not in check.stderr, check
-    assert "no persistream schema yet (the Alembic history in alembic_version is another app's" in check.stderr
-    migrated = persistream("migrate", database_url=empty_database)
-    assert migrated.returncode == 0 and "Traceback" not in migrated.stderr, migrated
-    assert f"from revision none to {head_revision()}" in migrated.stdout
-    assert persistream("migrate", "--check", database_url=empty_database).returncode == 0
-
-    (tmp_path / "host_app.py").write_text(HOST_APP)
-    env = {"PERSISTREAM_PROVIDER": "demo", "PERSISTREAM_AUTH": "none", "HOST_DATABASE_URL": empty_database}
-    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(ROOT)])
-    host = ServerProcess(env, log_path=tmp_path / "host.log", command=(sys.executable, str(tmp_path / "host_app.py")))
-    host.start()
-    try:
-        chat_http, chat_ws = f"{host.url}/chat/graphql", f"ws://127.0.0.1:{host.port}/chat/graphql"
-        stream_id, streamed = await answered(chat_http, chat_ws, "Hello from the host app")
-        body = (await gql_data(chat_http, BODY, {"id": stream_id}))["streamBody"]
-        assert body["status"] == "DONE" and body["text"] == streamed and streamed
-        async with httpx.AsyncClient() as client:
-            assert (await client.get(f"{host.url}/notes")).json() == [[1, "first"], [2, "second"]]
-    finally:
-        host.stop()
-    assert "host engine after persistream stopped: 2 notes" in host.log(), host.log()[-2000:]
-
-    # Both histories intact: the app's row as it was, its table and rows untouched, persistream's at its head.
-    assert await rows(empty_database, "SELECT version_num FROM alembic_version") == [("myapp_0001",)]
-    assert await rows(empty_database, "SELECT version_num FROM persistream_alembic_version") == [(head_revision(),)]
-    assert await rows(empty_database, "SELECT id, body FROM notes ORDER BY id") == [(1, "first"), (2, "second")]
-    # The app's next revision still applies, and persistream stays migrated.
-    await app_upgrade(empty_database, app_migrations, "head")
-    assert await rows(empty_database, "SELECT version_num FROM alembic_version") == [("myapp_0002",)]
-    assert await rows(empty_database, "SELECT id, body, pinned FROM notes ORDER BY id") == [
-        (1, "first", None),
-        (2, "second", None),
-    ]
-    assert persistream("migrate", "--check", database_url=empty_database).returncode == 0
-
-
 async def test_an_older_deployment_moves_its_history_with_its_data(tmp_path: Path, empty_database: str) -> None:
-    assert persistream("migrate", database_url=empty_database).returncode == 0
-    server = serve(tmp_path, empty_database, "before")
-    try:
-        _, streamed = await answered(server.graphql_http, server.graphql_ws, "Kept across the move")
-    finally:
-        server.stop()
-    # What a version before persistream's own version table left: the same tables, its history in alembic_version.
-    await as_older_deployment(empty_database)
+    # Made the way versions before persistream's own version table made it: their migrations (Alembic's defaults,
+    # the history in alembic_version), a thread answered at an earlier revision, then their upgrade to the newest.
+    await older_persistream_migrate(empty_database, tmp_path / "older", PREVIOUS)
+    await execute(empty_database, *ROWS_AT_PREVIOUS)
+    await older_persistream_migrate(empty_database, tmp_path / "older")
+    assert await rows(empty_database, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
+    assert "persistream_alembic_version" not in await table_names(empty_database)
 
     check = persistream("migrate", "--check", database_url=empty_database)
     assert check.returncode == 1, check
@@ -234,16 +78,17 @@ async def test_an_older_deployment_moves_its_history_with_its_data(tmp_path: Pat
     server = serve(tmp_path, empty_database, "after")
     try:
         [thread] = (await gql_data(server.graphql_http, THREADS))["threads"]
-        [message] = thread["messages"]
-        assert message["prompt"] == "Kept across the move"
-        assert message["response"] == {"text": streamed, "status": "DONE"}
+        assert thread["title"] == "Kept"
+        assert thread["messages"] == [{"prompt": "Hi?", "response": {"text": "Hello world", "status": "DONE"}}]
+        # The moved deployment goes on answering.
+        _, streamed = await answered(server.graphql_http, server.graphql_ws, "After the move")
+        assert streamed
     finally:
         server.stop()
 
 
 async def test_the_move_leaves_an_apps_rows_in_alembic_version(tmp_path: Path, empty_database: str) -> None:
-    assert persistream("migrate", database_url=empty_database).returncode == 0
-    await as_older_deployment(empty_database)
+    await older_persistream_migrate(empty_database, tmp_path / "older")
     await execute(empty_database, "INSERT INTO alembic_version (version_num) VALUES ('myapp_0007')")
     moved = persistream("migrate", database_url=empty_database)
     assert moved.returncode == 0 and "Traceback" not in moved.stderr, moved
@@ -312,14 +157,3 @@ async def test_stream_engine_on_an_apps_engine_leaves_it_open(empty_database: st
     finally:
         await app_engine.dispose()
     await asyncio.sleep(0)
-
-
-async def as_older_deployment(url: str) -> None:
-    """The empty_database as a version before persistream's own version table left it: the same tables (their names did
-    not change), its history in Alembic's default `alembic_version`, named as Alembic names it."""
-    statements = ["ALTER TABLE persistream_alembic_version RENAME TO alembic_version"]
-    if url.startswith("postgresql"):
-        statements.append(
-            "ALTER TABLE alembic_version RENAME CONSTRAINT persistream_alembic_version_pkc TO alembic_version_pkc"
-        )
-    await execute(url, *statements)

@@ -6,11 +6,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from tests.support.fake_openai import FakeOpenAI, Script
+from tests.support.gql import STREAM_BODY, STREAM_CHAT, GraphQLWS, check_events, collect
+from tests.support.http_stream import run_http
 from tests.support.server import ROOT, ServerProcess
+from tests.support.streams import Tap, start_stream
 
 # What the docs tell a host to give uvicorn: the WebSocket protocol whose close at shutdown waits for the answers.
 DRAINING_WS = "persistream.web.shutdown:DrainingWebSockets"
 EXAMPLES = ROOT / "examples"
+ANSWER = ["Mounted", " answers", " stream", " the", " same", " way."]
 
 
 class HostAppProcess(ServerProcess):
@@ -67,3 +72,22 @@ class HostAppProcess(ServerProcess):
 def fastapi_example(env: dict[str, str], directory: Path) -> HostAppProcess:
     """examples/fastapi_mount.py served from `directory` (its log there): persistream under /chat."""
     return HostAppProcess(env, log_path=directory / "host.log", app="fastapi_mount:app", app_dir=EXAMPLES).start()
+
+
+async def streams_over_every_transport(host: HostAppProcess, fake: FakeOpenAI) -> None:
+    """Answers under the host's prefix stream over both WebSocket protocols (one driving, one watching), SSE
+    (driving) and multipart (watching), each to the whole answer."""
+    stream_id, _ = await start_stream(host, fake, Script(ANSWER, delay=0.02))
+    async with GraphQLWS(host.graphql_ws) as modern, GraphQLWS(host.graphql_ws, legacy=True) as legacy:
+        observer = Tap.observer(legacy, stream_id)
+        driven = await collect(modern.subscribe(STREAM_CHAT, {"id": stream_id}), "streamChat")
+        watched = await observer.result(timeout=20)
+    assert driven[-1]["status"] == watched[-1]["status"] == "DONE"
+    assert check_events(driven) == check_events(watched) == "".join(ANSWER)
+
+    stream_id, _ = await start_stream(host, fake, Script(ANSWER, delay=0.02))
+    sse = await run_http(host.graphql_http, STREAM_CHAT, {"id": stream_id})
+    multipart = await run_http(host.graphql_http, STREAM_BODY, {"id": stream_id, "from": 0}, multipart=True)
+    assert sse.status == multipart.status == 200
+    assert check_events(sse.events("streamChat")) == "".join(ANSWER)
+    assert check_events(multipart.events("streamBody")) == "".join(ANSWER)

@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -17,6 +20,14 @@ from persistream.db.migrations import upgrade
 
 PG_ADMIN = os.environ.get("PERSISTREAM_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("PERSISTREAM_TEST_REDIS", "redis://127.0.0.1:6379")
+T = TypeVar("T")
+
+
+def run_apart(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` to its end on a thread of its own: callable where a loop already runs on this thread
+    (Playwright's, in the browser tests), where `asyncio.run` is refused."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 def pg_url(database: str, *, port: int | None = None, driver: str = "postgresql+asyncpg") -> str:
@@ -43,7 +54,7 @@ async def _admin(statement: str) -> None:
 def create_database(*, migrate: bool = True) -> str:
     """A new, uniquely named database (migrated to the newest revision unless told otherwise); its name."""
     name = f"persistream_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    run_apart(_admin(f'CREATE DATABASE "{name}"'))
     if migrate:
 
         async def run() -> None:
@@ -53,9 +64,9 @@ def create_database(*, migrate: bool = True) -> str:
             finally:
                 await engine.dispose()
 
-        asyncio.run(run())
+        run_apart(run())
     return name
 
 
 def drop_database(name: str) -> None:
-    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    run_apart(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
