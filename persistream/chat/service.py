@@ -193,9 +193,9 @@ class ChatService:
     ) -> AsyncIterator[StreamEvent]:
         """Everything after `from_cursor`, in every part; a cursor this server did not give for this stream is
         BadInput (checked first: it needs no read)."""
-        position = cursor.decode(stream_id, from_cursor)
+        place = cursor.decode(stream_id, from_cursor)
         await self._follow_readable(caller, stream_id, share_token)
-        return self.engine.observe(stream_id, from_position=position)
+        return self.engine.observe(stream_id, from_position=place.position, from_text=place.text)
 
     async def _follow_readable(self, caller: Identity | None, stream_id: str, share_token: str | None) -> None:
         found = await access.readable_stream(self.engine.db, caller, stream_id, share_token)

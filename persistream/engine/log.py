@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 
 from persistream.db.models import StreamRow
 from persistream.db.streams import PartPlace, StoredChunk, StreamSnapshot
-from persistream.engine.cursor import START, Position
+from persistream.engine.cursor import START, UNPLACED, Position
 from persistream.engine.events import TEXT_HEAD, Part, PartDelta, PartHead, StreamBody, StreamEvent, StreamStatus
 from persistream.parts import PartKind, Usage
 
@@ -151,5 +151,6 @@ class LogReader:
 
     @property
     def end(self) -> Position:
-        """The resume point: where the reader stands, or (0, offset) while it waits for its TEXT offset."""
-        return self.position if self.position is not None else Position(0, self.offset)
+        """The resume point: where the reader stands, or `UNPLACED` while it waits for its TEXT offset (a cursor
+        then resumes by that offset: (0, offset) would be wrong in an answer whose part 0 is not TEXT)."""
+        return self.position if self.position is not None else UNPLACED

@@ -23,7 +23,7 @@ from persistream import metrics
 from persistream.db import streams
 from persistream.db.database import Database
 from persistream.db.streams import StreamSnapshot
-from persistream.engine.cursor import START, Position
+from persistream.engine.cursor import START, UNPLACED, Position
 from persistream.engine.events import PartDelta, StreamEvent, StreamStatus
 from persistream.engine.feed import READ_RETRY, Feeds, Step
 from persistream.engine.log import LogReader, head_of, make_event, usage_of
@@ -96,8 +96,16 @@ class _Place:
 
 
 async def observe(
-    db: Database, feeds: Feeds, stream_id: str, from_offset: int = 0, from_position: Position | None = None
+    db: Database,
+    feeds: Feeds,
+    stream_id: str,
+    from_offset: int = 0,
+    from_position: Position | None = None,
+    from_text: int | None = None,
 ) -> AsyncIterator[StreamEvent]:
+    if from_position == UNPLACED:
+        # A reader that was still waiting for a TEXT offset: it resumes by that offset.
+        from_offset, from_position = from_text or 0, None
     if from_offset < 0:
         raise BadInput("fromOffset must be zero or more")
     with feeds.subscribe(stream_id) as subscription:
@@ -111,7 +119,7 @@ async def observe(
             raise NotFound("No stream with that id.")
         if from_position is not None:
             # The TEXT offset at that place: the stored TEXT before the first chunk read (or all of it).
-            reader.offset = _text_before(snapshot, from_position)
+            reader.offset = _text_before(snapshot, from_position, from_text)
         place = _Place(stream_id, reader, snapshot)
         first, deltas = reader.take_all(snapshot.chunks)
         if snapshot.stream.length >= reader.offset or place.status.is_final:
@@ -161,10 +169,11 @@ async def observe(
                     return
 
 
-def _text_before(snapshot: StreamSnapshot, position: Position) -> int:
-    """The TEXT code points stored before `position`, from the chunks read after it."""
+def _text_before(snapshot: StreamSnapshot, position: Position, text: int | None) -> int:
+    """The TEXT code points before `position`, from the chunks read after it; with none stored after it, the TEXT
+    the reader had there (`text`: more than is stored when it was shown text that was never stored), else all."""
     if not snapshot.chunks:
-        return snapshot.stream.length
+        return snapshot.stream.length if text is None else text
     first = snapshot.chunks[0]
     if head_of(first).kind is not PartKind.TEXT:
         return first.end_offset

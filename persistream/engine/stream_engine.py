@@ -308,11 +308,16 @@ class StreamEngine:
             log.warning("stream %s: compaction failed (%s); the sweeper will retry", stream_id, type(exc).__name__)
 
     def observe(
-        self, stream_id: str, from_offset: int = 0, *, from_position: Position | None = None
+        self,
+        stream_id: str,
+        from_offset: int = 0,
+        *,
+        from_position: Position | None = None,
+        from_text: int | None = None,
     ) -> AsyncIterator[StreamEvent]:
-        """What is stored after `from_offset` of the TEXT (or after `from_position` in the whole log, when given),
-        then each chunk as it is stored, until the final status."""
-        return observe(self.db, self.feeds, stream_id, from_offset, from_position)
+        """What is stored after `from_offset` of the TEXT (or after `from_position` in the whole log, when given,
+        `from_text` being the TEXT the reader had there), then each chunk as it is stored, until the final status."""
+        return observe(self.db, self.feeds, stream_id, from_offset, from_position, from_text)
 
     async def body(self, stream_id: str) -> StreamBody:
         snapshot = await streams.read_after_offset(self.db, stream_id, 0)

@@ -11,4 +11,4 @@ from persistream.engine.events import StreamBody, StreamEvent
 
 
 def after(item: StreamBody | StreamEvent) -> str:
-    return cursor.encode(item.stream_id, item.end)
+    return cursor.encode(item.stream_id, item.end, item.offset)

@@ -46,7 +46,7 @@ def parse_event_id(run_id: str, value: str) -> Key:
     if not (step.isascii() and step.isdigit()) or step != str(int(step)) or int(step) > MAX_STEP:
         raise BadInput(BAD_CURSOR)
     try:
-        position = cursor.decode(run_id, place)
+        position = cursor.decode(run_id, place).position
     except BadInput:
         raise BadInput(BAD_CURSOR) from None
     return Key(position, int(step))
