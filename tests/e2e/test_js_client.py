@@ -175,7 +175,7 @@ async def test_js_client_ai_sdk_transport(make_server: ServerFactory, fake_opena
         CLIENT_DIR / "test" / "ai-sdk.test.mjs",
         {"PERSISTREAM_TEST_URL": server.graphql_http, "PERSISTREAM_TEST_SCRIPTS": json.dumps(handed)},
     )
-    assert run.passed == 6, run.output
+    assert run.passed == 7, run.output
     asked = {key: len(fake_openai.requests_for(name)) for key, name in names.items()}
     # A reader that went away and two that reconnected: the answer was still generated once.
     assert asked["resume"] == asked["resume-stop"] == asked["stop"] == asked["edited"] == 1, asked
