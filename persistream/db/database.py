@@ -18,7 +18,7 @@ import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DataError, IntegrityError, NotSupportedError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -116,6 +116,15 @@ class Database:
     async def create_tables(self) -> None:
         """Bring the schema to the newest revision (what `persistream migrate` does); for embedded use."""
         await self.upgrade()
+
+    async def reachable(self) -> bool:
+        """Whether the database answers a trivial query now (a health check: never raises)."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
 
     def pool_connections(self) -> tuple[int, int] | None:
         """(checked out, idle in the pool) for a pool that counts them (SQLite files and PostgreSQL have a queue

@@ -112,6 +112,11 @@ async def get_stream(db: Database, stream_id: str) -> StreamRow | None:
         return await session.get(StreamRow, stream_id)
 
 
+async def status_of(db: Database, stream_id: str) -> StreamStatus | None:
+    row = await get_stream(db, stream_id)
+    return None if row is None else StreamStatus(row.status)
+
+
 async def claim_stream(db: Database, stream_id: str, generation_id: str) -> bool:
     """PENDING -> STREAMING for exactly one caller, whatever races."""
     now = utcnow()

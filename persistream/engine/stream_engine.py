@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistream import metrics
@@ -240,8 +239,8 @@ class StreamEngine:
         bind_stream(stream_id)  # the claim's lines, and the generation task started from here
         if self.draining:
             return None  # shutting down: left PENDING for a process that stays
-        if not self.admission.has_room() and not await self._claimable(stream_id):
-            return None  # already someone's (or final): the driver observes it, no slot needed
+        if not self.admission.has_room() and await streams.status_of(self.db, stream_id) != StreamStatus.PENDING:
+            return None  # already someone's (or final, or gone): the driver observes it, no slot needed
         if not await self.admission.acquire():
             return None  # the process stopped taking answers while this one waited
         try:
@@ -279,13 +278,6 @@ class StreamEngine:
         await self.hub.publish(Status(stream_id, StreamStatus.STREAMING))
         log.info("stream %s claimed", stream_id)
         return generation
-
-    async def _claimable(self, stream_id: str) -> bool:
-        """Whether the stream is still PENDING (NotFound when there is none): worth waiting in line for."""
-        row = await streams.get_stream(self.db, stream_id)
-        if row is None:
-            raise NotFound("No stream with that id.")
-        return row.status == StreamStatus.PENDING
 
     async def _run(self, generation: Generation) -> None:
         try:
@@ -391,12 +383,7 @@ class StreamEngine:
 
     async def database_reachable(self) -> bool:
         """Whether the database answers a trivial query now (a health check: never raises)."""
-        try:
-            async with self.db.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception:
-            return False
-        return True
+        return await self.db.reachable()
 
     def metrics_sampler(self) -> metrics.Sampler:
         """The gauges read off this engine's live objects: its observers, its hub, its database pool."""
