@@ -148,12 +148,12 @@ async def test_a_text_only_answer_is_unchanged_and_one_text_part(
     for event in driven:
         assert event["parts"] == ([text_delta(event["delta"])] if event["delta"] else [])
         assert event["usage"] is None  # the script reports no usage
-        assert cursor.decode(stream_id, event["cursor"]) == Position(0, event["offset"])
+        assert cursor.decode(stream_id, event["cursor"]).position == Position(0, event["offset"])
     assert await query_body(server, stream_id) == done_body(stream_id, text)  # byte for byte, offset in code points
     full = await body(server, stream_id)
     assert full["parts"] == [text_part(text)]
     assert full["usage"] is None
-    assert cursor.decode(stream_id, full["cursor"]) == Position(0, len(text))
+    assert cursor.decode(stream_id, full["cursor"]).position == Position(0, len(text))
 
 
 async def test_an_empty_answer_has_no_part(server: ServerProcess, fake_openai: FakeOpenAI) -> None:
@@ -164,7 +164,7 @@ async def test_an_empty_answer_has_no_part(server: ServerProcess, fake_openai: F
     assert all(event["parts"] == [] for event in events)
     found = await body(server, stream_id)
     assert (found["text"], found["parts"]) == ("", [])
-    assert cursor.decode(stream_id, found["cursor"]) == Position(0, 0)
+    assert cursor.decode(stream_id, found["cursor"]).position == Position(0, 0)
 
 
 # --- the cursor -----------------------------------------------------------------------------------------------
