@@ -70,11 +70,13 @@ def cluster(fake_openai: FakeOpenAI, pg_database: str, tmp_path_factory: pytest.
         ServerProcess(env, log_path=tmp / f"{name}.log", command=COMMAND)
         for name, env in (("a", strict), ("b", strict), ("c", lossy))
     )
-    start_servers(a, b, c)
-    yield Cluster(redis, a, b, c, tmp / "dropped")
-    for server in (a, b, c):
-        server.stop()
-    redis.kill()
+    try:
+        start_servers(a, b, c)
+        yield Cluster(redis, a, b, c, tmp / "dropped")
+    finally:
+        for server in (a, b, c):
+            server.stop()
+        redis.kill()
 
 
 def burst_script(bursts: int, delay: float = 0.02) -> tuple[list[str], Script]:

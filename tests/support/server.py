@@ -24,8 +24,15 @@ START_TIMEOUT = 90.0
 def start_servers(*processes: ServerProcess) -> None:
     """Start the processes side by side (their imports run in parallel), each waited for until it answers."""
     with ThreadPoolExecutor(len(processes)) as pool:
-        for future in [pool.submit(p.start, START_TIMEOUT) for p in processes]:
+        futures = [pool.submit(p.start, START_TIMEOUT) for p in processes]
+    try:
+        for future in futures:
             future.result()
+    except BaseException:
+        # One did not start: the others are stopped too, so no process outlives the test that made it.
+        for process in processes:
+            process.kill()
+        raise
 
 
 class ServerProcess:
@@ -95,6 +102,7 @@ class ServerProcess:
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
+                self.kill()  # not left running (and warned about) after the test that failed to start it
                 raise RuntimeError(f"server did not start: {self.log()[-2000:]}")
             time.sleep(0.05)
 
