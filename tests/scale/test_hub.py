@@ -54,6 +54,8 @@ async def test_concurrent_publishes_arrive_complete_and_in_order(backend: str, p
     try:
         assert sender.connected and receiver.connected
         with receiver.watch("stream-1") as watcher:
+            # The stream's channel is subscribed when it is first watched: publishes count from its confirmation.
+            assert await watcher.until_confirmed(5.0)
             messages = [Chunk("stream-1", q, q, "é" * (q % 7)) for q in range(1, 301)]
             sent = await asyncio.gather(*(sender.publish(m) for m in messages))
             assert all(sent)
