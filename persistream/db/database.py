@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import event, text
@@ -217,7 +219,23 @@ def _tune_sqlite(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry
     cursor = dbapi_connection.cursor()
     # The busy timeout first: switching a new file to WAL needs its lock, which another process may hold.
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """`PRAGMA journal_mode=WAL`, tried again while the file is locked. Switching a file to WAL needs it to
+    itself, and SQLite may answer "locked" at once, without waiting out the busy timeout, while another process
+    holds it (one migrating the new file as it starts, beside this one): each try is quick, so wait and retry
+    until the busy timeout instead of failing the start."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)  # at connect only, and only while another process holds the file
