@@ -74,6 +74,20 @@ async def send(graphql: str, prompt: str) -> str:
     return str((await gql_data(graphql, SEND, {"prompt": prompt}))["sendMessage"]["responseStreamId"])
 
 
+async def drive_answers(url: str, marker: str, streams: int) -> tuple[list[Driver], float]:
+    """Send `streams` prompts to the server at `url`, then drive every answer to its end at once from sockets opened
+    beforehand; the drivers (what each received) and the seconds the driving took."""
+    graphql = f"{url}/graphql"
+    ids = [await send(graphql, f"{marker} {uuid.uuid4().hex}") for _ in range(streams)]
+    drivers = [Driver(graphql.replace("http", "ws")) for _ in ids]
+    await asyncio.gather(*(d.open() for d in drivers))
+    started = time.perf_counter()
+    await asyncio.gather(*(d.drive(s) for d, s in zip(drivers, ids, strict=True)))
+    elapsed = time.perf_counter() - started
+    await asyncio.gather(*(d.close() for d in drivers))
+    return drivers, elapsed
+
+
 async def claim_round(server_url: str, model: ModelClient, marker: str, concurrent: int) -> list[float]:
     """`concurrent` drivers claim at once; each one's milliseconds from sending to the model's receipt."""
     graphql = f"{server_url}/graphql"

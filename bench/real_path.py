@@ -18,7 +18,7 @@ from pathlib import Path
 
 import openai
 
-from bench.claims import Driver, send
+from bench.claims import drive_answers
 from bench.model_server import ModelClient
 from bench.report import Row, emit
 from bench.rig import API_KEY, model_process, persistream_server
@@ -50,14 +50,7 @@ async def sdk_alone(model: ModelClient, marker: str, streams: int, tokens: int) 
 
 
 async def through_persistream(url: str, marker: str, streams: int, tokens: int) -> float:
-    graphql = f"{url}/graphql"
-    ids = [await send(graphql, f"{marker} {uuid.uuid4().hex}") for _ in range(streams)]
-    drivers = [Driver(graphql.replace("http", "ws")) for _ in ids]
-    await asyncio.gather(*(d.open() for d in drivers))
-    started = time.perf_counter()
-    await asyncio.gather(*(d.drive(s) for d, s in zip(drivers, ids, strict=True)))
-    elapsed = time.perf_counter() - started
-    await asyncio.gather(*(d.close() for d in drivers))
+    drivers, elapsed = await drive_answers(url, marker, streams)
     assert [(d.offset, d.status) for d in drivers] == [(tokens * len(TOKEN), "DONE")] * streams
     return streams * tokens / elapsed
 

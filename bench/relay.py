@@ -12,7 +12,6 @@ its own sending task, the usual shape of a broadcast) and on the control socket;
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
@@ -23,13 +22,13 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from bench.server import serve_ws_options
+from bench.server import RawFanout, serve_ws_options
 
 
 def build(model_base_url: str) -> Starlette:
     client = httpx.AsyncClient(base_url=model_base_url, timeout=60, limits=httpx.Limits(max_connections=None))
 
-    listeners: set[asyncio.Queue[str | None]] = set()
+    listeners = RawFanout()
 
     async def tokens(prompt: str) -> AsyncIterator[str]:
         body = {"model": "relay", "stream": True, "messages": [{"role": "user", "content": prompt}]}
@@ -51,24 +50,14 @@ def build(model_base_url: str) -> Starlette:
     async def fan(websocket: WebSocket) -> None:
         await websocket.accept()
         command, _, prompt = (await websocket.receive_text()).partition(" ")
-        if command == "go":
-            async for content in tokens(prompt):
-                for queue in tuple(listeners):
-                    queue.put_nowait(content)
-                await websocket.send_text(content)
-            for queue in tuple(listeners):
-                queue.put_nowait(None)
-            await websocket.close()
+        if command != "go":
+            await listeners.listen(websocket)
             return
-        queue: asyncio.Queue[str | None] = asyncio.Queue()
-        listeners.add(queue)
-        try:
-            await websocket.send_text("ready")
-            while (text := await queue.get()) is not None:
-                await websocket.send_text(text)
-            await websocket.close()
-        finally:
-            listeners.discard(queue)
+        async for content in tokens(prompt):
+            listeners.broadcast(content)
+            await websocket.send_text(content)
+        listeners.broadcast(None)
+        await websocket.close()
 
     return Starlette(routes=[WebSocketRoute("/relay", relay), WebSocketRoute("/fan", fan)])
 

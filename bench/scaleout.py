@@ -19,10 +19,9 @@ import contextlib
 import os
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from bench.claims import Driver, send
+from bench.claims import drive_answers
 from bench.report import Row, emit
 from bench.rig import model_process, persistream_server, postgres_database
 from tests.support.faults import RedisServer
@@ -48,14 +47,7 @@ def cpu_shares(servers: list[ServerProcess], seconds: float) -> list[float]:
 
 async def drive(url: str, marker: str, streams: int) -> tuple[int, float]:
     """Drive `streams` answers to their end on `url`; (characters received, seconds)."""
-    graphql = f"{url}/graphql"
-    ids = [await send(graphql, f"{marker} {uuid.uuid4().hex}") for _ in range(streams)]
-    drivers = [Driver(graphql.replace("http", "ws")) for _ in ids]
-    await asyncio.gather(*(d.open() for d in drivers))
-    started = time.perf_counter()
-    await asyncio.gather(*(d.drive(s) for d, s in zip(drivers, ids, strict=True)))
-    elapsed = time.perf_counter() - started
-    await asyncio.gather(*(d.close() for d in drivers))
+    drivers, elapsed = await drive_answers(url, marker, streams)
     return sum(d.offset for d in drivers), elapsed
 
 

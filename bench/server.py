@@ -85,21 +85,13 @@ class RawFanout:
     def __init__(self) -> None:
         self.listeners: set[asyncio.Queue[str | None]] = set()
 
-    async def endpoint(self, websocket: WebSocket) -> None:
-        await websocket.accept()
-        command = (await websocket.receive_text()).split()
-        if command[0] == "go":  # go COUNT INTERVAL LINE: broadcast, then end every listener
-            count, interval, line = int(command[1]), float(command[2]), int(command[3])
-            for _ in range(count):
-                await asyncio.sleep(interval)
-                text = stamp(line)
-                for queue in tuple(self.listeners):
-                    queue.put_nowait(text)
-                await websocket.send_text(text)
-            for queue in tuple(self.listeners):
-                queue.put_nowait(None)
-            await websocket.close()
-            return
+    def broadcast(self, text: str | None) -> None:
+        """`text` on every listener's queue; None ends them all."""
+        for queue in tuple(self.listeners):
+            queue.put_nowait(text)
+
+    async def listen(self, websocket: WebSocket) -> None:
+        """One listener: `ready`, then every line broadcast, until the end."""
         queue: asyncio.Queue[str | None] = asyncio.Queue()
         self.listeners.add(queue)
         try:
@@ -109,6 +101,22 @@ class RawFanout:
             await websocket.close()
         finally:
             self.listeners.discard(queue)
+
+    async def endpoint(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        command = (await websocket.receive_text()).split()
+        if command[0] != "go":
+            await self.listen(websocket)
+            return
+        # go COUNT INTERVAL LINE: broadcast, then end every listener
+        count, interval, line = int(command[1]), float(command[2]), int(command[3])
+        for _ in range(count):
+            await asyncio.sleep(interval)
+            text = stamp(line)
+            self.broadcast(text)
+            await websocket.send_text(text)
+        self.broadcast(None)
+        await websocket.close()
 
 
 def serve_ws_options() -> dict[str, object]:
