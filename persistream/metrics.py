@@ -108,6 +108,15 @@ THREADS_EXPIRED = Counter(
     "persistream_threads_expired",
     "Threads deleted by retention (PERSISTREAM_RETENTION_DAYS), with their messages and answers.",
 )
+SUBSCRIPTION_FRAMES = Counter(
+    "persistream_subscription_frames",
+    "Subscription events sent over WebSockets, by path: `direct` (rendered once per event and selection and written "
+    "to the socket by the subscription itself) or `strawberry` (through Strawberry's result loop: queries sent over "
+    "the socket, an event whose result has errors, a schema whose extensions read every result).",
+    ["path"],
+)
+DIRECT_FRAMES = SUBSCRIPTION_FRAMES.labels("direct")
+STRAWBERRY_FRAMES = SUBSCRIPTION_FRAMES.labels("strawberry")
 LIMITS_HIT = Counter("persistream_limits_hit", "Requests refused by a limit, by limit.", ["limit"])
 MODEL_TOKENS = Counter(
     "persistream_model_tokens",

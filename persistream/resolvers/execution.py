@@ -7,6 +7,7 @@ the per-event sharing of subscription results is in `shared.py`.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -17,11 +18,18 @@ from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from persistream.resolvers.direct import direct_frames_allowed
+
 # Distinct documents whose parse and validation are kept (clients send the same few; the caches stay bounded).
 DOCUMENT_CACHE_SIZE = 256
 
 
 class PersistreamSchema(strawberry.Schema):
+    @functools.cached_property
+    def direct_frames(self) -> bool:
+        """Whether subscription events may be written straight to their WebSocket (direct.py)."""
+        return direct_frames_allowed(list(self.extensions))
+
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         # Strawberry logs every error with its traceback; ErrorCodes logs unexpected ones in one line instead.
         return None

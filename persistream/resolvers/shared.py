@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Awaitable
+from contextvars import ContextVar
 from typing import Any
 
 from graphql import ExecutionResult, OperationType
@@ -79,11 +80,30 @@ def shared_payload_json(payload: object) -> str | None:
     return _results.payload_json(payload)
 
 
+def payload_json_of(result: ExecutionResult) -> str:
+    """The JSON text of the payload `{"data": ...}` of an error-free result: encoded once when it is shared."""
+    payload = {"data": result.data}
+    return _results.payload_json(payload) or json.dumps(payload, separators=(",", ":"))
+
+
+# The executor built for the subscription running in this task (direct.py renders its events with it).
+current_executor: ContextVar[SharedEventExecutor | None] = ContextVar("persistream_executor", default=None)
+
+
 class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's executor, reusing one per-event result among subscribers of the same selection."""
 
     _selection: SelectionKey | None
     _selection_known = False
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        built = super().build(*args, **kwargs)
+        # graphql-core builds a subscription's executor in the operation's task, then calls its resolver there:
+        # the resolver finds the executor here (direct.py). Other operations are not named.
+        if isinstance(built, SharedEventExecutor) and built.operation.operation == OperationType.SUBSCRIPTION:
+            current_executor.set(built)
+        return built
 
     def build_per_event_executor(self, payload: Any) -> Any:
         if not self._selection_known:  # once per subscription, on the executor its per-event copies share

@@ -11,13 +11,14 @@ from persistream.engine.events import StreamEvent
 from persistream.engine.ids import parse_id
 from persistream.errors import BadInput
 from persistream.resolvers.context import Context
+from persistream.resolvers.direct import deliver
 
 
 async def stream_chat(info: Info[Context, None], stream_id: str) -> AsyncIterator[StreamEvent]:
     stream = parse_id(stream_id, "streamId")
     info.context.follow(stream)
     events = await info.context.chat.stream_chat(info.context.caller(), stream)
-    async for event in events:
+    async for event in deliver(events, _direct(info)):
         yield event
 
 
@@ -33,5 +34,10 @@ async def stream_body(
         events = await chat.observe(caller, stream, from_offset, share_token)
     else:
         events = await chat.observe_from_cursor(caller, stream, from_cursor, share_token)
-    async for event in events:
+    async for event in deliver(events, _direct(info)):
         yield event
+
+
+def _direct(info: Info[Context, None]) -> bool:
+    # Over a WebSocket, events are written straight to the socket when the schema allows it (resolvers/direct.py).
+    return bool(getattr(info.schema, "direct_frames", False))

@@ -39,7 +39,7 @@ def build_schema(
     max_tokens: int | None = None,
     introspection: bool = True,
     types: Sequence[type] = (),
-) -> strawberry.Schema:
+) -> PersistreamSchema:
     """The schema, with Strawberry's own document limits when given: a document past one is refused before any
     resolver runs. Without arguments (the exported schema) nothing is limited.
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from graphql import GraphQLError, GraphQLSyntaxError
+from starlette.websockets import WebSocketDisconnect
 from starlette.websockets import WebSocketDisconnected as StarletteDisconnected
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -21,6 +22,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from persistream import metrics
+from persistream.resolvers.direct import FrameSink, current_sink
 from persistream.web.context import WebContext
 
 # How long a client may wait before its first message: the same for both protocols.
@@ -89,7 +91,12 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[WebContext, None]):
                 {"id": message["id"], "type": "error", "payload": [_too_many_subscriptions()]}
             )
             return
-        await super().handle_subscribe(message)
+        # The operation's task, made inside, inherits where its frames may go directly (resolvers/direct.py).
+        token = current_sink.set(_sink(self.websocket, message["id"], "next"))
+        try:
+            await super().handle_subscribe(message)
+        finally:
+            current_sink.reset(token)
 
     @staticmethod
     def _get_pre_execution_close_reason(error: GraphQLError) -> str | None:
@@ -150,7 +157,11 @@ class LegacyWSHandler(BaseGraphQLWSHandler[WebContext, None]):
         if _over_limit(self.connection_acknowledged, self.max_subscriptions_per_connection, message["id"], self.tasks):
             await self.websocket.send_json({"type": "error", "id": message["id"], "payload": _too_many_subscriptions()})
             return
-        await super().handle_start(message)
+        token = current_sink.set(_sink(self.websocket, message["id"], "data"))
+        try:
+            await super().handle_start(message)
+        finally:
+            current_sink.reset(token)
 
     async def handle_message(self, message: Any) -> None:
         # As over graphql-transport-ws, Strawberry would crash on a malformed message; but the legacy protocol
@@ -169,6 +180,10 @@ class LegacyWSHandler(BaseGraphQLWSHandler[WebContext, None]):
         # then logs with its stack trace.
         with contextlib.suppress(WebSocketDisconnected):
             await super().handle_async_results(*args, **kwargs)
+
+
+def _sink(websocket: Any, op_id: str, kind: Literal["next", "data"]) -> FrameSink | None:
+    return FrameSink(websocket.send_frame, op_id, kind) if isinstance(websocket, WebSocketAdapter) else None
 
 
 def close_reason(reason: str) -> str:
@@ -192,12 +207,26 @@ class WebSocketAdapter(ASGIWebSocketAdapter):
     async def send_json(self, message: Mapping[str, object]) -> None:
         # Strawberry maps only Starlette's WebSocketDisconnect to WebSocketDisconnected; sending on a socket closed
         # already raises a RuntimeError, which the handlers do not expect and log as a crash.
+        if message.get("type") in ("next", "data"):
+            metrics.STRAWBERRY_FRAMES.inc()
         try:
             await super().send_json(message)
         except RuntimeError as error:
             if not _closed_already(error):
                 raise
             raise WebSocketDisconnected from error  # the client is gone, as the handlers already expect
+
+    async def send_frame(self, text: str) -> bool:
+        """Send a frame made already (resolvers/direct.py); False when the client is gone."""
+        try:
+            await self.ws.send_text(text)
+        except WebSocketDisconnect:  # the transport failed under the write (Starlette's mapping of OSError)
+            return False
+        except RuntimeError as error:  # closed already (StarletteDisconnected is a RuntimeError)
+            if not _closed_already(error):
+                raise
+            return False
+        return True
 
     async def close(self, code: int, reason: str) -> None:
         # Closing a closed socket changes nothing; with Strawberry's adapter it raised from an operation's task (a
