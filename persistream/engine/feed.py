@@ -55,6 +55,12 @@ class Step:
     chunks: tuple[StoredChunk, ...]
     event: StreamEvent
     deleted: bool = False
+    # Where the feed stood before the step (its TEXT offset and place; None: unknown) and after it, and whether the
+    # step adds anything to the log. An observer standing exactly where the feed stood takes the step whole: its
+    # `event` is then exactly what the observer would make of it (engine/observer.py), with no slicing of its own.
+    before: tuple[int, Position] | None = None
+    after: Position | None = None
+    adds: bool = False
 
 
 class Subscription:
@@ -176,7 +182,7 @@ class Feed:
         )
         # Said even when it adds nothing: an observer whose own first read came before this one (chunks were stored
         # in between, while the channel was being confirmed) sees the gap it leaves and reads the database.
-        self._publish(Step(row.last_seq + 1, row.last_seq, (), event))
+        self._publish(Step(row.last_seq + 1, row.last_seq, (), event, before=(row.length, position), after=position))
         return True
 
     def _publish(self, step: Step | None) -> None:
@@ -195,6 +201,7 @@ class _Builder:
         self.feed = feed
         self.first_seq = feed.last_seq + 1
         self.status_before = feed.status
+        self.before = (feed.reader.offset, feed.reader.end)
         self.chunks: list[StoredChunk] = []
         self.texts: list[str] = []
         self.deltas: list[PartDelta] = []
@@ -274,7 +281,9 @@ class _Builder:
         event = make_event(
             feed.stream_id, delta, feed.length, feed.status, self.error, self.deltas, position, self.usage
         )
-        return Step(self.first_seq, feed.last_seq, chunks, event)
+        return Step(
+            self.first_seq, feed.last_seq, chunks, event, before=self.before, after=position, adds=bool(self.deltas)
+        )
 
 
 def _continues(reader: LogReader, chunk: StoredChunk) -> bool:

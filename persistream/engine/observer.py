@@ -55,6 +55,27 @@ class _Place:
         self._take_status(StreamStatus(snapshot.stream.status), snapshot.stream.error)
         return text, deltas
 
+    def follows(self, step: Step) -> bool:
+        """Take `step` whole when the observer stands exactly where the feed stood before it (every caught-up
+        observer, every step): its event is then exactly what `take_step` and `event` would make of it, with no
+        slicing or event of the observer's own. False, having taken nothing, when it stands anywhere else or the
+        event would say otherwise (a status or usage the observer knows better)."""
+        reader, event = self.reader, step.event
+        if step.before is None or step.after is None or step.first_seq != reader.last_seq + 1:
+            return False
+        if step.before != (reader.offset, reader.position):
+            return False
+        status = event.status if event.status.is_final or self.status == StreamStatus.PENDING else self.status
+        if status != event.status or (status.is_final and event.usage is None and self.usage is not None):
+            return False
+        if step.last_seq > reader.last_seq:
+            reader.offset, reader.position, reader.last_seq = event.offset, step.after, step.last_seq
+            self.stored_length = event.offset
+        if event.usage is not None:
+            self.usage = event.usage
+        self._take_status(event.status, event.error)
+        return True
+
     def take_step(self, step: Step) -> tuple[str, list[PartDelta]] | None:
         """What `step` adds beyond where the observer stands, or None when it leaves a gap (read the database)."""
         if step.first_seq > self.reader.last_seq + 1:
@@ -140,6 +161,12 @@ async def observe(
                     place.status = StreamStatus.CANCELLED
                     yield place.event("", [], step.event)
                     return
+                if place.follows(step):
+                    if step.adds or place.status != reported:
+                        yield step.event
+                    if place.status.is_final:
+                        return
+                    continue
                 taken = place.take_step(step)
                 if taken is None:
                     must_read = True

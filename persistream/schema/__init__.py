@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import partial
 
-import strawberry
 from graphql import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,

@@ -17,9 +17,15 @@ from pathlib import Path
 import pytest
 
 from persistream.core import StreamEngine, StreamEvent, StreamStatus
+from persistream.db import streams
 from persistream.db.database import Database
+from persistream.engine.cursor import START
+from persistream.engine.feed import Step
 from persistream.engine.hub import Hub
+from persistream.engine.log import LogReader
 from persistream.engine.messages import Chunk, Final, HubMessage
+from persistream.engine.observer import _Place
+from persistream.parts import ReasoningDelta, Usage
 
 
 class FaultyHub(Hub):
@@ -274,3 +280,55 @@ async def test_a_feed_behind_a_compacted_stream_catches_up_by_offsets(tmp_path: 
         await asyncio.wait_for(task, 10)
         body = await engine.body(stream_id)
         check(events, 0, body.text, StreamStatus.DONE)
+
+
+@pytest.mark.parametrize("round_", range(4))
+async def test_a_step_taken_whole_says_what_slicing_it_would(tmp_path: Path, round_: int) -> None:
+    """`_Place.follows` (a caught-up observer takes the feed's step and its event as they are) against the slicing
+    every observer did before it: the same events and the same place after every step of a random answer with
+    text, reasoning and usage, through a hub that drops and reorders (so the feed reads the database too)."""
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    hub = FaultyHub(rng, drop=0.1, reorder=0.1)
+    async with make_engine(tmp_path, hub, f"whole-{round_}.db") as engine:
+        stream_id = await engine.create_stream()
+        snapshot = await streams.read_after_offset(engine.db, stream_id, 0)
+        assert snapshot is not None
+        steps: list[Step] = []
+        with engine.feeds.subscribe(stream_id) as subscription:
+            steps, _ = await asyncio.wait_for(subscription.next(), 10)  # the feed's first read, before any chunk
+
+            async def source() -> AsyncIterator[str | ReasoningDelta | Usage]:
+                for i in range(rng.randint(5, 30)):
+                    await asyncio.sleep(rng.uniform(0, 0.02))
+                    yield ReasoningDelta(f"think {i} ") if rng.random() < 0.2 else f"w{i}" + rng.choice(["", "\n"])
+                yield Usage(input_tokens=3, output_tokens=rng.randint(1, 9))
+
+            [e async for e in engine.drive(stream_id, source)]
+            while not steps or not steps[-1].event.status.is_final:
+                taken, overflowed = await asyncio.wait_for(subscription.next(), 10)
+                assert not overflowed, seed
+                steps += taken
+
+    whole = _Place(stream_id, LogReader(0, START), snapshot)
+    sliced = _Place(stream_id, LogReader(0, START), snapshot)
+    followed = 0
+    for step in steps:
+        reported = whole.status
+        if whole.follows(step):
+            followed += 1
+            said = step.event if step.adds or whole.status != reported else None
+        else:
+            said = _sliced(whole, step, reported)
+        assert said == _sliced(sliced, step, reported), (seed, step)
+        reader, other = whole.reader, sliced.reader
+        assert (reader.offset, reader.position, reader.last_seq) == (other.offset, other.position, other.last_seq)
+        assert (whole.status, whole.usage) == (sliced.status, sliced.usage), seed
+    assert followed >= len(steps) - 1, (followed, len(steps), seed)  # all but perhaps the first read's
+
+
+def _sliced(place: _Place, step: Step, reported: StreamStatus) -> StreamEvent | None:
+    taken = place.take_step(step)
+    assert taken is not None, "a gap in the feed's own steps"
+    delta, deltas = taken
+    return place.event(delta, deltas, step.event) if deltas or place.status != reported else None
