@@ -22,6 +22,7 @@ from bench.report import Row, markdown, parse
 # In the order the table shows them.
 PARTS = (
     "fanout",
+    "fanout_cluster",
     "idle",
     "claims",
     "real_path",
