@@ -200,7 +200,14 @@ class Subscriber:
             process = ctx.live(process)
             drive = self.plan.driver and not received
             operation = "streamChat" if drive else "streamBody"
-            segment = Segment(process, self.plan.transport, operation, held, from_cursor=None if drive else cursor)
+            segment = Segment(
+                process,
+                self.plan.transport,
+                operation,
+                held,
+                from_cursor=None if drive else cursor,
+                opened=time.monotonic(),
+            )
             self.record.segments.append(segment)
             origin = f"cursor {cursor}" if segment.from_cursor else str(held)
             ctx.history.add(

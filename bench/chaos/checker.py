@@ -55,15 +55,19 @@ def check_promptness(record: RunRecord) -> list[str]:
     """Every subscriber reaches the final status within a few seconds of it being stored. The store's own moment
     is not seen from outside, but every subscriber's final event comes after it, so a subscriber much later than
     the first one to end was late (a necessary condition; only for runs no cluster fault delayed)."""
-    ends = {s.name: (at, s.paused) for s in record.subscribers if (at := s.final_at) is not None}
+    ends = {s.name: (found, s.paused) for s in record.subscribers if (found := s.final_in()) is not None}
     if not ends:
         return []
-    first = min(at for at, _ in ends.values())
-    return [
-        f"{name}: its final event came {at - first:.1f} s after another subscriber's (at most {LATE:g} s)"
-        for name, (at, paused) in sorted(ends.items())
-        if at - first > LATE + paused
-    ]
+    first = min(at for (at, _), _ in ends.values())
+    late = []
+    for name, ((at, segment), paused) in sorted(ends.items()):
+        # One that subscribed after the others ended is measured from its own subscription.
+        since = max(first, segment.opened if segment.opened is not None else first)
+        if at - since > LATE + paused:
+            late.append(
+                f"{name}: its final event came {at - since:.1f} s after another subscriber's (at most {LATE:g} s)"
+            )
+    return late
 
 
 def reachable_text(model: ModelPlan) -> str:

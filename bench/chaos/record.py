@@ -27,6 +27,8 @@ class Segment:
     ending: str = ""
     # The cursor it subscribed from (`fromCursor`), None for a subscription from an offset.
     from_cursor: str | None = None
+    # When it subscribed (monotonic seconds), or None.
+    opened: float | None = None
 
 
 @dataclass
@@ -49,10 +51,15 @@ class SubscriberRecord:
     @property
     def final_at(self) -> float | None:
         """When its final event arrived, if it got one."""
+        found = self.final_in()
+        return None if found is None else found[0]
+
+    def final_in(self) -> tuple[float, Segment] | None:
+        """When its final event arrived, and the subscription it arrived on, if it got one."""
         for segment in self.segments:
             for event, at in zip(segment.events, segment.arrived, strict=True):
                 if event["status"] in FINAL:
-                    return at
+                    return at, segment
         return None
 
 

@@ -174,6 +174,15 @@ def test_a_drop_with_no_fault_and_a_late_subscriber_are_caught() -> None:
     assert any("its final event came 8.0 s after" in v for v in violations), violations
 
 
+def test_a_subscriber_that_joined_after_the_end_is_timed_from_its_own_start() -> None:
+    run = good_run()
+    late_joiner = run.subscribers[1].segments[0]
+    late_joiner.opened, late_joiner.arrived = 8.9, [9.0] * len(late_joiner.arrived)
+    assert check_run(run) == []
+    late_joiner.opened = 2.0  # joined early, yet its final came 7 s after the driver's: late
+    assert any("its final event came 7.0 s after" in v for v in check_run(run))
+
+
 def test_an_error_the_fault_does_not_explain_is_caught() -> None:
     """The shape of what the checker found (seed 4, run 46): a PostgreSQL cut right after the claim ended a plain
     answer in ERROR with the model never asked."""
