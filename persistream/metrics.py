@@ -127,7 +127,14 @@ MODEL_TOKENS = Counter(
 
 # Every series exists from the start at 0, so a rate() over a fresh process, or the first one, is right.
 FINAL_STATUSES = ("DONE", "CANCELLED", "ERROR", "TIMEOUT")
-LIMITS = ("send_rate", "live_answers", "subscriptions_per_connection", "body_bytes", "process_capacity")
+LIMITS = (
+    "send_rate",
+    "live_answers",
+    "subscriptions_per_connection",
+    "body_bytes",
+    "process_capacity",
+    "database_connections",
+)
 TOKEN_KINDS = ("input", "output", "reasoning")
 for _status in FINAL_STATUSES:
     STREAMS_FINISHED.labels(_status)

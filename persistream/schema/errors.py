@@ -5,16 +5,19 @@ from __future__ import annotations
 import logging
 
 from graphql.error import GraphQLError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from strawberry.exceptions import MissingQueryError
 from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
+from persistream import metrics
 from persistream.errinfo import describe
 from persistream.errors import PersistreamError, RateLimited
 
 log = logging.getLogger("persistream.graphql")
 
 INTERNAL_MESSAGE = "Internal server error."
+BUSY_MESSAGE = "The server is busy; try again in a moment."
 
 
 def _is_document_error(error: GraphQLError) -> bool:
@@ -67,6 +70,17 @@ def _code_of(error: GraphQLError) -> str:
     return "GRAPHQL_VALIDATION_FAILED"
 
 
+def _busy(error: GraphQLError) -> GraphQLError | None:
+    """Every database connection of the process stayed taken for the pool's whole timeout: the process is over its
+    capacity, which the client may retry shortly, as for the other capacity limits (RATE_LIMITED), not a failure."""
+    if not isinstance(error.original_error, PoolTimeout):
+        return None
+    metrics.LIMITS_HIT.labels("database_connections").inc()
+    where = ".".join(str(p) for p in error.path or ()) or "operation"
+    log.warning("database connections exhausted in %s: answered RATE_LIMITED", where)
+    return GraphQLError(BUSY_MESSAGE, path=error.path, extensions={"code": "RATE_LIMITED", "retryAfter": 1})
+
+
 def _operation_refusal(error: GraphQLError) -> GraphQLError | None:
     """Over HTTP Strawberry answers these with a plain 400 before anything runs; on a streamed response (SSE,
     multipart) they arrive as errors of the operation: the document asks for what this request cannot do, which is
@@ -102,7 +116,7 @@ class ErrorCodes(MaskErrors):
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         processed: list[GraphQLError] = []
         for error in errors:
-            if (refusal := _operation_refusal(error)) is not None:
+            if (refusal := _operation_refusal(error) or _busy(error)) is not None:
                 processed.append(refusal)
             elif self._should_mask(error):
                 original = error.original_error
