@@ -220,8 +220,10 @@ async def test_observers_joining_around_a_redis_restart_end_exact(cluster: Clust
         check_ended(sub, expected)
         assert sub.ended_at is not None
         late = sub.ended_at - max(back, answer_done)
-        # A and B have no slow check to speak of: they caught up when their channels were confirmed again.
-        assert late < 4.0, f"an observer ended {late:.1f} s after Redis and the answer were both done"
+        # A and B have no slow check to speak of: they caught up when their channels were confirmed again. On a
+        # quiet machine that is about 2.5 s (the link's next try, at most 2 s after Redis is back, then the
+        # channels' confirmation and the feeds' reads); the rest is slack for a loaded one (4.1 s was seen).
+        assert late < 6.0, f"an observer ended {late:.1f} s after Redis and the answer were both done"
     assert (await body(cluster.b, stream_id))["text"] == expected
 
 
