@@ -33,7 +33,7 @@ from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.faults import RedisServer
 from tests.support.gql import check_events
 from tests.support.rounds import rounds
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, stop_servers
 
 pytestmark = pytest.mark.scale
 
@@ -76,8 +76,7 @@ def cluster(fake_openai: FakeOpenAI, pg_database: str, tmp_path_factory: pytest.
         start_servers(a, b, c)
         yield Cluster(redis, a, b, c, tmp / "dropped")
     finally:
-        for server in (a, b, c):
-            server.stop()
+        stop_servers(a, b, c)
         redis.kill()
 
 
