@@ -8,7 +8,7 @@ import pytest
 from tests.support.fake_openai import SECRET_KEY, FakeOpenAI
 from tests.support.pg import create_database, drop_database, pg_url
 from tests.support.secrets import remember
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, stop_servers
 
 # Every server log is searched for these when the server stops (tests/support/server.py).
 remember(SECRET_KEY)
@@ -70,8 +70,7 @@ def make_server(fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[ServerFacto
         return process
 
     yield make
-    for process in started:
-        process.stop()
+    stop_servers(*started)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

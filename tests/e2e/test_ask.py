@@ -19,6 +19,7 @@ import pytest
 from tests.support.cuttable_proxy import CuttableProxy
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import gql_data
+from tests.support.rounds import rounds
 from tests.support.server import ServerProcess
 from tests.support.streams import unique, wait_until
 from tests.support.tools_server import ARGUMENTS, start_tools_server, two_step
@@ -149,7 +150,7 @@ def proxy(server: ServerProcess) -> Iterator[CuttableProxy]:
     cuttable.stop()
 
 
-ROUNDS = 3
+ROUNDS = rounds(2, 3)  # each round new random cuts; more with PERSISTREAM_LONG_TESTS=1
 
 
 async def test_ask_resumes_after_dropped_connections(

@@ -13,6 +13,7 @@ from tests.conftest import ServerFactory
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.identities import AUDIENCE, HS_SECRET, ISSUER, hs_token
 from tests.support.jsclient import CLIENT_DIR, run_node_tests
+from tests.support.rounds import rounds
 from tests.support.server import ServerProcess
 from tests.support.streams import unique
 from tests.support.tool_answers import REPORTED, stored_parts, tool_answer, tools_env
@@ -20,12 +21,13 @@ from tests.support.tool_answers import REPORTED, stored_parts, tool_answer, tool
 pytestmark = pytest.mark.node
 
 
-# The random-cuts test: this many rounds, each of this many answers (driven and observed) cut at random moments.
-RANDOM_ROUNDS = 4
+# The random-cuts test: this many rounds, each of this many answers (driven and observed) cut at random moments
+# (more with PERSISTREAM_LONG_TESTS=1: tests/support/rounds.py).
+RANDOM_ROUNDS = rounds(2, 4)
 RANDOM_STREAMS = 3
 # The parts test: random-cut rounds of answers that reason, call a tool and answer (plus the two answers of the
 # other tests).
-PARTS_ROUNDS = 3
+PARTS_ROUNDS = rounds(2, 3)
 PARTS_STREAMS = 2
 
 

@@ -17,6 +17,7 @@ import websockets
 from tests.conftest import ServerFactory
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import GraphQLWS, check_events
+from tests.support.rounds import rounds
 from tests.support.server import ServerProcess
 from tests.support.streams import Tap, start_stream, wait_until
 
@@ -122,7 +123,8 @@ async def test_sigterm_at_random_moments_loses_nothing(
     """SIGTERM lands anywhere: before the first token, between chunk writes, near the end. Three answers at once."""
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
-    for round_ in range(2):  # each round is a server start: a few seconds
+    # Each round is a server start (a few seconds) and new random moments; more with PERSISTREAM_LONG_TESTS=1.
+    for round_ in range(rounds(1, 2)):
         db = tmp_path / f"random-{round_}.db"
         server = make_server(db, PERSISTREAM_SHUTDOWN_GRACE="30")
         assert server.process is not None

@@ -7,8 +7,8 @@ answer: a status the contract documents, only the contract's error codes, nothin
 identity; stored data: every other identity's unchanged by every case, the sender's unchanged by every refused
 case. At the end the server still answers each identity and its log holds no traceback.
 
-PERSISTREAM_FUZZ_GRAPHQL_EXAMPLES (default 300) sets the case count; a failure prints the falsifying case and
-the `--hypothesis-seed` that replays the run.
+PERSISTREAM_FUZZ_GRAPHQL_EXAMPLES (default 100; 300 with PERSISTREAM_LONG_TESTS=1) sets the case count; a failure
+prints the falsifying case and the `--hypothesis-seed` that replays the run.
 """
 
 from __future__ import annotations
@@ -30,8 +30,11 @@ from tests.fuzz.conftest import FuzzCounts
 from tests.fuzz.documents import Operation, body_text
 from tests.fuzz.world import NAMES, SENDERS, World, headers_of, server_settings
 from tests.support.http_stream import MULTIPART_ACCEPT, SSE_ACCEPT, parse_multipart, parse_sse
+from tests.support.rounds import rounds
 
-EXAMPLES = int(os.environ.get("PERSISTREAM_FUZZ_GRAPHQL_EXAMPLES", os.environ.get("PERSISTREAM_FUZZ_EXAMPLES", "300")))
+EXAMPLES = int(
+    os.environ.get("PERSISTREAM_FUZZ_GRAPHQL_EXAMPLES", os.environ.get("PERSISTREAM_FUZZ_EXAMPLES", rounds(100, 300)))
+)
 MAX_BODY = 1 << 20
 LIVE = {"PENDING", "STREAMING"}
 # alice and bob most of the time; nobody and each bad credential now and then.

@@ -19,7 +19,7 @@ from tests.support.pg import (  # noqa: F401  (re-exported for the scale tests)
     pg_port,
     pg_url,
 )
-from tests.support.server import START_TIMEOUT, ServerProcess, start_servers  # noqa: F401
+from tests.support.server import START_TIMEOUT, ServerProcess, start_servers, stop_servers  # noqa: F401
 
 ScaleServerFactory = Callable[..., list[ServerProcess]]
 
@@ -60,5 +60,4 @@ def make_scale_servers(fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[Scal
         return processes
 
     yield make
-    for process in started:
-        process.stop()
+    stop_servers(*started)

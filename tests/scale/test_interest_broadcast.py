@@ -32,7 +32,8 @@ from tests.scale.flows import Sub, body, cancel, new_stream, request_of, sentenc
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.faults import RedisServer
 from tests.support.gql import check_events
-from tests.support.server import ServerProcess
+from tests.support.rounds import rounds
+from tests.support.server import ServerProcess, stop_servers
 
 pytestmark = pytest.mark.scale
 
@@ -40,7 +41,8 @@ COMMAND = (sys.executable, "-m", "tests.support.hub_faults_server")
 # Tokens the model sends before each pause, the pause in seconds, and when in it the observers are checked: late
 # enough for a loaded machine, well before the next burst (or a 30 s slow check) could bring a lost chunk.
 BURST, PAUSE, CHECK_AT = 10, 2.5, 2.0
-ROUNDS = 4
+# Answers of three processes at once per round (PERSISTREAM_LONG_TESTS=1 runs more: tests/support/rounds.py).
+ROUNDS = rounds(2, 4)
 
 
 @dataclass
@@ -74,8 +76,7 @@ def cluster(fake_openai: FakeOpenAI, pg_database: str, tmp_path_factory: pytest.
         start_servers(a, b, c)
         yield Cluster(redis, a, b, c, tmp / "dropped")
     finally:
-        for server in (a, b, c):
-            server.stop()
+        stop_servers(a, b, c)
         redis.kill()
 
 

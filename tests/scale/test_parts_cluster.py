@@ -18,6 +18,7 @@ from tests.scale.conftest import ScaleServerFactory, pg_url
 from tests.scale.flows import gql_data, wait_until
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import SEND, GraphQLWS
+from tests.support.rounds import rounds
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.scale
@@ -90,7 +91,9 @@ async def send(server: ServerProcess, fake: FakeOpenAI, script: Script) -> str:
     return stream_id
 
 
-@pytest.mark.parametrize("seed", [11, 12, 13])
+# One fixed seed in CI, three with PERSISTREAM_LONG_TESTS=1; every reasoning shape is parsed in
+# tests/llm/test_openai_parts.py, so the shape a seed picks here matters less than the cuts it draws.
+@pytest.mark.parametrize("seed", [11, 12, 13][: rounds(1, 3)])
 async def test_observers_on_both_processes_resume_every_part_exactly(
     make_scale_servers: ScaleServerFactory, fake_openai: FakeOpenAI, pg_database: str, seed: int
 ) -> None:

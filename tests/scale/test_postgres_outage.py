@@ -21,7 +21,7 @@ from tests.scale.flows import Sub, body, new_stream, sentence_tokens, wait_healt
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.faults import TcpProxy
 from tests.support.gql import check_events, done_body
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, stop_servers
 
 pytestmark = pytest.mark.scale
 
@@ -45,8 +45,7 @@ def proxied_pair(
     b = ServerProcess(env, log_path=tmp / "b.log")
     start_servers(a, b)
     yield proxy, a, b
-    a.stop()
-    b.stop()
+    stop_servers(a, b)
     proxy.close()
 
 

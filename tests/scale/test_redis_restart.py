@@ -17,7 +17,7 @@ from tests.scale.flows import Sub, body, new_stream, sentence_tokens, wait_healt
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.faults import RedisServer
 from tests.support.gql import check_events
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, stop_servers
 
 pytestmark = pytest.mark.scale
 
@@ -42,8 +42,7 @@ def redis_and_pair(
     b = ServerProcess(env, log_path=tmp / "b.log")
     start_servers(a, b)
     yield redis, a, b
-    a.stop()
-    b.stop()
+    stop_servers(a, b)
     redis.kill()
 
 

@@ -30,7 +30,7 @@ from tests.scale.conftest import ScaleServerFactory, create_database, drop_datab
 from tests.scale.flows import Sub, cancel, sentence_tokens
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import send
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, stop_servers
 
 pytestmark = pytest.mark.scale
 
@@ -233,8 +233,7 @@ async def test_processes_on_one_sqlite_file_delete_each_thread_once(fake_openai:
         await expire_many(servers, fake_openai, rows)
     finally:
         await rows.close()
-        for server in servers:
-            server.stop()
+        stop_servers(*servers)
 
 
 # --- the conditional delete itself, on both databases: batches, and two engines (as two processes) at once -------

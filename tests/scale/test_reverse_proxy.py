@@ -28,7 +28,7 @@ from tests.support.gql import SEND, STREAM_BODY, STREAM_CHAT, GraphQLWS, check_e
 from tests.support.http_stream import MULTIPART_ACCEPT, SSE_ACCEPT, parse_multipart, parse_sse
 from tests.support.net import free_port
 from tests.support.reverse_proxy import DEPLOY, ProxyProcess, caddy, nginx, render, self_signed_certificate
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, stop_servers
 from tests.support.streams import unique, wait_until
 
 NGINX = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
@@ -105,8 +105,7 @@ def upstreams(
     processes = [ServerProcess(env, log_path=tmp / f"upstream-{i}.log") for i in range(2)]
     start_servers(*processes)
     yield processes
-    for process in processes:
-        process.stop()
+    stop_servers(*processes)
 
 
 @pytest.fixture(scope="module", params=["nginx", "caddy"])

@@ -20,7 +20,7 @@ from persistream.db.migrations import head_revision
 from tests.scale.test_migrations import PREVIOUS, ROWS_AT_PREVIOUS, execute
 from tests.scale.test_migrations import persistream as run_persistream
 from tests.support.gql import BODY, GraphQLWS, gql, gql_data, send
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, stop_servers
 from tests.support.shared_database import older_persistream_migrate, rows, table_names
 from tests.support.streams import Tap
 
@@ -134,8 +134,7 @@ async def test_table_prefixes_keep_two_deployments_apart(tmp_path: Path, empty_d
         unseen = await gql(second.graphql_http, BODY, {"id": stream_id})
         assert [e["extensions"]["code"] for e in unseen["errors"]] == ["NOT_FOUND"], unseen
     finally:
-        first.stop()
-        second.stop()
+        stop_servers(first, second)
     assert await rows(empty_database, "SELECT prompt FROM ps_messages") == [("Only in ps_",)]
     assert await rows(empty_database, "SELECT count(*) FROM qa_messages") == [(0,)]
 

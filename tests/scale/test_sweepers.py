@@ -16,6 +16,7 @@ from tests.scale.conftest import ScaleServerFactory, pg_url
 from tests.scale.flows import Sub, body, new_stream, sentence_tokens
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import check_events
+from tests.support.rounds import rounds
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.scale
@@ -39,7 +40,7 @@ async def test_concurrent_sweepers_decide_once_and_spare_live_streams(
     rng = random.Random()
     timed_out: list[str] = []
     finished: list[str] = []
-    for _ in range(2):
+    for _ in range(rounds(1, 2)):  # each round races afresh; more of them with PERSISTREAM_LONG_TESTS=1
         short = Script(sentence_tokens(10), delay=0.02)
         long_tokens = sentence_tokens(80, "l")  # 4 s: longer than the stream timeout
         abandoned = [(await new_stream(servers[i % 2], fake_openai, short))[0] for i in range(16)]

@@ -15,7 +15,7 @@ from tests.scale.conftest import REDIS_URL, pg_url, start_servers
 from tests.scale.flows import Sub, body, cancel, new_stream, request_of, sentence_tokens, wait_closed
 from tests.support.fake_openai import FakeOpenAI, Script
 from tests.support.gql import check_events, done_body
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, stop_servers
 
 pytestmark = pytest.mark.scale
 
@@ -36,8 +36,7 @@ def pair(
     b = ServerProcess(env, log_path=tmp / "b.log")
     start_servers(a, b)
     yield a, b
-    a.stop()
-    b.stop()
+    stop_servers(a, b)
 
 
 async def test_driver_on_a_observers_on_both_end_with_the_same_text(
