@@ -22,8 +22,7 @@ from pathlib import Path
 
 from bench.paced import RATE, paced_marker, persistream_stream, relay_process, send, split_start, through_relay
 from bench.report import Row, emit
-from bench.rig import model_process, percentile, persistream_server, postgres_database
-from tests.support.faults import RedisServer
+from bench.rig import model_process, percentile, persistream_server, postgres_redis_cluster
 
 LIMIT_MS = 50.0
 
@@ -85,13 +84,7 @@ def main() -> None:
             one_found = capacity(
                 "1 process", p99_of(lambda n: asyncio.run(through_cluster(one, marker, n, tokens))), steps
             )
-        database = stack.enter_context(postgres_database())
-        redis = RedisServer(tmp / "redis.log").start()
-        stack.callback(redis.kill)
-        four = [
-            stack.enter_context(persistream_server(model, database, tmp, PERSISTREAM_BROADCAST_URL=redis.url)).url
-            for _ in range(4)
-        ]
+        four = [server.url for server in stack.enter_context(postgres_redis_cluster(model, tmp))]
         asyncio.run(through_cluster(four, marker, 8, tokens))  # warm up every process
         four_found = capacity(
             "4 processes", p99_of(lambda n: asyncio.run(through_cluster(four, marker, n, tokens))), steps

@@ -23,8 +23,7 @@ from typing import Any
 from bench.fanout import INTERVAL, LINE, Observers, baseline_run, drive, p50_p99
 from bench.paced import relay_process
 from bench.report import Row, emit
-from bench.rig import model_process, persistream_server, postgres_database
-from tests.support.faults import RedisServer
+from bench.rig import model_process, postgres_redis_cluster
 from tests.support.gql import SEND, gql_data
 from tests.support.server import ServerProcess
 
@@ -75,13 +74,7 @@ def main() -> None:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         model = stack.enter_context(model_process())
         fan_url = stack.enter_context(relay_process(model)).removesuffix("/relay") + "/fan"
-        database = stack.enter_context(postgres_database())
-        redis = RedisServer(tmp / "redis.log").start()
-        stack.callback(redis.kill)
-        servers = [
-            stack.enter_context(persistream_server(model, database, tmp, PERSISTREAM_BROADCAST_URL=redis.url))
-            for _ in range(4)
-        ]
+        servers = stack.enter_context(postgres_redis_cluster(model, tmp))
         marker = model.script(f"cluster-fan-{lines}", ["x"] * lines, delay=INTERVAL, stamped=True, line=LINE)
         warm = model.script("cluster-fan-warm", ["x"] * 5, delay=INTERVAL, stamped=True, line=LINE)
         rows = asyncio.run(measure(servers, fan_url, marker, warm, count))

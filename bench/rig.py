@@ -101,3 +101,19 @@ def postgres_database() -> Iterator[str]:
         yield database_url(name, "postgresql+asyncpg")
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def postgres_redis_cluster(model: ModelClient, log_dir: Path, processes: int = 4) -> Iterator[list[ServerProcess]]:
+    """`processes` persistream servers sharing a fresh PostgreSQL database and a Redis of their own, as persistream
+    scales out; all stopped, and the database dropped, afterwards."""
+    from tests.support.faults import RedisServer
+
+    with contextlib.ExitStack() as stack:
+        database = stack.enter_context(postgres_database())
+        redis = RedisServer(log_dir / "redis.log").start()
+        stack.callback(redis.kill)
+        yield [
+            stack.enter_context(persistream_server(model, database, log_dir, PERSISTREAM_BROADCAST_URL=redis.url))
+            for _ in range(processes)
+        ]

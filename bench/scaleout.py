@@ -23,8 +23,7 @@ from pathlib import Path
 
 from bench.claims import drive_answers
 from bench.report import Row, emit
-from bench.rig import model_process, persistream_server, postgres_database
-from tests.support.faults import RedisServer
+from bench.rig import model_process, postgres_redis_cluster
 from tests.support.server import ServerProcess
 
 LINE = "a line of the answer\n"
@@ -76,13 +75,7 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         model = stack.enter_context(model_process())
-        database = stack.enter_context(postgres_database())
-        redis = RedisServer(tmp / "redis.log").start()
-        stack.callback(redis.kill)
-        servers = [
-            stack.enter_context(persistream_server(model, database, tmp, PERSISTREAM_BROADCAST_URL=redis.url))
-            for _ in range(4)
-        ]
+        servers = stack.enter_context(postgres_redis_cluster(model, tmp))
         busy, idle = servers[0], servers[1:]
         marker = model.script("scaleout", [LINE] * lines, delay=options.interval)
         time.sleep(2.0)  # start-up work settles
